@@ -1,0 +1,19 @@
+//! zhifa's rules and types. Pure: no I/O, no SQL, no HTTP.
+//!
+//! Values are parsed once, at the edge, into types that carry their invariants
+//! (`CreditCode`, `Username`, `Slug`, ...). Rules take and return those types.
+
+pub mod access;
+pub mod account;
+pub mod credit_code;
+pub mod org;
+pub mod validation;
+
+pub use access::{Capability, Denied, Principal, Role, Scope};
+pub use account::{Password, PasswordPolicyError, Username};
+pub use credit_code::{CreditCode, CreditCodeError};
+pub use org::{
+    AgencyKind, LeadershipRank, NewAgency, NewDepartment, NewLeadershipMember, NewPerson, Phone,
+    Slug,
+};
+pub use validation::FieldErrors;
