@@ -1,1 +1,24 @@
+//! zhifa's storage: one SQL code path over SQLite (default) and PostgreSQL.
+//!
+//! Reads are methods on [`Store`]. Every change of state goes through a [`WriteTx`]
+//! obtained from [`Store::write`]: its mutation methods record a journal entry for each
+//! change, and the entries are written in the same database transaction as the change.
 
+mod db;
+mod error;
+mod migrate;
+mod time;
+
+pub mod accounts;
+pub mod journal;
+pub mod org;
+pub mod password;
+pub mod write;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use db::{Backend, Store};
+pub use error::StoreError;
+pub use time::now_ms;
+pub use write::{Actor, WriteTx};

@@ -1,0 +1,114 @@
+-- zhifa foundation schema. One source for both backends: `{id}` becomes the backend's
+-- auto-increment primary key. Booleans are BIGINT 0/1 and times are epoch milliseconds
+-- (BIGINT) because sqlx's Any driver maps neither BOOLEAN on SQLite nor timestamps.
+
+CREATE TABLE agencies (
+    id {id},
+    slug TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    credit_code TEXT NOT NULL UNIQUE,
+    legal_basis TEXT NOT NULL,
+    address TEXT NOT NULL DEFAULT '',
+    parent_id BIGINT REFERENCES agencies(id),
+    version BIGINT NOT NULL DEFAULT 1,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE departments (
+    id {id},
+    agency_id BIGINT NOT NULL REFERENCES agencies(id),
+    name TEXT NOT NULL,
+    duties TEXT NOT NULL DEFAULT '',
+    sort_order BIGINT NOT NULL DEFAULT 0,
+    version BIGINT NOT NULL DEFAULT 1,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (agency_id, name)
+);
+
+CREATE TABLE people (
+    id {id},
+    agency_id BIGINT NOT NULL REFERENCES agencies(id),
+    department_id BIGINT REFERENCES departments(id),
+    name TEXT NOT NULL,
+    position TEXT NOT NULL DEFAULT '',
+    phone TEXT,
+    active BIGINT NOT NULL DEFAULT 1,
+    version BIGINT NOT NULL DEFAULT 1,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX people_by_department ON people (agency_id, department_id);
+
+CREATE TABLE leadership_members (
+    id {id},
+    agency_id BIGINT NOT NULL REFERENCES agencies(id),
+    name TEXT NOT NULL,
+    rank TEXT NOT NULL,
+    post TEXT NOT NULL,
+    sort_order BIGINT NOT NULL DEFAULT 0,
+    version BIGINT NOT NULL DEFAULT 1,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX leadership_by_agency ON leadership_members (agency_id, sort_order);
+
+CREATE TABLE users (
+    id {id},
+    agency_id BIGINT NOT NULL REFERENCES agencies(id),
+    person_id BIGINT REFERENCES people(id),
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    -- Comma-separated role codes; one row read per request resolves a session.
+    roles TEXT NOT NULL DEFAULT '',
+    disabled BIGINT NOT NULL DEFAULT 0,
+    version BIGINT NOT NULL DEFAULT 1,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+-- Sessions are operational state shared by all app nodes; the session id is stored hashed.
+CREATE TABLE sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    csrf_token TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    client_ip TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+
+CREATE TABLE api_tokens (
+    id {id},
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    revoked BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE login_failures (
+    id {id},
+    username TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    client_ip TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX login_failures_by_user ON login_failures (username, at);
+
+-- The journal: one row per change of state, login, logout, failure and denial, written in
+-- the same transaction as the change. The ledger capability turns these into Merkle leaves.
+CREATE TABLE journal (
+    id {id},
+    agency_id BIGINT REFERENCES agencies(id),
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject_kind TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX journal_by_agency ON journal (agency_id, id);
+CREATE INDEX journal_by_subject ON journal (subject_kind, subject_id);

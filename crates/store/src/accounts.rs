@@ -1,0 +1,546 @@
+//! Accounts, sessions, API tokens and the record of logins, failures and denials.
+
+use crate::db::Store;
+use crate::error::{StoreError, unique_as_field};
+use crate::write::WriteTx;
+use base64::Engine;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use zhifa_domain::{Principal, Role, Username};
+
+/// An account as stored (without its password hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub agency_id: i64,
+    pub person_id: Option<i64>,
+    pub department_id: Option<i64>,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+    pub disabled: bool,
+    pub version: i64,
+}
+
+/// A live session, resolved to the user it belongs to.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub principal: Principal,
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub user_disabled: bool,
+}
+
+/// A fresh random secret (session id, CSRF token, API token): 256 bits, base64url.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How a secret is stored: SHA-256, hex. A stolen database holds no usable session or token.
+pub fn secret_hash(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn encode_roles(roles: &[Role]) -> String {
+    let mut codes: Vec<&str> = roles.iter().map(|r| r.code()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    codes.join(",")
+}
+
+fn decode_roles(s: &str) -> Vec<Role> {
+    let mut roles: Vec<Role> = s.split(',').filter_map(Role::from_code).collect();
+    roles.sort();
+    roles
+}
+
+const USER_SELECT: &str = "SELECT u.id, u.agency_id, u.person_id, p.department_id, u.username, u.display_name,
+        u.roles, u.disabled, u.version
+     FROM users u LEFT JOIN people p ON p.id = u.person_id";
+
+fn user(r: &AnyRow) -> Result<User, StoreError> {
+    let roles: String = r.try_get("roles")?;
+    Ok(User {
+        id: r.try_get("id")?,
+        agency_id: r.try_get("agency_id")?,
+        person_id: r.try_get("person_id")?,
+        department_id: r.try_get("department_id")?,
+        username: r.try_get("username")?,
+        display_name: r.try_get("display_name")?,
+        roles: decode_roles(&roles),
+        disabled: r.try_get::<i64, _>("disabled")? != 0,
+        version: r.try_get("version")?,
+    })
+}
+
+impl User {
+    pub fn principal(&self) -> Principal {
+        Principal {
+            user_id: self.id,
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            agency_id: self.agency_id,
+            department_id: self.department_id,
+            roles: self.roles.clone(),
+        }
+    }
+}
+
+impl Store {
+    pub async fn list_users(&self, agency_id: i64) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{USER_SELECT} WHERE u.agency_id = $1 ORDER BY u.id"
+        )))
+        .bind(agency_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user).collect()
+    }
+
+    pub async fn all_users(&self) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{USER_SELECT} ORDER BY u.id")))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user).collect()
+    }
+
+    pub async fn user(&self, id: i64) -> Result<User, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{USER_SELECT} WHERE u.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<User, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{USER_SELECT} WHERE u.username = $1"
+        )))
+        .bind(username.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    /// The account and its password hash, for a login attempt.
+    pub async fn login_candidate(
+        &self,
+        username: &str,
+    ) -> Result<Option<(User, String)>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT x.*, u2.password_hash FROM ({USER_SELECT} WHERE u.username = $1) x
+             JOIN users u2 ON u2.id = x.id"
+        )))
+        .bind(username.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(Some((user(&r)?, r.try_get("password_hash")?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Failed logins for `username` at or after `since` (ms).
+    pub async fn login_failures_since(&self, username: &str, since: i64) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM login_failures WHERE username = $1 AND at >= $2",
+        )
+        .bind(username.to_owned())
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// The time of the newest failure, to tell a locked-out user when to retry.
+    pub async fn last_login_failure(&self, username: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(MAX(at) AS BIGINT) FROM login_failures WHERE username = $1",
+        )
+        .bind(username.to_owned())
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Resolves a session id hash to its user in one query (the hot path of every page).
+    pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.csrf_token, s.created_at, s.last_seen_at, u.id, u.agency_id, u.username,
+                    u.display_name, u.roles, u.disabled, p.department_id
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             LEFT JOIN people p ON p.id = u.person_id
+             WHERE s.id_hash = $1",
+        )
+        .bind(id_hash.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let roles: String = r.try_get("roles")?;
+        Ok(Some(SessionRecord {
+            principal: Principal {
+                user_id: r.try_get("id")?,
+                username: r.try_get("username")?,
+                display_name: r.try_get("display_name")?,
+                agency_id: r.try_get("agency_id")?,
+                department_id: r.try_get("department_id")?,
+                roles: decode_roles(&roles),
+            },
+            csrf_token: r.try_get("csrf_token")?,
+            created_at: r.try_get("created_at")?,
+            last_seen_at: r.try_get("last_seen_at")?,
+            user_disabled: r.try_get::<i64, _>("disabled")? != 0,
+        }))
+    }
+
+    /// Notes activity on a session. Operational state, not a change of record: it is
+    /// deliberately outside the journalled write path, and callers throttle it.
+    pub async fn touch_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+            .bind(now)
+            .bind(id_hash.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Drops sessions idle since `idle_before` or created before `created_before`
+    /// (operational clean-up of expired state; the logins themselves stay journalled).
+    pub async fn purge_sessions(
+        &self,
+        idle_before: i64,
+        created_before: i64,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
+            .bind(idle_before)
+            .bind(created_before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Deletes one expired session (operational, see [`Store::purge_sessions`]).
+    pub async fn expire_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The principal behind an API token, if the token is live and its user enabled.
+    pub async fn principal_for_token(&self, token: &str) -> Result<Option<Principal>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{USER_SELECT} JOIN api_tokens t ON t.user_id = u.id
+             WHERE t.token_hash = $1 AND t.revoked = 0 AND u.disabled = 0"
+        )))
+        .bind(secret_hash(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(user).transpose()?.map(|u| u.principal()))
+    }
+}
+
+/// What to record of a refused request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Denial<'a> {
+    pub capability: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+}
+
+impl WriteTx {
+    pub async fn create_user(
+        &mut self,
+        agency_id: i64,
+        person_id: Option<i64>,
+        username: &Username,
+        display_name: &str,
+        password_hash: &str,
+        roles: &[Role],
+    ) -> Result<i64, StoreError> {
+        if let Some(p) = person_id {
+            let n: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE id = $1 AND agency_id = $2")
+                    .bind(p)
+                    .bind(agency_id)
+                    .fetch_one(self.conn())
+                    .await?;
+            if n == 0 {
+                return Err(StoreError::field("person_id", "所选人员不属于本单位"));
+            }
+        }
+        let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username = $1")
+            .bind(username.as_str().to_owned())
+            .fetch_one(self.conn())
+            .await?;
+        if taken > 0 {
+            return Err(StoreError::field("username", "该用户名已被使用"));
+        }
+        let now = self.now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (agency_id, person_id, username, display_name, password_hash, roles, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(agency_id)
+        .bind(person_id)
+        .bind(username.as_str().to_owned())
+        .bind(display_name.to_owned())
+        .bind(password_hash.to_owned())
+        .bind(encode_roles(roles))
+        .bind(now)
+        .fetch_one(self.conn())
+        .await
+        .map_err(|e| unique_as_field(e, "username", "该用户名已被使用"))?;
+        self.record(
+            Some(agency_id),
+            "user.create",
+            "user",
+            id,
+            serde_json::json!({
+                "username": username.as_str(),
+                "display_name": display_name,
+                "person_id": person_id,
+                "roles": encode_roles(roles),
+            }),
+        );
+        Ok(id)
+    }
+
+    async fn user_agency(&mut self, id: i64) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT agency_id FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    pub async fn set_user_roles(
+        &mut self,
+        id: i64,
+        version: i64,
+        roles: &[Role],
+    ) -> Result<(), StoreError> {
+        let agency_id = self.user_agency(id).await?;
+        let done = sqlx::query(
+            "UPDATE users SET roles = $1, updated_at = $2, version = version + 1 WHERE id = $3 AND version = $4",
+        )
+        .bind(encode_roles(roles))
+        .bind(self.now())
+        .bind(id)
+        .bind(version)
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Stale);
+        }
+        self.record(
+            Some(agency_id),
+            "user.roles",
+            "user",
+            id,
+            serde_json::json!({ "roles": encode_roles(roles) }),
+        );
+        Ok(())
+    }
+
+    /// Sets a new password hash and ends the user's other sessions.
+    pub async fn set_user_password(&mut self, id: i64, password_hash: &str) -> Result<(), StoreError> {
+        let agency_id = self.user_agency(id).await?;
+        sqlx::query(
+            "UPDATE users SET password_hash = $1, updated_at = $2, version = version + 1 WHERE id = $3",
+        )
+        .bind(password_hash.to_owned())
+        .bind(self.now())
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        // The hash itself never enters the journal.
+        self.record(Some(agency_id), "user.password", "user", id, serde_json::json!({}));
+        Ok(())
+    }
+
+    /// Disables or re-enables an account; disabling ends its sessions and tokens at once.
+    pub async fn set_user_disabled(&mut self, id: i64, disabled: bool) -> Result<(), StoreError> {
+        let agency_id = self.user_agency(id).await?;
+        sqlx::query(
+            "UPDATE users SET disabled = $1, updated_at = $2, version = version + 1 WHERE id = $3",
+        )
+        .bind(i64::from(disabled))
+        .bind(self.now())
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(self.conn())
+                .await?;
+        }
+        self.record(
+            Some(agency_id),
+            if disabled { "user.disable" } else { "user.enable" },
+            "user",
+            id,
+            serde_json::json!({}),
+        );
+        Ok(())
+    }
+
+    /// Starts a session after a successful login, ending the one it replaces (rotation).
+    pub async fn create_session(
+        &mut self,
+        user: &User,
+        id_hash: &str,
+        csrf_token: &str,
+        client_ip: &str,
+        replaces: Option<&str>,
+    ) -> Result<(), StoreError> {
+        if let Some(old) = replaces {
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                .bind(old.to_owned())
+                .execute(self.conn())
+                .await?;
+        }
+        let now = self.now();
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, client_ip)
+             VALUES ($1, $2, $3, $4, $4, $5)",
+        )
+        .bind(id_hash.to_owned())
+        .bind(user.id)
+        .bind(csrf_token.to_owned())
+        .bind(now)
+        .bind(client_ip.to_owned())
+        .execute(self.conn())
+        .await?;
+        self.record(
+            Some(user.agency_id),
+            "auth.login",
+            "user",
+            user.id,
+            serde_json::json!({ "client_ip": client_ip }),
+        );
+        Ok(())
+    }
+
+    pub async fn end_session(&mut self, principal: &Principal, id_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash.to_owned())
+            .execute(self.conn())
+            .await?;
+        self.record(
+            Some(principal.agency_id),
+            "auth.logout",
+            "user",
+            principal.user_id,
+            serde_json::json!({}),
+        );
+        Ok(())
+    }
+
+    /// Records a failed login. `locked_now` marks the failure that triggers a lockout.
+    pub async fn record_login_failure(
+        &mut self,
+        username: &str,
+        known_user: Option<&User>,
+        client_ip: &str,
+        reason: &'static str,
+        locked_now: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO login_failures (username, at, client_ip) VALUES ($1, $2, $3)")
+            .bind(username.to_owned())
+            .bind(self.now())
+            .bind(client_ip.to_owned())
+            .execute(self.conn())
+            .await?;
+        let agency = known_user.map(|u| u.agency_id);
+        self.record(
+            agency,
+            "auth.login_failed",
+            "username",
+            username,
+            serde_json::json!({ "reason": reason, "client_ip": client_ip }),
+        );
+        if locked_now {
+            self.record(
+                agency,
+                "auth.locked",
+                "username",
+                username,
+                serde_json::json!({ "client_ip": client_ip }),
+            );
+        }
+        Ok(())
+    }
+
+    /// Records a refused request (a permission denial).
+    pub async fn record_denial(
+        &mut self,
+        principal: &Principal,
+        denial: &Denial<'_>,
+    ) -> Result<(), StoreError> {
+        self.record(
+            Some(principal.agency_id),
+            "access.denied",
+            "user",
+            principal.user_id,
+            denial,
+        );
+        Ok(())
+    }
+
+    /// Stores an API token by its hash; the token itself is shown once by the caller.
+    pub async fn create_api_token(
+        &mut self,
+        user: &User,
+        name: &str,
+        token: &str,
+    ) -> Result<i64, StoreError> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(user.id)
+        .bind(name.to_owned())
+        .bind(secret_hash(token))
+        .bind(self.now())
+        .fetch_one(self.conn())
+        .await?;
+        self.record(
+            Some(user.agency_id),
+            "token.create",
+            "api_token",
+            id,
+            serde_json::json!({ "user_id": user.id, "name": name }),
+        );
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_round_trip_sorted_and_unique() {
+        let s = encode_roles(&[Role::Officer, Role::Admin, Role::Officer]);
+        assert_eq!(s, "admin,officer");
+        assert_eq!(decode_roles(&s), vec![Role::Admin, Role::Officer]);
+        assert_eq!(decode_roles("bogus,,leader"), vec![Role::Leader]);
+    }
+
+    #[test]
+    fn secrets_are_random_and_hashed() {
+        let a = new_secret();
+        assert_ne!(a, new_secret());
+        assert_eq!(secret_hash(&a).len(), 64);
+    }
+}

@@ -1,0 +1,46 @@
+use zhifa_domain::FieldErrors;
+
+/// Errors of the store, for callers to map to responses.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("记录不存在")]
+    NotFound,
+    /// Input that the rules accept but the stored state does not (e.g. a duplicate code).
+    #[error("{0}")]
+    Invalid(FieldErrors),
+    /// The record changed since the form was loaded (optimistic concurrency).
+    #[error("该记录已被他人修改，请刷新后重试")]
+    Stale,
+    #[error("数据目录不可写：{0}")]
+    DataDirNotWritable(String),
+    #[error("数据库版本 {found} 比本程序支持的 {supported} 新，请升级 zhifa")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("数据库错误：{0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    pub(crate) fn field(field: &str, message: impl Into<String>) -> Self {
+        StoreError::Invalid(FieldErrors::single(field, message))
+    }
+
+    /// True when the database could not be reached at all.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+            )
+        )
+    }
+}
+
+/// Maps a unique-constraint violation to a field error, other errors unchanged.
+pub(crate) fn unique_as_field(err: sqlx::Error, field: &str, message: &str) -> StoreError {
+    if let sqlx::Error::Database(db) = &err
+        && db.is_unique_violation()
+    {
+        return StoreError::field(field, message);
+    }
+    StoreError::Database(err)
+}

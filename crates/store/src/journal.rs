@@ -1,0 +1,77 @@
+//! Reading the journal (the record of changes, logins and denials).
+
+use crate::db::Store;
+use crate::error::StoreError;
+use serde::Serialize;
+use sqlx::Row;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalEntry {
+    pub id: i64,
+    pub agency_id: Option<i64>,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub subject_kind: String,
+    pub subject_id: String,
+    pub payload: String,
+}
+
+impl Store {
+    /// The newest `limit` entries of an agency, newest first.
+    pub async fn journal_for_agency(
+        &self,
+        agency_id: i64,
+        limit: i64,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, agency_id, at, actor, action, subject_kind, subject_id, payload
+             FROM journal WHERE agency_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(agency_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// Entries about one subject, oldest first (a record's history).
+    pub async fn journal_for_subject(
+        &self,
+        subject_kind: &str,
+        subject_id: &str,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, agency_id, at, actor, action, subject_kind, subject_id, payload
+             FROM journal WHERE subject_kind = $1 AND subject_id = $2 ORDER BY id",
+        )
+        .bind(subject_kind.to_owned())
+        .bind(subject_id.to_owned())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// Number of entries with `action` (tests and statistics).
+    pub async fn journal_count(&self, action: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE action = $1")
+                .bind(action.to_owned())
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}
+
+fn decode(r: &sqlx::any::AnyRow) -> Result<JournalEntry, StoreError> {
+    Ok(JournalEntry {
+        id: r.try_get("id")?,
+        agency_id: r.try_get("agency_id")?,
+        at: r.try_get("at")?,
+        actor: r.try_get("actor")?,
+        action: r.try_get("action")?,
+        subject_kind: r.try_get("subject_kind")?,
+        subject_id: r.try_get("subject_id")?,
+        payload: r.try_get("payload")?,
+    })
+}

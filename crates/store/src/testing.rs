@@ -1,0 +1,148 @@
+//! Test support: a fresh, migrated database per test on SQLite (always) and on
+//! PostgreSQL (when `ZHIFA_TEST_DATABASE_URL` names a server). Each PostgreSQL test gets
+//! its own database, dropped when the test ends, even when it fails.
+
+use crate::db::Store;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A migrated database that cleans up after itself.
+pub struct TestDb {
+    pub store: Store,
+    pub url: String,
+    /// Keeps the SQLite directory alive for the test's duration.
+    pub dir: Option<tempfile::TempDir>,
+    pg_admin: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open_data_dir(dir.path()).await.expect("open sqlite");
+        store.migrate().await.expect("migrate sqlite");
+        let url = format!("sqlite://{}/zhifa.db?mode=rwc", dir.path().display());
+        TestDb {
+            store,
+            url,
+            dir: Some(dir),
+            pg_admin: None,
+        }
+    }
+
+    /// `None` when `ZHIFA_TEST_DATABASE_URL` is not set.
+    pub async fn postgres() -> Option<TestDb> {
+        let admin_url = std::env::var("ZHIFA_TEST_DATABASE_URL").ok()?;
+        let mut rnd = [0u8; 4];
+        getrandom::fill(&mut rnd).expect("randomness");
+        let name = format!(
+            "zhifa_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            u32::from_le_bytes(rnd)
+        );
+        let admin = Store::connect(&admin_url)
+            .await
+            .expect("ZHIFA_TEST_DATABASE_URL must reach a PostgreSQL server");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin.pool)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        let url = replace_database(&admin_url, &name);
+        let store = Store::connect(&url).await.expect("connect test database");
+        store.migrate().await.expect("migrate postgres");
+        Some(TestDb {
+            store,
+            url,
+            dir: None,
+            pg_admin: Some((admin_url, name)),
+        })
+    }
+}
+
+/// Replaces the database name in a `postgres://user@host:port/db?params` URL.
+pub fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part_end = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{}", &base[..host_part_end], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.pg_admin.take() {
+            let store = self.store.clone();
+            // Drop runs outside async; use a private runtime on a plain thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async move {
+                    store.close().await;
+                    if let Ok(admin) = Store::connect(&admin_url).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&admin.pool)
+                        .await;
+                        admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Generates `mod NAME { sqlite, postgres }` tests that run `async fn NAME(TestDb)`
+/// against each backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let db = $crate::testing::TestDb::sqlite().await;
+                    super::$name(db).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    match $crate::testing::TestDb::postgres().await {
+                        Some(db) => super::$name(db).await,
+                        None => eprintln!("ZHIFA_TEST_DATABASE_URL not set: PostgreSQL variant skipped"),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn replaces_database_name() {
+        assert_eq!(
+            super::replace_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            super::replace_database("postgres://u@h/db?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(super::replace_database("postgres://u@h", "x"), "postgres://u@h/x");
+    }
+}

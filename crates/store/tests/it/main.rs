@@ -1,0 +1,3 @@
+//! Store stories, each run on SQLite and (when configured) PostgreSQL.
+
+mod org;
