@@ -2,7 +2,7 @@
 //! 领导小组 (leadership group).
 
 use crate::credit_code::CreditCode;
-use crate::validation::{FieldErrors, optional_text, required_text};
+use crate::validation::{FieldErrors, optional_text, required_multiline, required_text};
 use serde::{Deserialize, Serialize};
 
 /// 执法主体的类别 — the legal kind of an enforcement agency (行政处罚法 art. 17–20).
@@ -175,7 +175,8 @@ impl NewAgency {
         let credit_code = CreditCode::parse(&input.credit_code)
             .map_err(|err| e.add("credit_code", err.to_string()))
             .ok();
-        let legal_basis = required_text(&mut e, "legal_basis", "执法依据", &input.legal_basis, 4000);
+        let legal_basis =
+            required_multiline(&mut e, "legal_basis", "执法依据", &input.legal_basis, 4000);
         let address = optional_text(&mut e, "address", "地址", &input.address, 200);
         let parent_id = parse_optional_id(&mut e, "parent_id", "上级执法主体", &input.parent_id);
         e.into_result(|| NewAgency {

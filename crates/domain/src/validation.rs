@@ -71,7 +71,8 @@ impl std::fmt::Display for FieldErrors {
 
 impl std::error::Error for FieldErrors {}
 
-/// Trims a text field and checks it is present and not longer than `max` characters.
+/// Trims a one-line text field and checks it is present and not longer than `max`
+/// characters.
 pub fn required_text(
     errors: &mut FieldErrors,
     field: &str,
@@ -86,6 +87,23 @@ pub fn required_text(
         errors.add(field, format!("{label}不能超过 {max} 个字"));
     } else if v.chars().any(|c| c.is_control()) {
         errors.add(field, format!("{label}含有不可见的控制字符"));
+    }
+    v.to_owned()
+}
+
+/// Like [`required_text`] for multi-line text (line breaks and tabs allowed).
+pub fn required_multiline(
+    errors: &mut FieldErrors,
+    field: &str,
+    label: &str,
+    value: &str,
+    max: usize,
+) -> String {
+    let v = value.trim();
+    if v.is_empty() {
+        errors.add(field, format!("请填写{label}"));
+    } else {
+        return optional_text(errors, field, label, v, max);
     }
     v.to_owned()
 }

@@ -32,6 +32,9 @@ pub struct SessionRecord {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub user_disabled: bool,
+    /// Name of the user's agency, shown in the workbench frame.
+    pub agency_name: String,
+    pub department_name: Option<String>,
 }
 
 /// A fresh random secret (session id, CSRF token, API token): 256 bits, base64url.
@@ -171,9 +174,12 @@ impl Store {
     pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT s.csrf_token, s.created_at, s.last_seen_at, u.id, u.agency_id, u.username,
-                    u.display_name, u.roles, u.disabled, p.department_id
+                    u.display_name, u.roles, u.disabled, p.department_id, a.name AS agency_name,
+                    d.name AS department_name
              FROM sessions s JOIN users u ON u.id = s.user_id
+             JOIN agencies a ON a.id = u.agency_id
              LEFT JOIN people p ON p.id = u.person_id
+             LEFT JOIN departments d ON d.id = p.department_id
              WHERE s.id_hash = $1",
         )
         .bind(id_hash.to_owned())
@@ -194,6 +200,8 @@ impl Store {
             created_at: r.try_get("created_at")?,
             last_seen_at: r.try_get("last_seen_at")?,
             user_disabled: r.try_get::<i64, _>("disabled")? != 0,
+            agency_name: r.try_get("agency_name")?,
+            department_name: r.try_get("department_name")?,
         }))
     }
 

@@ -1,1 +1,71 @@
+//! zhifa's HTTP layer: the public portal (`/`), the workbench (`/app`), the JSON API
+//! (`/api/v1`) and `/healthz`.
+//!
+//! Handlers are thin: they parse requests into domain types, ask the one access check,
+//! call the store, and render a template or JSON. Only this crate knows HTML and JSON.
 
+mod access;
+mod api;
+mod assets;
+mod config;
+mod csrf;
+mod error;
+mod forms;
+mod middleware;
+mod pages;
+mod scope;
+mod session;
+mod view;
+
+pub use config::WebConfig;
+
+use axum::Router;
+use std::sync::Arc;
+use zhifa_store::Store;
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+    pub config: WebConfig,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(store: Store, config: WebConfig) -> Self {
+        AppState(Arc::new(Inner { store, config }))
+    }
+}
+
+/// The whole application: pages, API, assets, with the cross-cutting layers.
+pub fn app(state: AppState) -> Router {
+    let (api_router, openapi) = api::router();
+    let openapi = Arc::new(openapi);
+    let router = Router::new()
+        .merge(pages::router())
+        .merge(assets::router())
+        .merge(api_router)
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(pages::not_found)
+        .with_state(state.clone());
+    middleware::apply(router, state)
+}
+
+/// The OpenAPI document of `/api/v1` (also served at `/api/v1/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api::router().1
+}

@@ -1,0 +1,260 @@
+//! The commands.
+
+use crate::config::{Cli, Command, Database, InitArgs, Settings, TokenCommand, UserCommand};
+use crate::{demo, server};
+use anyhow::{Context, anyhow, bail};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::time::Instant;
+use zhifa_domain::org::AgencyInput;
+use zhifa_domain::{NewAgency, Password, Role, Username};
+use zhifa_store::accounts::new_secret;
+use zhifa_store::{Actor, Store, StoreError, password};
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.global.resolve()?;
+    init_logging(settings.json_logs);
+    match cli.command {
+        Command::Demo => demo_command(settings).await,
+        Command::Serve => serve_command(settings).await,
+        Command::Init(args) => init_command(settings, args).await,
+        Command::Migrate => {
+            let store = open(&settings).await?;
+            let applied = store.migrate().await?;
+            if applied.is_empty() {
+                println!("数据库已是最新 / database is up to date");
+            } else {
+                println!("已升级 / applied migrations: {applied:?}");
+            }
+            Ok(())
+        }
+        Command::User(cmd) => user_command(settings, cmd).await,
+        Command::Token(cmd) => token_command(settings, cmd).await,
+    }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ZHIFA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Opens the configured database and brings its schema up to date.
+async fn open(settings: &Settings) -> anyhow::Result<Store> {
+    let store = match &settings.database {
+        Some(Database::DataDir(dir)) => Store::open_data_dir(dir).await,
+        Some(Database::Url(url)) => Store::connect(url).await,
+        None => bail!(
+            "请用 --data DIR 指定数据目录，或用 --database-url 指定 PostgreSQL\n\
+             use --data DIR (SQLite) or --database-url postgres://… (PostgreSQL)"
+        ),
+    }
+    .map_err(|e| match e {
+        StoreError::DataDirNotWritable(m) => anyhow!("数据目录不可写 / data directory is not writable: {m}"),
+        other => anyhow!("无法打开数据库 / cannot open the database: {other}"),
+    })?;
+    store
+        .migrate()
+        .await
+        .context("数据库升级失败 / migration failed")?;
+    Ok(store)
+}
+
+async fn demo_command(mut settings: Settings) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if settings.database.is_none() {
+        settings.database = Some(Database::DataDir(PathBuf::from("zhifa-demo-data")));
+    }
+    let listener = server::bind(settings.addr).await?;
+    let store = open(&settings).await?;
+    let created = demo::ensure(&store).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    println!("zhifa 示例乡镇已就绪 / demo township ready ({} ms{})", started.elapsed().as_millis(),
+        if created { ", 新建 / created" } else { ", 沿用已有数据 / reusing existing data" });
+    if let Some(Database::DataDir(d)) = &settings.database {
+        println!("  数据目录 / data:   {}", d.display());
+    }
+    println!("  公示网站 / portal: {url}/");
+    println!("  工作台 / workbench: {url}/app");
+    println!("  示例账号 / demo accounts (密码 / password: {}):", demo::DEMO_PASSWORD);
+    for a in demo::accounts() {
+        let roles: Vec<&str> = a
+            .roles
+            .iter()
+            .filter_map(|r| Role::from_code(r))
+            .map(|r| r.label())
+            .collect();
+        println!("    {:<11} {}（{}，{}）", a.username, a.name, roles.join("、"), a.department);
+    }
+    server::serve(listener, store, settings.web).await
+}
+
+async fn serve_command(settings: Settings) -> anyhow::Result<()> {
+    let listener = server::bind(settings.addr).await?;
+    let store = open(&settings).await?;
+    tracing::info!(addr = %listener.local_addr()?, backend = store.backend().name(), "serving");
+    println!("zhifa 正在运行 / serving on http://{}", listener.local_addr()?);
+    server::serve(listener, store, settings.web).await
+}
+
+/// Reads a password from standard input (first line) or `ZHIFA_PASSWORD`.
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    std::env::var("ZHIFA_PASSWORD").map_err(|_| {
+        anyhow!(
+            "请通过 --password-stdin 或环境变量 ZHIFA_PASSWORD 提供密码（不要写在命令行参数里）\n\
+             provide the password with --password-stdin or ZHIFA_PASSWORD (never as an argument)"
+        )
+    })
+}
+
+fn policy_password(raw: &str, username: &Username) -> anyhow::Result<Password> {
+    Password::parse(raw, Some(username)).map_err(|e| anyhow!("密码不符合要求 / password rejected: {e}"))
+}
+
+async fn init_command(settings: Settings, args: InitArgs) -> anyhow::Result<()> {
+    let store = open(&settings).await?;
+    let parent_id = match &args.parent {
+        Some(slug) => Some(
+            store
+                .agency_by_slug(slug)
+                .await
+                .map_err(|_| anyhow!("上级执法主体不存在 / no agency with slug {slug}"))?
+                .id,
+        ),
+        None => None,
+    };
+    let agency = NewAgency::parse(&AgencyInput {
+        name: args.agency_name.clone(),
+        slug: args.slug.clone(),
+        kind: args.kind.clone(),
+        credit_code: args.credit_code.clone(),
+        legal_basis: args.legal_basis.clone(),
+        address: String::new(),
+        parent_id: parent_id.map(|p| p.to_string()).unwrap_or_default(),
+    })
+    .map_err(|e| anyhow!("执法主体信息有误 / invalid agency: {e}"))?;
+    let username = Username::parse(&args.admin_user).map_err(|e| anyhow!("{e}"))?;
+    let pw = policy_password(&read_password(args.password_stdin)?, &username)?;
+    let hash = password::hash(pw.expose()).await;
+    let mut tx = store.write(Actor::System("init")).await?;
+    let agency_id = tx.create_agency(&agency).await.map_err(|e| anyhow!("{e}"))?;
+    tx.create_user(agency_id, None, &username, args.admin_name.trim(), &hash, &[Role::Admin])
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    tx.commit().await?;
+    println!("已创建执法主体 {}（{}）及管理员 {} / agency and administrator created", agency.name, agency.slug.as_str(), username);
+    Ok(())
+}
+
+async fn user_command(settings: Settings, cmd: UserCommand) -> anyhow::Result<()> {
+    let store = open(&settings).await?;
+    match cmd {
+        UserCommand::Add { agency, username, name, roles, password_stdin } => {
+            let agency = store
+                .agency_by_slug(&agency)
+                .await
+                .map_err(|_| anyhow!("执法主体不存在 / no agency with slug {agency}"))?;
+            let username = Username::parse(&username).map_err(|e| anyhow!("{e}"))?;
+            let roles: Vec<Role> = roles
+                .iter()
+                .map(|r| Role::from_code(r.trim()).ok_or_else(|| anyhow!("未知角色 / unknown role: {r}")))
+                .collect::<anyhow::Result<_>>()?;
+            if name.trim().is_empty() {
+                bail!("请提供姓名 / --name is required");
+            }
+            let pw = policy_password(&read_password(password_stdin)?, &username)?;
+            let hash = password::hash(pw.expose()).await;
+            let mut tx = store.write(Actor::System("cli")).await?;
+            tx.create_user(agency.id, None, &username, name.trim(), &hash, &roles)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            tx.commit().await?;
+            println!("已创建账号 / account created: {username}");
+        }
+        UserCommand::Passwd { username, password_stdin } => {
+            let user = store
+                .user_by_username(&username)
+                .await
+                .map_err(|_| anyhow!("账号不存在 / no such user: {username}"))?;
+            let uname = Username::parse(&user.username).map_err(|e| anyhow!("{e}"))?;
+            let pw = policy_password(&read_password(password_stdin)?, &uname)?;
+            let hash = password::hash(pw.expose()).await;
+            let mut tx = store.write(Actor::System("cli")).await?;
+            tx.set_user_password(user.id, &hash).await?;
+            tx.commit().await?;
+            println!("密码已修改，该账号的会话已全部结束 / password changed; sessions ended");
+        }
+        UserCommand::List { agency } => {
+            let agencies = store.list_agencies().await?;
+            let filter = match agency {
+                Some(slug) => Some(
+                    agencies
+                        .iter()
+                        .find(|a| a.slug == slug)
+                        .ok_or_else(|| anyhow!("执法主体不存在 / no agency with slug {slug}"))?
+                        .id,
+                ),
+                None => None,
+            };
+            println!("{:<16} {:<10} {:<10} {:<8} 角色 / roles", "用户名 username", "姓名", "主体", "状态");
+            for u in store.all_users().await? {
+                if filter.is_some_and(|f| f != u.agency_id) {
+                    continue;
+                }
+                let agency = agencies.iter().find(|a| a.id == u.agency_id).map(|a| a.slug.as_str()).unwrap_or("?");
+                let roles: Vec<&str> = u.roles.iter().map(|r| r.code()).collect();
+                println!(
+                    "{:<16} {:<10} {:<10} {:<8} {}",
+                    u.username,
+                    u.display_name,
+                    agency,
+                    if u.disabled { "disabled" } else { "active" },
+                    roles.join(",")
+                );
+            }
+        }
+        UserCommand::Disable { username, enable } => {
+            let user = store
+                .user_by_username(&username)
+                .await
+                .map_err(|_| anyhow!("账号不存在 / no such user: {username}"))?;
+            let mut tx = store.write(Actor::System("cli")).await?;
+            tx.set_user_disabled(user.id, !enable).await?;
+            tx.commit().await?;
+            println!("{} / {}", if enable { "已启用" } else { "已停用，会话已结束" }, if enable { "enabled" } else { "disabled; sessions ended" });
+        }
+    }
+    Ok(())
+}
+
+async fn token_command(settings: Settings, cmd: TokenCommand) -> anyhow::Result<()> {
+    let store = open(&settings).await?;
+    match cmd {
+        TokenCommand::Create { user, name } => {
+            let u = store
+                .user_by_username(&user)
+                .await
+                .map_err(|_| anyhow!("账号不存在 / no such user: {user}"))?;
+            if u.disabled {
+                bail!("账号已停用 / the account is disabled");
+            }
+            let token = format!("zf_{}", new_secret());
+            let mut tx = store.write(Actor::System("cli")).await?;
+            tx.create_api_token(&u, name.trim(), &token).await?;
+            tx.commit().await?;
+            eprintln!("API 令牌只显示这一次，请妥善保存 / the token is shown only once:");
+            println!("{token}");
+        }
+    }
+    Ok(())
+}

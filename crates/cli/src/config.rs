@@ -1,0 +1,350 @@
+//! Configuration: flags, then `ZHIFA_*` environment variables, then an optional TOML
+//! file, then defaults — in that order of precedence.
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use zhifa_web::WebConfig;
+
+const LONG_ABOUT: &str = "\
+zhifa 执法 — 行政执法“三项制度”平台：行政执法公示、执法全过程记录、重大执法决定法制审核。
+zhifa — the platform for China's administrative law-enforcement \"three systems\".
+
+配置优先级 / precedence: 命令行参数 flags > 环境变量 ZHIFA_* > 配置文件 --config FILE (TOML) > 默认值 defaults.
+
+配置文件示例 / example zhifa.toml:
+  data = \"/var/lib/zhifa\"            # or: database_url = \"postgres://user@host/zhifa\"
+  addr = \"0.0.0.0:8080\"
+  log_format = \"json\"                 # text | json
+  idle_timeout_minutes = 30
+  absolute_timeout_hours = 12
+  lockout_failures = 5
+  lockout_window_minutes = 15
+  secure_cookies = true                # when served over HTTPS
+
+快速开始 / quick start:  zhifa demo        (then open http://127.0.0.1:8080)";
+
+#[derive(Parser, Debug)]
+#[command(name = "zhifa", version, about = "zhifa 执法 — 行政执法“三项制度”平台 / administrative law-enforcement platform", long_about = LONG_ABOUT)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct GlobalArgs {
+    /// TOML 配置文件 / TOML configuration file
+    #[arg(long, global = true, env = "ZHIFA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// 数据目录（SQLite 与本地文件）/ data directory (SQLite database and local files)
+    #[arg(long, global = true, env = "ZHIFA_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// PostgreSQL 连接串，设置后不用 SQLite / PostgreSQL URL (instead of SQLite)
+    #[arg(long, global = true, env = "ZHIFA_DATABASE_URL", value_name = "postgres://…")]
+    pub database_url: Option<String>,
+    /// 监听地址 / listen address [default: 127.0.0.1:8080]
+    #[arg(long, global = true, env = "ZHIFA_ADDR", value_name = "HOST:PORT")]
+    pub addr: Option<String>,
+    /// 日志格式 text|json / log format [default: text]
+    #[arg(long, global = true, env = "ZHIFA_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// 会话空闲超时（分钟）/ session idle timeout in minutes [default: 30]
+    #[arg(long, global = true, env = "ZHIFA_IDLE_TIMEOUT_MINUTES", value_name = "MIN")]
+    pub idle_timeout_minutes: Option<u64>,
+    /// 会话绝对超时（小时）/ absolute session lifetime in hours [default: 12]
+    #[arg(long, global = true, env = "ZHIFA_ABSOLUTE_TIMEOUT_HOURS", value_name = "H")]
+    pub absolute_timeout_hours: Option<u64>,
+    /// 锁定前允许的连续失败次数 / failed logins before lockout [default: 5]
+    #[arg(long, global = true, env = "ZHIFA_LOCKOUT_FAILURES", value_name = "N")]
+    pub lockout_failures: Option<i64>,
+    /// 统计失败次数的时间窗（分钟）/ lockout window in minutes [default: 15]
+    #[arg(long, global = true, env = "ZHIFA_LOCKOUT_WINDOW_MINUTES", value_name = "MIN")]
+    pub lockout_window_minutes: Option<u64>,
+    /// Cookie 加 Secure 标志（HTTPS 部署时开启）/ mark cookies Secure (HTTPS deployments)
+    #[arg(long, global = true, env = "ZHIFA_SECURE_COOKIES", value_name = "BOOL")]
+    pub secure_cookies: Option<bool>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// 启动示例乡镇（朱堂乡），首次运行时创建 / start the demo township, created on first run
+    Demo,
+    /// 启动服务 / start the server (--data DIR or --database-url postgres://…)
+    Serve,
+    /// 新建执法主体及其第一位管理员 / create a new, empty agency and its first administrator
+    Init(InitArgs),
+    /// 升级数据库结构 / apply database migrations
+    Migrate,
+    /// 账号管理 / manage accounts
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API 令牌 / API tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// 执法主体名称 / agency name, e.g. 朱堂乡人民政府
+    #[arg(long)]
+    pub agency_name: String,
+    /// 网址标识 / URL slug, e.g. zhutang
+    #[arg(long)]
+    pub slug: String,
+    /// 统一社会信用代码 / unified social credit code (GB 32100)
+    #[arg(long)]
+    pub credit_code: String,
+    /// 主体类别 / kind: administrative_organ | authorised_organisation | entrusted_organisation
+    #[arg(long, default_value = "administrative_organ")]
+    pub kind: String,
+    /// 执法依据 / legal source of authority
+    #[arg(long)]
+    pub legal_basis: String,
+    /// 上级执法主体标识 / parent agency slug (a county holding this township)
+    #[arg(long)]
+    pub parent: Option<String>,
+    /// 管理员用户名 / administrator user name
+    #[arg(long, default_value = "admin")]
+    pub admin_user: String,
+    /// 管理员姓名 / administrator's name
+    #[arg(long)]
+    pub admin_name: String,
+    /// 从标准输入读取密码 / read the password from standard input (else ZHIFA_PASSWORD)
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// 新建账号 / add an account
+    Add {
+        /// 执法主体标识 / agency slug
+        #[arg(long)]
+        agency: String,
+        /// 用户名 / user name
+        #[arg(long)]
+        username: String,
+        /// 姓名 / display name
+        #[arg(long)]
+        name: String,
+        /// 角色，逗号分隔 / roles, comma-separated:
+        /// admin,officer,department_head,legal_reviewer,leader,supervisor
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// 从标准输入读取密码 / read the password from standard input (else ZHIFA_PASSWORD)
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// 修改密码 / set a password
+    Passwd {
+        username: String,
+        /// 从标准输入读取密码 / read the password from standard input (else ZHIFA_PASSWORD)
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// 列出账号 / list accounts
+    List {
+        /// 只列出该执法主体 / only this agency (slug)
+        #[arg(long)]
+        agency: Option<String>,
+    },
+    /// 停用账号（--enable 重新启用）/ disable an account (--enable to re-enable)
+    Disable {
+        username: String,
+        #[arg(long)]
+        enable: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// 创建 API 令牌，只显示一次 / create an API token, shown once
+    Create {
+        /// 令牌所属用户 / the token's user
+        #[arg(long)]
+        user: String,
+        /// 用途说明 / label
+        #[arg(long, default_value = "api")]
+        name: String,
+    },
+}
+
+/// Keys of the TOML file (all optional).
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub addr: Option<String>,
+    pub log_format: Option<String>,
+    pub idle_timeout_minutes: Option<u64>,
+    pub absolute_timeout_hours: Option<u64>,
+    pub lockout_failures: Option<i64>,
+    pub lockout_window_minutes: Option<u64>,
+    pub secure_cookies: Option<bool>,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    DataDir(PathBuf),
+    Url(String),
+}
+
+/// The resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: Option<Database>,
+    pub addr: SocketAddr,
+    pub json_logs: bool,
+    pub web: WebConfig,
+}
+
+impl Cli {
+    pub fn parse_args() -> Cli {
+        Cli::parse()
+    }
+}
+
+fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("无法读取配置文件 / cannot read config file {}", path.display()))?;
+    toml::from_str(&text)
+        .with_context(|| format!("配置文件格式错误 / invalid config file {}", path.display()))
+}
+
+impl GlobalArgs {
+    /// Merges flags/environment (already merged by clap) over the file over defaults.
+    pub fn resolve(&self) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(p) => read_file_config(p)?,
+            None => FileConfig::default(),
+        };
+        let data = self.data.clone().or(file.data);
+        let url = self.database_url.clone().or(file.database_url);
+        let database = match (data, url) {
+            (_, Some(u)) if !u.trim().is_empty() => {
+                if !(u.starts_with("postgres://") || u.starts_with("postgresql://") || u.starts_with("sqlite:")) {
+                    bail!("数据库连接串应以 postgres:// 开头 / database URL must start with postgres://");
+                }
+                Some(Database::Url(u))
+            }
+            (Some(d), _) => Some(Database::DataDir(d)),
+            _ => None,
+        };
+        let addr_text = self
+            .addr
+            .clone()
+            .or(file.addr)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let addr: SocketAddr = addr_text.parse().with_context(|| {
+            format!("监听地址格式应为 HOST:PORT / listen address must be HOST:PORT, got {addr_text}")
+        })?;
+        let log_format = self
+            .log_format
+            .clone()
+            .or(file.log_format)
+            .unwrap_or_else(|| "text".into());
+        let json_logs = match log_format.as_str() {
+            "text" => false,
+            "json" => true,
+            other => bail!("日志格式只能是 text 或 json / log format must be text or json, got {other}"),
+        };
+        let d = WebConfig::default();
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        let web = WebConfig {
+            idle_timeout: self
+                .idle_timeout_minutes
+                .or(file.idle_timeout_minutes)
+                .map(minutes)
+                .unwrap_or(d.idle_timeout),
+            absolute_timeout: self
+                .absolute_timeout_hours
+                .or(file.absolute_timeout_hours)
+                .map(|h| Duration::from_secs(h * 3600))
+                .unwrap_or(d.absolute_timeout),
+            secure_cookies: self
+                .secure_cookies
+                .or(file.secure_cookies)
+                .unwrap_or(d.secure_cookies),
+            lockout_failures: self
+                .lockout_failures
+                .or(file.lockout_failures)
+                .unwrap_or(d.lockout_failures),
+            lockout_window: self
+                .lockout_window_minutes
+                .or(file.lockout_window_minutes)
+                .map(minutes)
+                .unwrap_or(d.lockout_window),
+            max_body_bytes: d.max_body_bytes,
+        };
+        if web.idle_timeout.is_zero() || web.absolute_timeout < web.idle_timeout {
+            bail!("会话超时设置无效 / invalid session timeouts");
+        }
+        if web.lockout_failures < 1 {
+            bail!("锁定次数至少为 1 / lockout_failures must be at least 1");
+        }
+        Ok(Settings {
+            database,
+            addr,
+            json_logs,
+            web,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_and_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zhifa.toml");
+        std::fs::write(
+            &path,
+            "addr = \"0.0.0.0:9000\"\nidle_timeout_minutes = 10\ndata = \"/from/file\"\n",
+        )
+        .unwrap();
+        let args = GlobalArgs {
+            config: Some(path),
+            addr: Some("127.0.0.1:7000".into()),
+            ..Default::default()
+        };
+        let s = args.resolve().unwrap();
+        assert_eq!(s.addr.to_string(), "127.0.0.1:7000");
+        assert_eq!(s.web.idle_timeout, Duration::from_secs(600));
+        assert_eq!(s.database, Some(Database::DataDir("/from/file".into())));
+        assert_eq!(s.web.lockout_failures, 5);
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zhifa.toml");
+        std::fs::write(&path, "adr = \"x\"\n").unwrap();
+        let args = GlobalArgs {
+            config: Some(path),
+            ..Default::default()
+        };
+        assert!(args.resolve().is_err());
+        let args = GlobalArgs {
+            addr: Some("not an address".into()),
+            ..Default::default()
+        };
+        assert!(args.resolve().unwrap_err().to_string().contains("HOST:PORT"));
+    }
+
+    #[test]
+    fn help_is_bilingual() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("数据目录") && help.contains("data directory"));
+        assert!(help.contains("ZHIFA_DATA"));
+    }
+}

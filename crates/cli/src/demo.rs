@@ -1,0 +1,157 @@
+//! The demo township (朱堂乡), loaded from `data/demo/zhutang.toml` through the same
+//! write path as everything else.
+
+use anyhow::{Context, anyhow};
+use serde::Deserialize;
+use zhifa_domain::org::{AgencyInput, DepartmentInput, LeadershipInput, PersonInput};
+use zhifa_domain::{
+    NewAgency, NewDepartment, NewLeadershipMember, NewPerson, Password, Role, Username,
+};
+use zhifa_store::{Actor, Store, StoreError, password};
+
+const DATASET: &str = include_str!("../../../data/demo/zhutang.toml");
+
+/// The password of every demo account (DESIGN §5).
+pub const DEMO_PASSWORD: &str = "Zhifa@2026";
+
+#[derive(Deserialize)]
+struct Dataset {
+    agency: AgencyInput,
+    departments: Vec<DepartmentEntry>,
+    leadership: Vec<LeadershipEntry>,
+    accounts: Vec<AccountEntry>,
+}
+
+#[derive(Deserialize)]
+struct DepartmentEntry {
+    name: String,
+    duties: String,
+}
+
+#[derive(Deserialize)]
+struct LeadershipEntry {
+    rank: String,
+    name: String,
+    post: String,
+}
+
+#[derive(Deserialize, Clone)]
+pub struct AccountEntry {
+    pub username: String,
+    pub name: String,
+    pub department: String,
+    pub position: String,
+    pub phone: String,
+    pub roles: Vec<String>,
+}
+
+fn dataset() -> anyhow::Result<Dataset> {
+    toml::from_str(DATASET).context("demo dataset is malformed")
+}
+
+/// The demo accounts, for printing and for tests.
+pub fn accounts() -> Vec<AccountEntry> {
+    dataset().map(|d| d.accounts).unwrap_or_default()
+}
+
+/// The demo agency's slug.
+pub fn slug() -> String {
+    dataset().map(|d| d.agency.slug).unwrap_or_default()
+}
+
+/// Creates the demo township unless it exists. Returns true when it was created.
+pub async fn ensure(store: &Store) -> anyhow::Result<bool> {
+    let data = dataset()?;
+    match store.agency_by_slug(&data.agency.slug).await {
+        Ok(_) => return Ok(false),
+        Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let agency = NewAgency::parse(&data.agency).map_err(|e| anyhow!("demo agency: {e}"))?;
+    // Hash passwords before the transaction: hashing is slow and must not hold the lock.
+    let password = Password::parse(DEMO_PASSWORD, None).map_err(|e| anyhow!("{e}"))?;
+    let hash = password::hash(password.expose()).await;
+
+    let mut tx = store.write(Actor::System("demo")).await?;
+    let agency_id = tx.create_agency(&agency).await?;
+    let mut department_ids = std::collections::HashMap::new();
+    for (i, d) in data.departments.iter().enumerate() {
+        let dept = NewDepartment::parse(&DepartmentInput {
+            name: d.name.clone(),
+            duties: d.duties.clone(),
+            sort_order: ((i + 1) * 10).to_string(),
+        })
+        .map_err(|e| anyhow!("demo department {}: {e}", d.name))?;
+        let id = tx.create_department(agency_id, &dept).await?;
+        department_ids.insert(d.name.clone(), id);
+    }
+    for (i, m) in data.leadership.iter().enumerate() {
+        let member = NewLeadershipMember::parse(&LeadershipInput {
+            name: m.name.clone(),
+            rank: m.rank.clone(),
+            post: m.post.clone(),
+            sort_order: (i + 1).to_string(),
+        })
+        .map_err(|e| anyhow!("demo leadership member {}: {e}", m.name))?;
+        tx.create_leadership_member(agency_id, &member).await?;
+    }
+    for a in &data.accounts {
+        let dept = department_ids
+            .get(&a.department)
+            .ok_or_else(|| anyhow!("demo account {}: unknown department {}", a.username, a.department))?;
+        let person = NewPerson::parse(&PersonInput {
+            name: a.name.clone(),
+            department_id: dept.to_string(),
+            position: a.position.clone(),
+            phone: a.phone.clone(),
+        })
+        .map_err(|e| anyhow!("demo person {}: {e}", a.name))?;
+        let person_id = tx.create_person(agency_id, &person).await?;
+        let roles: Vec<Role> = a
+            .roles
+            .iter()
+            .map(|r| Role::from_code(r).ok_or_else(|| anyhow!("demo account {}: unknown role {r}", a.username)))
+            .collect::<anyhow::Result<_>>()?;
+        let username = Username::parse(&a.username).map_err(|e| anyhow!("{e}"))?;
+        tx.create_user(agency_id, Some(person_id), &username, &a.name, &hash, &roles)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dataset_parses_and_has_every_role() {
+        let d = dataset().unwrap();
+        assert!(NewAgency::parse(&d.agency).is_ok());
+        for role in Role::ALL {
+            assert!(
+                d.accounts.iter().any(|a| a.roles.iter().any(|r| r == role.code())),
+                "no demo account for {role:?}"
+            );
+        }
+        assert!(d.accounts.iter().any(|a| a.username == "admin"));
+    }
+
+    /// The plan lists 1 组长, 14 副组长 and 15 组员 (seed plan, section 二).
+    #[test]
+    fn leadership_group_matches_the_plan() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/seed/zhutang-three-systems-plan.txt");
+        let plan = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("the seed plan must sit beside the repository at {path}: {e}"));
+        let d = dataset().unwrap();
+        let count = |rank: &str| d.leadership.iter().filter(|m| m.rank == rank).count();
+        assert_eq!((count("leader"), count("deputy_leader"), count("member")), (1, 14, 15));
+        // Every member and post appears in the plan's text (names there are padded with
+        // spaces to line up two-character names).
+        let squeezed: String = plan.chars().filter(|c| !c.is_whitespace()).collect();
+        for m in &d.leadership {
+            let needle = format!("{}{}", m.name, m.post);
+            assert!(squeezed.contains(&needle), "{needle} not in the plan");
+        }
+    }
+}

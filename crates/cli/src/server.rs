@@ -1,0 +1,79 @@
+//! Running the HTTP server: bind, serve, stop gracefully on SIGTERM/SIGINT.
+
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use zhifa_store::{Store, now_ms};
+use zhifa_web::{AppState, WebConfig, app};
+
+/// Binds first, so that a taken port is reported before anything else happens.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "端口已被占用：{addr}。请先停止占用该端口的程序，或用 --addr 指定其他端口。\n\
+                 address already in use: {addr}; stop the other program or choose another --addr"
+            )
+        } else {
+            anyhow::anyhow!("无法监听 / cannot listen on {addr}: {e}")
+        }
+    })
+}
+
+pub async fn serve(listener: TcpListener, store: Store, config: WebConfig) -> anyhow::Result<()> {
+    let idle = config.idle_timeout;
+    let absolute = config.absolute_timeout;
+    let state = AppState::new(store.clone(), config);
+    let sweeper = tokio::spawn(sweep_sessions(store.clone(), idle, absolute));
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server failed")?;
+    sweeper.abort();
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Deletes expired sessions every few minutes (each request also checks its own).
+async fn sweep_sessions(store: Store, idle: Duration, absolute: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        let now = now_ms();
+        match store
+            .purge_sessions(now - idle.as_millis() as i64, now - absolute.as_millis() as i64)
+            .await
+        {
+            Ok(n) if n > 0 => tracing::info!(sessions = n, "expired sessions removed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received, finishing requests in flight");
+}

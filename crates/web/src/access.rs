@@ -1,0 +1,69 @@
+//! The access gate of the web layer: asks the domain rule and records every denial.
+
+use crate::AppState;
+use crate::error::PageError;
+use zhifa_domain::{Capability, Principal, Scope};
+use zhifa_store::Actor;
+use zhifa_store::accounts::Denial;
+
+/// Allows or refuses; a refusal is journalled with the method and path tried.
+pub async fn require(
+    state: &AppState,
+    principal: &Principal,
+    capability: Capability,
+    scope: &Scope,
+    method: &str,
+    path: &str,
+) -> Result<(), Denied> {
+    match principal.authorize(capability, scope) {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            record_denial(state, principal, capability, method, path).await;
+            Err(Denied)
+        }
+    }
+}
+
+/// Records a denial; failure to record is logged but never turns a 403 into a 500.
+pub async fn record_denial(
+    state: &AppState,
+    principal: &Principal,
+    capability: Capability,
+    method: &str,
+    path: &str,
+) {
+    tracing::warn!(user = %principal.username, capability = capability.code(), %path, "access denied");
+    let result = async {
+        let mut tx = state.store.write(Actor::User(principal.user_id)).await?;
+        tx.record_denial(
+            principal,
+            &Denial {
+                capability: capability.code(),
+                method,
+                path,
+            },
+        )
+        .await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "could not record a denial");
+    }
+}
+
+/// A refused request; converts to the page or API 403.
+#[derive(Debug)]
+pub struct Denied;
+
+impl From<Denied> for PageError {
+    fn from(_: Denied) -> Self {
+        PageError::Forbidden("您没有执行此操作的权限。此次访问已被记录。".into())
+    }
+}
+
+impl From<Denied> for crate::error::ApiError {
+    fn from(_: Denied) -> Self {
+        crate::error::ApiError::Forbidden
+    }
+}

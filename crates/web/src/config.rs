@@ -1,0 +1,30 @@
+use std::time::Duration;
+
+/// Settings of the HTTP layer (from flags, `ZHIFA_*` variables or the TOML file).
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// A session unused this long ends (等保: 会话超时).
+    pub idle_timeout: Duration,
+    /// A session ends this long after login, however active.
+    pub absolute_timeout: Duration,
+    /// Mark cookies `Secure` (set when served over HTTPS).
+    pub secure_cookies: bool,
+    /// Failed logins within `lockout_window` that lock an account.
+    pub lockout_failures: i64,
+    pub lockout_window: Duration,
+    /// Largest accepted form or JSON body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            idle_timeout: Duration::from_secs(30 * 60),
+            absolute_timeout: Duration::from_secs(12 * 60 * 60),
+            secure_cookies: false,
+            lockout_failures: 5,
+            lockout_window: Duration::from_secs(15 * 60),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}

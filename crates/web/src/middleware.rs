@@ -1,0 +1,108 @@
+//! Cross-cutting layers: request ids and tracing, body limit, panic catching, the
+//! origin guard, security headers, and Chinese pages for every error status.
+
+use crate::error::{Rendered, error_page};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{Next, from_fn};
+use axum::response::{IntoResponse, Response};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+static REQUEST_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids: a per-process random prefix and a counter (unique across nodes, cheap).
+#[derive(Clone)]
+struct Ids {
+    prefix: String,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(1);
+
+impl MakeRequestId for Ids {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+fn process_prefix() -> String {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).expect("the operating system provides randomness");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Renders a Chinese page (or JSON under /api) for error responses that zhifa did not
+/// render itself: 404/405 from routing, 413 from limits, 500 from a caught panic.
+async fn error_pages(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || resp.extensions().get::<Rendered>().is_some()
+    {
+        return resp;
+    }
+    if api {
+        let body = serde_json::json!({ "error": { "code": status.as_str(), "message": status_message(status) } });
+        let mut r = (status, axum::Json(body)).into_response();
+        r.extensions_mut().insert(Rendered);
+        return r;
+    }
+    error_page(status, None)
+}
+
+fn status_message(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        404 => "地址不存在",
+        405 => "此地址不支持该请求方式",
+        413 => "请求体超过允许的大小",
+        415 => "内容类型不支持",
+        _ if status.is_server_error() => "系统错误，已记录",
+        _ => "请求未完成",
+    }
+}
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    resp
+}
+
+pub fn apply(router: Router, state: crate::AppState) -> Router {
+    let ids = Ids {
+        prefix: process_prefix(),
+    };
+    router
+        .layer(from_fn(crate::csrf::origin_guard))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(CatchPanicLayer::new())
+        .layer(from_fn(error_pages))
+        .layer(from_fn(security_headers))
+        .layer(PropagateRequestIdLayer::new(REQUEST_HEADER.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_HEADER.clone(), ids))
+}

@@ -1,0 +1,31 @@
+use crate::AppState;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use crate::error::Rendered;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz))
+}
+
+/// 200 when the database answers, 503 when it does not (for load balancers).
+async fn healthz(State(state): State<AppState>) -> Response {
+    let mut resp = match state.store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "status": "ok", "database": state.store.backend().name() })),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({ "status": "unavailable", "database": state.store.backend().name() })),
+            )
+        }
+    }
+    .into_response();
+    resp.extensions_mut().insert(Rendered);
+    resp
+}

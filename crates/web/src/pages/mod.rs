@@ -1,0 +1,120 @@
+//! Server-rendered pages: portal, login, workbench, administration.
+
+mod admin_org;
+mod admin_users;
+mod auth;
+mod health;
+mod portal;
+mod workbench;
+
+use crate::AppState;
+use crate::access;
+use crate::error::PageError;
+use crate::session::CurrentUser;
+use crate::view::{Chrome, NavLink};
+use axum::Router;
+use axum::http::{Method, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use zhifa_domain::{Capability, Scope};
+pub use crate::scope::AgencyTree;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(portal::router())
+        .merge(auth::router())
+        .merge(health::router())
+        .merge(workbench::router())
+        .merge(admin_org::router())
+        .merge(admin_users::router())
+}
+
+pub async fn not_found() -> PageError {
+    PageError::NotFound
+}
+
+pub fn html(page: &impl crate::view::Page) -> Response {
+    Html(page.render_html()).into_response()
+}
+
+/// The same page with an error status (a form shown again with its errors).
+pub fn html_status(status: axum::http::StatusCode, page: &impl crate::view::Page) -> Response {
+    (status, Html(page.render_html())).into_response()
+}
+
+pub fn portal_chrome(site_name: String, user: Option<&CurrentUser>) -> Chrome {
+    Chrome {
+        site_name,
+        workbench: false,
+        nav: vec![],
+        user_name: user.map(|u| u.principal.display_name.clone()),
+        csrf_token: user.map(|u| u.csrf_token.clone()).unwrap_or_default(),
+    }
+}
+
+/// The workbench frame, whose menu offers only what the user may do.
+pub fn app_chrome(user: &CurrentUser, active: &str) -> Chrome {
+    let p = &user.principal;
+    let mut nav = vec![("/app", "首页")];
+    if p.department_id.is_some() && p.can(Capability::ViewDepartmentStaff) {
+        nav.push(("/app/my-department", "本部门"));
+    }
+    if p.can(Capability::ManageOrganisation) {
+        nav.extend([
+            ("/app/admin/agencies", "执法主体"),
+            ("/app/admin/departments", "承办机构"),
+            ("/app/admin/people", "人员"),
+            ("/app/admin/leadership", "领导小组"),
+        ]);
+    }
+    if p.can(Capability::ManageAccounts) {
+        nav.push(("/app/admin/users", "账号与角色"));
+    }
+    if p.can(Capability::ViewAuditLog) {
+        nav.push(("/app/audit", "操作记录"));
+    }
+    nav.push(("/", "公示网站"));
+    Chrome {
+        site_name: user.agency_name.clone(),
+        workbench: true,
+        nav: nav
+            .into_iter()
+            .map(|(href, label)| NavLink {
+                href,
+                label,
+                active: href == active,
+            })
+            .collect(),
+        user_name: Some(p.display_name.clone()),
+        csrf_token: user.csrf_token.clone(),
+    }
+}
+
+/// One request's access context: who, what they tried, and the one gate.
+pub struct Gate<'a> {
+    pub state: &'a AppState,
+    pub user: &'a CurrentUser,
+    pub method: Method,
+    pub uri: Uri,
+}
+
+impl Gate<'_> {
+    pub async fn require(&self, capability: Capability, scope: &Scope) -> Result<(), PageError> {
+        access::require(
+            self.state,
+            &self.user.principal,
+            capability,
+            scope,
+            self.method.as_str(),
+            self.uri.path(),
+        )
+        .await
+        .map_err(PageError::from)
+    }
+}
+
+/// Parses the hidden `version` field of an edit form.
+pub fn form_version(form: &crate::forms::FormData) -> Result<i64, PageError> {
+    form.get("version")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| PageError::BadRequest("表单缺少版本号，请从本系统页面重新提交".into()))
+}

@@ -1,0 +1,243 @@
+//! The workbench home, the user's own password, department staff and the audit log.
+
+use super::{AgencyTree, Gate, app_chrome, html, html_status};
+use crate::AppState;
+use crate::error::PageError;
+use crate::forms::UserForm;
+use crate::session::CurrentUser;
+use crate::view::{
+    AppHome, AuditPage, CapabilityLink, DepartmentStaffPage, JournalRow, PasswordPage,
+};
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use std::collections::HashMap;
+use zhifa_domain::{Capability, FieldErrors, Password, Scope, Username};
+use zhifa_store::{Actor, password};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/app", get(home))
+        .route("/app/password", get(password_form).post(change_password))
+        .route("/app/my-department", get(my_department))
+        .route("/app/departments/{id}", get(department_staff))
+        .route("/app/audit", get(audit))
+}
+
+fn capability_href(c: Capability, user: &CurrentUser) -> String {
+    match c {
+        Capability::ManageOrganisation => "/app/admin/departments".into(),
+        Capability::ManageAccounts => "/app/admin/users".into(),
+        Capability::ViewDepartmentStaff => match user.principal.department_id {
+            Some(d) => format!("/app/departments/{d}"),
+            None => "/app/admin/departments".into(),
+        },
+        Capability::ViewAgencyStaff => "/app/admin/departments".into(),
+        Capability::ViewAuditLog => "/app/audit".into(),
+    }
+}
+
+async fn home(user: CurrentUser) -> Response {
+    let p = &user.principal;
+    let mut capabilities: Vec<CapabilityLink> = p
+        .capabilities()
+        .into_iter()
+        // A department-bound user without a department has no staff page to open.
+        .filter(|&c| !(c == Capability::ViewDepartmentStaff && p.department_id.is_none() && !p.can(Capability::ViewAgencyStaff)))
+        .map(|c| CapabilityLink {
+            label: c.label(),
+            href: capability_href(c, &user),
+        })
+        .collect();
+    capabilities.push(CapabilityLink {
+        label: "修改本人密码",
+        href: "/app/password".into(),
+    });
+    html(&AppHome {
+        chrome: app_chrome(&user, "/app"),
+        display_name: p.display_name.clone(),
+        username: p.username.clone(),
+        roles: p.roles.iter().map(|r| r.label()).collect(),
+        agency_name: user.agency_name.clone(),
+        department_name: user.department_name.clone(),
+        capabilities,
+    })
+}
+
+async fn password_form(user: CurrentUser) -> Response {
+    html(&PasswordPage {
+        chrome: app_chrome(&user, ""),
+        errors: FieldErrors::new(),
+        done: false,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PasswordForm {
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    UserForm { user, form }: UserForm,
+) -> Result<Response, PageError> {
+    let f: PasswordForm = form.decode()?;
+    let mut errors = FieldErrors::new();
+    let (account, hash) = state
+        .store
+        .login_candidate(&user.principal.username)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    if !password::verify(&f.current, Some(hash)).await {
+        errors.add("current", "当前密码不正确");
+    }
+    let username = Username::parse(&account.username).ok();
+    let new = match Password::parse(&f.new, username.as_ref()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            errors.add("new", e.to_string());
+            None
+        }
+    };
+    if f.new != f.confirm {
+        errors.add("confirm", "两次输入的新密码不一致");
+    }
+    if !errors.is_empty() {
+        return Ok(html_status(
+            StatusCode::BAD_REQUEST,
+            &PasswordPage {
+                chrome: app_chrome(&user, ""),
+                errors,
+                done: false,
+            },
+        ));
+    }
+    let hash = password::hash(new.expect("checked").expose()).await;
+    let mut tx = state.store.write(Actor::User(account.id)).await?;
+    tx.set_user_password(account.id, &hash).await?;
+    tx.commit().await?;
+    // Changing the password ends every session, this one included.
+    Ok(Redirect::to("/login?expired=").into_response())
+}
+
+async fn my_department(user: CurrentUser) -> Result<Response, PageError> {
+    match user.principal.department_id {
+        Some(d) => Ok(Redirect::to(&format!("/app/departments/{d}")).into_response()),
+        None => Err(PageError::NotFound),
+    }
+}
+
+async fn department_staff(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    method: Method,
+    uri: Uri,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let department = state.store.department(id).await?;
+    let tree = AgencyTree::load(&state).await?;
+    let scope = Scope::Department {
+        agency: tree.scope(department.agency_id),
+        department_id: id,
+    };
+    let gate = Gate {
+        state: &state,
+        user: &user,
+        method,
+        uri,
+    };
+    gate.require(Capability::ViewDepartmentStaff, &scope).await?;
+    let people = state
+        .store
+        .list_people(department.agency_id, Some(id))
+        .await?;
+    let agency = tree
+        .get(department.agency_id)
+        .cloned()
+        .ok_or(PageError::NotFound)?;
+    Ok(html(&DepartmentStaffPage {
+        chrome: app_chrome(&user, "/app/my-department"),
+        agency,
+        department,
+        people,
+    }))
+}
+
+/// Names for the actors of journal entries (`user:12` → 张三).
+pub async fn actor_names(state: &AppState) -> Result<HashMap<String, String>, PageError> {
+    Ok(state
+        .store
+        .all_users()
+        .await?
+        .into_iter()
+        .map(|u| (format!("user:{}", u.id), u.display_name))
+        .collect())
+}
+
+pub fn actor_label(names: &HashMap<String, String>, actor: &str) -> String {
+    match actor {
+        "anonymous" => "未登录访客".into(),
+        a if a.starts_with("system:") => format!("系统（{}）", &a[7..]),
+        a => names.get(a).cloned().unwrap_or_else(|| a.to_owned()),
+    }
+}
+
+pub async fn history(
+    state: &AppState,
+    kind: &str,
+    id: i64,
+) -> Result<Vec<JournalRow>, PageError> {
+    let names = actor_names(state).await?;
+    Ok(state
+        .store
+        .journal_for_subject(kind, &id.to_string())
+        .await?
+        .iter()
+        .map(|e| JournalRow::from(e, actor_label(&names, &e.actor)))
+        .collect())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AgencyQuery {
+    pub agency: Option<String>,
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    method: Method,
+    uri: Uri,
+    Query(q): Query<AgencyQuery>,
+) -> Result<Response, PageError> {
+    let tree = AgencyTree::load(&state).await?;
+    let agency_id = super::admin_org::requested_agency(&q, &user)?;
+    let gate = Gate {
+        state: &state,
+        user: &user,
+        method,
+        uri,
+    };
+    gate.require(Capability::ViewAuditLog, &Scope::Agency(tree.scope(agency_id)))
+        .await?;
+    let agency = tree.get(agency_id).cloned().ok_or(PageError::NotFound)?;
+    let names = actor_names(&state).await?;
+    let rows = state
+        .store
+        .journal_for_agency(agency_id, 200)
+        .await?
+        .iter()
+        .map(|e| JournalRow::from(e, actor_label(&names, &e.actor)))
+        .collect();
+    Ok(html(&AuditPage {
+        chrome: app_chrome(&user, "/app/audit"),
+        agency,
+        rows,
+    }))
+}

@@ -1,0 +1,327 @@
+//! Page models: one askama template struct per page, plus the frame (`Chrome`) every
+//! page shares. UI text lives in the templates.
+
+use askama::Template;
+use zhifa_domain::FieldErrors;
+use zhifa_domain::org::{AgencyInput, DepartmentInput, LeadershipInput, PersonInput};
+use zhifa_store::accounts::User;
+use zhifa_store::journal::JournalEntry;
+use zhifa_store::org::{Agency, Department, LeadershipMember, Person};
+
+/// Formats epoch milliseconds as Beijing time (UTC+8, no daylight saving).
+pub fn fmt_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms + 8 * 3600 * 1000)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub active: bool,
+}
+
+/// The frame of every page: site name, navigation, the signed-in user.
+pub struct Chrome {
+    pub site_name: String,
+    pub workbench: bool,
+    pub nav: Vec<NavLink>,
+    pub user_name: Option<String>,
+    pub csrf_token: String,
+}
+
+/// A page that can be rendered to HTML; a template failure is logged and shown as 500.
+pub trait Page: Template {
+    fn render_html(&self) -> String {
+        self.render().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "template failed");
+            "<!doctype html><meta charset=utf-8><title>系统错误</title><p>页面生成失败，已记录。".into()
+        })
+    }
+}
+impl<T: Template> Page for T {}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub status: u16,
+    pub title: &'static str,
+    pub message: String,
+}
+
+pub struct LeadershipGroups {
+    pub leaders: Vec<LeadershipMember>,
+    pub deputies: Vec<LeadershipMember>,
+    pub members: Vec<LeadershipMember>,
+}
+
+impl LeadershipGroups {
+    pub fn from(members: Vec<LeadershipMember>) -> Self {
+        use zhifa_domain::LeadershipRank::*;
+        let mut g = LeadershipGroups {
+            leaders: vec![],
+            deputies: vec![],
+            members: vec![],
+        };
+        for m in members {
+            match m.rank {
+                Leader => g.leaders.push(m),
+                DeputyLeader => g.deputies.push(m),
+                Member => g.members.push(m),
+            }
+        }
+        g
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.leaders.is_empty() && self.deputies.is_empty() && self.members.is_empty()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/home.html")]
+pub struct PortalHome {
+    pub chrome: Chrome,
+    pub agency: Agency,
+    pub parent: Option<Agency>,
+    pub children: Vec<Agency>,
+    pub departments: Vec<Department>,
+    pub leadership: LeadershipGroups,
+    pub updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/empty.html")]
+pub struct PortalEmpty {
+    pub chrome: Chrome,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub chrome: Chrome,
+    pub csrf_token: String,
+    pub username: String,
+    pub next: String,
+    pub error: Option<String>,
+    pub notice: Option<&'static str>,
+    pub lockout_failures: i64,
+    pub lockout_minutes: u64,
+}
+
+pub struct CapabilityLink {
+    pub label: &'static str,
+    pub href: String,
+}
+
+#[derive(Template)]
+#[template(path = "app/home.html")]
+pub struct AppHome {
+    pub chrome: Chrome,
+    pub display_name: String,
+    pub username: String,
+    pub roles: Vec<&'static str>,
+    pub agency_name: String,
+    pub department_name: Option<String>,
+    pub capabilities: Vec<CapabilityLink>,
+}
+
+#[derive(Template)]
+#[template(path = "app/password.html")]
+pub struct PasswordPage {
+    pub chrome: Chrome,
+    pub errors: FieldErrors,
+    pub done: bool,
+}
+
+#[derive(Template)]
+#[template(path = "app/department_staff.html")]
+pub struct DepartmentStaffPage {
+    pub chrome: Chrome,
+    pub agency: Agency,
+    pub department: Department,
+    pub people: Vec<Person>,
+}
+
+pub struct JournalRow {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: &'static str,
+    pub subject: String,
+}
+
+impl JournalRow {
+    pub fn from(e: &JournalEntry, actor_name: String) -> Self {
+        JournalRow {
+            id: e.id,
+            at: fmt_time(e.at),
+            actor: actor_name,
+            action: action_label(&e.action),
+            subject: format!("{} {}", subject_label(&e.subject_kind), e.subject_id),
+        }
+    }
+}
+
+pub fn action_label(action: &str) -> &'static str {
+    match action {
+        "agency.create" => "新建执法主体",
+        "agency.update" => "修改执法主体",
+        "department.create" => "新建承办机构",
+        "department.update" => "修改承办机构",
+        "person.create" => "新建人员",
+        "person.update" => "修改人员",
+        "leadership.create" => "增加领导小组成员",
+        "leadership.update" => "修改领导小组成员",
+        "leadership.remove" => "移除领导小组成员",
+        "user.create" => "新建账号",
+        "user.roles" => "调整角色",
+        "user.password" => "修改密码",
+        "user.disable" => "停用账号",
+        "user.enable" => "启用账号",
+        "auth.login" => "登录",
+        "auth.logout" => "退出登录",
+        "auth.login_failed" => "登录失败",
+        "auth.locked" => "账号锁定",
+        "access.denied" => "越权访问被拒绝",
+        "token.create" => "创建 API 令牌",
+        _ => "其他操作",
+    }
+}
+
+fn subject_label(kind: &str) -> &'static str {
+    match kind {
+        "agency" => "执法主体",
+        "department" => "承办机构",
+        "person" => "人员",
+        "leadership_member" => "领导小组成员",
+        "user" => "账号",
+        "username" => "用户名",
+        "api_token" => "令牌",
+        _ => "记录",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "app/audit.html")]
+pub struct AuditPage {
+    pub chrome: Chrome,
+    pub agency: Agency,
+    pub rows: Vec<JournalRow>,
+}
+
+/// Which agency an admin page acts on, and the others the user may switch to.
+pub struct AgencyContext {
+    pub current: Agency,
+    pub choices: Vec<Agency>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/agencies.html")]
+pub struct AgencyListPage {
+    pub chrome: Chrome,
+    pub agencies: Vec<(Agency, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/agency_form.html")]
+pub struct AgencyFormPage {
+    pub chrome: Chrome,
+    pub id: Option<i64>,
+    pub version: i64,
+    pub form: AgencyInput,
+    pub errors: FieldErrors,
+    pub parents: Vec<Agency>,
+    pub history: Vec<JournalRow>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/departments.html")]
+pub struct DepartmentListPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub departments: Vec<Department>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/department_form.html")]
+pub struct DepartmentFormPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub id: Option<i64>,
+    pub version: i64,
+    pub form: DepartmentInput,
+    pub errors: FieldErrors,
+    pub history: Vec<JournalRow>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/people.html")]
+pub struct PeopleListPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub people: Vec<Person>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/person_form.html")]
+pub struct PersonFormPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub id: Option<i64>,
+    pub version: i64,
+    pub form: PersonInput,
+    pub active: bool,
+    pub departments: Vec<Department>,
+    pub errors: FieldErrors,
+    pub history: Vec<JournalRow>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/leadership.html")]
+pub struct LeadershipListPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub groups: LeadershipGroups,
+}
+
+#[derive(Template)]
+#[template(path = "admin/leadership_form.html")]
+pub struct LeadershipFormPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub id: Option<i64>,
+    pub version: i64,
+    pub form: LeadershipInput,
+    pub errors: FieldErrors,
+}
+
+pub struct RoleChoice {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+pub struct UserListPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub users: Vec<(User, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/user_form.html")]
+pub struct UserFormPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub user: Option<User>,
+    pub username: String,
+    pub display_name: String,
+    pub person_id: String,
+    pub people: Vec<Person>,
+    pub roles: Vec<RoleChoice>,
+    pub errors: FieldErrors,
+    pub notice: Option<&'static str>,
+    pub history: Vec<JournalRow>,
+}
