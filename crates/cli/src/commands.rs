@@ -36,7 +36,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZHIFA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()
     } else {
@@ -55,7 +57,9 @@ async fn open(settings: &Settings) -> anyhow::Result<Store> {
         ),
     }
     .map_err(|e| match e {
-        StoreError::DataDirNotWritable(m) => anyhow!("数据目录不可写 / data directory is not writable: {m}"),
+        StoreError::DataDirNotWritable(m) => {
+            anyhow!("数据目录不可写 / data directory is not writable: {m}")
+        }
         other => anyhow!("无法打开数据库 / cannot open the database: {other}"),
     })?;
     store
@@ -67,6 +71,7 @@ async fn open(settings: &Settings) -> anyhow::Result<Store> {
 
 async fn demo_command(mut settings: Settings) -> anyhow::Result<()> {
     let started = Instant::now();
+    let shutdown = server::Shutdown::install()?;
     if settings.database.is_none() {
         settings.database = Some(Database::DataDir(PathBuf::from("zhifa-demo-data")));
     }
@@ -74,14 +79,24 @@ async fn demo_command(mut settings: Settings) -> anyhow::Result<()> {
     let store = open(&settings).await?;
     let created = demo::ensure(&store).await?;
     let url = format!("http://{}", listener.local_addr()?);
-    println!("zhifa 示例乡镇已就绪 / demo township ready ({} ms{})", started.elapsed().as_millis(),
-        if created { ", 新建 / created" } else { ", 沿用已有数据 / reusing existing data" });
+    println!(
+        "zhifa 示例乡镇已就绪 / demo township ready ({} ms{})",
+        started.elapsed().as_millis(),
+        if created {
+            ", 新建 / created"
+        } else {
+            ", 沿用已有数据 / reusing existing data"
+        }
+    );
     if let Some(Database::DataDir(d)) = &settings.database {
         println!("  数据目录 / data:   {}", d.display());
     }
     println!("  公示网站 / portal: {url}/");
     println!("  工作台 / workbench: {url}/app");
-    println!("  示例账号 / demo accounts (密码 / password: {}):", demo::DEMO_PASSWORD);
+    println!(
+        "  示例账号 / demo accounts (密码 / password: {}):",
+        demo::DEMO_PASSWORD
+    );
     for a in demo::accounts() {
         let roles: Vec<&str> = a
             .roles
@@ -89,17 +104,27 @@ async fn demo_command(mut settings: Settings) -> anyhow::Result<()> {
             .filter_map(|r| Role::from_code(r))
             .map(|r| r.label())
             .collect();
-        println!("    {:<11} {}（{}，{}）", a.username, a.name, roles.join("、"), a.department);
+        println!(
+            "    {:<11} {}（{}，{}）",
+            a.username,
+            a.name,
+            roles.join("、"),
+            a.department
+        );
     }
-    server::serve(listener, store, settings.web).await
+    server::serve(listener, store, settings.web, shutdown).await
 }
 
 async fn serve_command(settings: Settings) -> anyhow::Result<()> {
+    let shutdown = server::Shutdown::install()?;
     let listener = server::bind(settings.addr).await?;
     let store = open(&settings).await?;
     tracing::info!(addr = %listener.local_addr()?, backend = store.backend().name(), "serving");
-    println!("zhifa 正在运行 / serving on http://{}", listener.local_addr()?);
-    server::serve(listener, store, settings.web).await
+    println!(
+        "zhifa 正在运行 / serving on http://{}",
+        listener.local_addr()?
+    );
+    server::serve(listener, store, settings.web, shutdown).await
 }
 
 /// Reads a password from standard input (first line) or `ZHIFA_PASSWORD`.
@@ -118,7 +143,8 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
 }
 
 fn policy_password(raw: &str, username: &Username) -> anyhow::Result<Password> {
-    Password::parse(raw, Some(username)).map_err(|e| anyhow!("密码不符合要求 / password rejected: {e}"))
+    Password::parse(raw, Some(username))
+        .map_err(|e| anyhow!("密码不符合要求 / password rejected: {e}"))
 }
 
 async fn init_command(settings: Settings, args: InitArgs) -> anyhow::Result<()> {
@@ -147,19 +173,40 @@ async fn init_command(settings: Settings, args: InitArgs) -> anyhow::Result<()> 
     let pw = policy_password(&read_password(args.password_stdin)?, &username)?;
     let hash = password::hash(pw.expose()).await;
     let mut tx = store.write(Actor::System("init")).await?;
-    let agency_id = tx.create_agency(&agency).await.map_err(|e| anyhow!("{e}"))?;
-    tx.create_user(agency_id, None, &username, args.admin_name.trim(), &hash, &[Role::Admin])
+    let agency_id = tx
+        .create_agency(&agency)
         .await
         .map_err(|e| anyhow!("{e}"))?;
+    tx.create_user(
+        agency_id,
+        None,
+        &username,
+        args.admin_name.trim(),
+        &hash,
+        &[Role::Admin],
+    )
+    .await
+    .map_err(|e| anyhow!("{e}"))?;
     tx.commit().await?;
-    println!("已创建执法主体 {}（{}）及管理员 {} / agency and administrator created", agency.name, agency.slug.as_str(), username);
+    println!(
+        "已创建执法主体 {}（{}）及管理员 {} / agency and administrator created",
+        agency.name,
+        agency.slug.as_str(),
+        username
+    );
     Ok(())
 }
 
 async fn user_command(settings: Settings, cmd: UserCommand) -> anyhow::Result<()> {
     let store = open(&settings).await?;
     match cmd {
-        UserCommand::Add { agency, username, name, roles, password_stdin } => {
+        UserCommand::Add {
+            agency,
+            username,
+            name,
+            roles,
+            password_stdin,
+        } => {
             let agency = store
                 .agency_by_slug(&agency)
                 .await
@@ -167,7 +214,9 @@ async fn user_command(settings: Settings, cmd: UserCommand) -> anyhow::Result<()
             let username = Username::parse(&username).map_err(|e| anyhow!("{e}"))?;
             let roles: Vec<Role> = roles
                 .iter()
-                .map(|r| Role::from_code(r.trim()).ok_or_else(|| anyhow!("未知角色 / unknown role: {r}")))
+                .map(|r| {
+                    Role::from_code(r.trim()).ok_or_else(|| anyhow!("未知角色 / unknown role: {r}"))
+                })
                 .collect::<anyhow::Result<_>>()?;
             if name.trim().is_empty() {
                 bail!("请提供姓名 / --name is required");
@@ -181,7 +230,10 @@ async fn user_command(settings: Settings, cmd: UserCommand) -> anyhow::Result<()
             tx.commit().await?;
             println!("已创建账号 / account created: {username}");
         }
-        UserCommand::Passwd { username, password_stdin } => {
+        UserCommand::Passwd {
+            username,
+            password_stdin,
+        } => {
             let user = store
                 .user_by_username(&username)
                 .await
@@ -206,12 +258,19 @@ async fn user_command(settings: Settings, cmd: UserCommand) -> anyhow::Result<()
                 ),
                 None => None,
             };
-            println!("{:<16} {:<10} {:<10} {:<8} 角色 / roles", "用户名 username", "姓名", "主体", "状态");
+            println!(
+                "{:<16} {:<10} {:<10} {:<8} 角色 / roles",
+                "用户名 username", "姓名", "主体", "状态"
+            );
             for u in store.all_users().await? {
                 if filter.is_some_and(|f| f != u.agency_id) {
                     continue;
                 }
-                let agency = agencies.iter().find(|a| a.id == u.agency_id).map(|a| a.slug.as_str()).unwrap_or("?");
+                let agency = agencies
+                    .iter()
+                    .find(|a| a.id == u.agency_id)
+                    .map(|a| a.slug.as_str())
+                    .unwrap_or("?");
                 let roles: Vec<&str> = u.roles.iter().map(|r| r.code()).collect();
                 println!(
                     "{:<16} {:<10} {:<10} {:<8} {}",
@@ -231,7 +290,19 @@ async fn user_command(settings: Settings, cmd: UserCommand) -> anyhow::Result<()
             let mut tx = store.write(Actor::System("cli")).await?;
             tx.set_user_disabled(user.id, !enable).await?;
             tx.commit().await?;
-            println!("{} / {}", if enable { "已启用" } else { "已停用，会话已结束" }, if enable { "enabled" } else { "disabled; sessions ended" });
+            println!(
+                "{} / {}",
+                if enable {
+                    "已启用"
+                } else {
+                    "已停用，会话已结束"
+                },
+                if enable {
+                    "enabled"
+                } else {
+                    "disabled; sessions ended"
+                }
+            );
         }
     }
     Ok(())

@@ -45,7 +45,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "ZHIFA_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// PostgreSQL 连接串，设置后不用 SQLite / PostgreSQL URL (instead of SQLite)
-    #[arg(long, global = true, env = "ZHIFA_DATABASE_URL", value_name = "postgres://…")]
+    #[arg(
+        long,
+        global = true,
+        env = "ZHIFA_DATABASE_URL",
+        value_name = "postgres://…"
+    )]
     pub database_url: Option<String>,
     /// 监听地址 / listen address [default: 127.0.0.1:8080]
     #[arg(long, global = true, env = "ZHIFA_ADDR", value_name = "HOST:PORT")]
@@ -54,16 +59,31 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "ZHIFA_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
     /// 会话空闲超时（分钟）/ session idle timeout in minutes [default: 30]
-    #[arg(long, global = true, env = "ZHIFA_IDLE_TIMEOUT_MINUTES", value_name = "MIN")]
+    #[arg(
+        long,
+        global = true,
+        env = "ZHIFA_IDLE_TIMEOUT_MINUTES",
+        value_name = "MIN"
+    )]
     pub idle_timeout_minutes: Option<u64>,
     /// 会话绝对超时（小时）/ absolute session lifetime in hours [default: 12]
-    #[arg(long, global = true, env = "ZHIFA_ABSOLUTE_TIMEOUT_HOURS", value_name = "H")]
+    #[arg(
+        long,
+        global = true,
+        env = "ZHIFA_ABSOLUTE_TIMEOUT_HOURS",
+        value_name = "H"
+    )]
     pub absolute_timeout_hours: Option<u64>,
     /// 锁定前允许的连续失败次数 / failed logins before lockout [default: 5]
     #[arg(long, global = true, env = "ZHIFA_LOCKOUT_FAILURES", value_name = "N")]
     pub lockout_failures: Option<i64>,
     /// 统计失败次数的时间窗（分钟）/ lockout window in minutes [default: 15]
-    #[arg(long, global = true, env = "ZHIFA_LOCKOUT_WINDOW_MINUTES", value_name = "MIN")]
+    #[arg(
+        long,
+        global = true,
+        env = "ZHIFA_LOCKOUT_WINDOW_MINUTES",
+        value_name = "MIN"
+    )]
     pub lockout_window_minutes: Option<u64>,
     /// Cookie 加 Secure 标志（HTTPS 部署时开启）/ mark cookies Secure (HTTPS deployments)
     #[arg(long, global = true, env = "ZHIFA_SECURE_COOKIES", value_name = "BOOL")]
@@ -212,8 +232,12 @@ impl Cli {
 }
 
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("无法读取配置文件 / cannot read config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "无法读取配置文件 / cannot read config file {}",
+            path.display()
+        )
+    })?;
     toml::from_str(&text)
         .with_context(|| format!("配置文件格式错误 / invalid config file {}", path.display()))
 }
@@ -229,8 +253,13 @@ impl GlobalArgs {
         let url = self.database_url.clone().or(file.database_url);
         let database = match (data, url) {
             (_, Some(u)) if !u.trim().is_empty() => {
-                if !(u.starts_with("postgres://") || u.starts_with("postgresql://") || u.starts_with("sqlite:")) {
-                    bail!("数据库连接串应以 postgres:// 开头 / database URL must start with postgres://");
+                if !(u.starts_with("postgres://")
+                    || u.starts_with("postgresql://")
+                    || u.starts_with("sqlite:"))
+                {
+                    bail!(
+                        "数据库连接串应以 postgres:// 开头 / database URL must start with postgres://"
+                    );
                 }
                 Some(Database::Url(u))
             }
@@ -243,7 +272,9 @@ impl GlobalArgs {
             .or(file.addr)
             .unwrap_or_else(|| "127.0.0.1:8080".into());
         let addr: SocketAddr = addr_text.parse().with_context(|| {
-            format!("监听地址格式应为 HOST:PORT / listen address must be HOST:PORT, got {addr_text}")
+            format!(
+                "监听地址格式应为 HOST:PORT / listen address must be HOST:PORT, got {addr_text}"
+            )
         })?;
         let log_format = self
             .log_format
@@ -253,7 +284,9 @@ impl GlobalArgs {
         let json_logs = match log_format.as_str() {
             "text" => false,
             "json" => true,
-            other => bail!("日志格式只能是 text 或 json / log format must be text or json, got {other}"),
+            other => {
+                bail!("日志格式只能是 text 或 json / log format must be text or json, got {other}")
+            }
         };
         let d = WebConfig::default();
         let minutes = |m: u64| Duration::from_secs(m * 60);
@@ -337,7 +370,12 @@ mod tests {
             addr: Some("not an address".into()),
             ..Default::default()
         };
-        assert!(args.resolve().unwrap_err().to_string().contains("HOST:PORT"));
+        assert!(
+            args.resolve()
+                .unwrap_err()
+                .to_string()
+                .contains("HOST:PORT")
+        );
     }
 
     #[test]

@@ -96,9 +96,13 @@ pub async fn ensure(store: &Store) -> anyhow::Result<bool> {
         tx.create_leadership_member(agency_id, &member).await?;
     }
     for a in &data.accounts {
-        let dept = department_ids
-            .get(&a.department)
-            .ok_or_else(|| anyhow!("demo account {}: unknown department {}", a.username, a.department))?;
+        let dept = department_ids.get(&a.department).ok_or_else(|| {
+            anyhow!(
+                "demo account {}: unknown department {}",
+                a.username,
+                a.department
+            )
+        })?;
         let person = NewPerson::parse(&PersonInput {
             name: a.name.clone(),
             department_id: dept.to_string(),
@@ -110,11 +114,21 @@ pub async fn ensure(store: &Store) -> anyhow::Result<bool> {
         let roles: Vec<Role> = a
             .roles
             .iter()
-            .map(|r| Role::from_code(r).ok_or_else(|| anyhow!("demo account {}: unknown role {r}", a.username)))
+            .map(|r| {
+                Role::from_code(r)
+                    .ok_or_else(|| anyhow!("demo account {}: unknown role {r}", a.username))
+            })
             .collect::<anyhow::Result<_>>()?;
         let username = Username::parse(&a.username).map_err(|e| anyhow!("{e}"))?;
-        tx.create_user(agency_id, Some(person_id), &username, &a.name, &hash, &roles)
-            .await?;
+        tx.create_user(
+            agency_id,
+            Some(person_id),
+            &username,
+            &a.name,
+            &hash,
+            &roles,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(true)
@@ -130,7 +144,9 @@ mod tests {
         assert!(NewAgency::parse(&d.agency).is_ok());
         for role in Role::ALL {
             assert!(
-                d.accounts.iter().any(|a| a.roles.iter().any(|r| r == role.code())),
+                d.accounts
+                    .iter()
+                    .any(|a| a.roles.iter().any(|r| r == role.code())),
                 "no demo account for {role:?}"
             );
         }
@@ -140,12 +156,19 @@ mod tests {
     /// The plan lists 1 组长, 14 副组长 and 15 组员 (seed plan, section 二).
     #[test]
     fn leadership_group_matches_the_plan() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/seed/zhutang-three-systems-plan.txt");
-        let plan = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("the seed plan must sit beside the repository at {path}: {e}"));
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/seed/zhutang-three-systems-plan.txt"
+        );
+        let plan = std::fs::read_to_string(path).unwrap_or_else(|e| {
+            panic!("the seed plan must sit beside the repository at {path}: {e}")
+        });
         let d = dataset().unwrap();
         let count = |rank: &str| d.leadership.iter().filter(|m| m.rank == rank).count();
-        assert_eq!((count("leader"), count("deputy_leader"), count("member")), (1, 14, 15));
+        assert_eq!(
+            (count("leader"), count("deputy_leader"), count("member")),
+            (1, 14, 15)
+        );
         // Every member and post appears in the plan's text (names there are padded with
         // spaces to line up two-character names).
         let squeezed: String = plan.chars().filter(|c| !c.is_whitespace()).collect();

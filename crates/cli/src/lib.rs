@@ -1,9 +1,9 @@
 //! The `zhifa` command: argument parsing, configuration, and the commands themselves.
 //! `anyhow` is used here, at the edge; the crates below return typed errors.
 
+mod commands;
 pub mod config;
 pub mod demo;
-mod commands;
 mod server;
 
 use std::process::ExitCode;

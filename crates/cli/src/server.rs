@@ -21,7 +21,12 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     })
 }
 
-pub async fn serve(listener: TcpListener, store: Store, config: WebConfig) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    store: Store,
+    config: WebConfig,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let idle = config.idle_timeout;
     let absolute = config.absolute_timeout;
     let state = AppState::new(store.clone(), config);
@@ -30,7 +35,7 @@ pub async fn serve(listener: TcpListener, store: Store, config: WebConfig) -> an
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown.wait())
     .await
     .context("server failed")?;
     sweeper.abort();
@@ -46,7 +51,10 @@ async fn sweep_sessions(store: Store, idle: Duration, absolute: Duration) {
         tick.tick().await;
         let now = now_ms();
         match store
-            .purge_sessions(now - idle.as_millis() as i64, now - absolute.as_millis() as i64)
+            .purge_sessions(
+                now - idle.as_millis() as i64,
+                now - absolute.as_millis() as i64,
+            )
             .await
         {
             Ok(n) if n > 0 => tracing::info!(sessions = n, "expired sessions removed"),
@@ -56,24 +64,37 @@ async fn sweep_sessions(store: Store, idle: Duration, absolute: Duration) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Signal handlers, installed before anything slow happens so that a SIGTERM during
+/// start-up still shuts down cleanly instead of killing the process.
+pub struct Shutdown {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    pub fn install() -> anyhow::Result<Shutdown> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Shutdown {
+                term: signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?,
+                int: signal(SignalKind::interrupt()).context("cannot install SIGINT handler")?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        #[cfg(not(unix))]
+        Ok(Shutdown {})
     }
-    tracing::info!("shutdown signal received, finishing requests in flight");
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {},
+            _ = self.int.recv() => {},
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown signal received, finishing requests in flight");
+    }
 }

@@ -249,10 +249,16 @@ mod tests {
             department_id: 4,
         };
         assert!(p.authorize(Capability::ViewDepartmentStaff, &own).is_ok());
-        assert!(p.authorize(Capability::ViewDepartmentStaff, &other).is_err());
         assert!(
-            p.authorize(Capability::ManageOrganisation, &Scope::Agency(agency(10, &[])))
+            p.authorize(Capability::ViewDepartmentStaff, &other)
                 .is_err()
+        );
+        assert!(
+            p.authorize(
+                Capability::ManageOrganisation,
+                &Scope::Agency(agency(10, &[]))
+            )
+            .is_err()
         );
     }
 
@@ -263,8 +269,14 @@ mod tests {
         let parent = Scope::Agency(agency(1, &[]));
         let sibling = Scope::Agency(agency(12, &[1]));
         assert!(p.authorize(Capability::ManageOrganisation, &child).is_ok());
-        assert!(p.authorize(Capability::ManageOrganisation, &parent).is_err());
-        assert!(p.authorize(Capability::ManageOrganisation, &sibling).is_err());
+        assert!(
+            p.authorize(Capability::ManageOrganisation, &parent)
+                .is_err()
+        );
+        assert!(
+            p.authorize(Capability::ManageOrganisation, &sibling)
+                .is_err()
+        );
     }
 
     #[test]

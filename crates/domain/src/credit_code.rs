@@ -9,7 +9,9 @@ use serde::{Serialize, Serializer};
 use std::fmt;
 
 const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 /// A 统一社会信用代码 whose check character is right.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -19,7 +21,9 @@ pub struct CreditCode(String);
 pub enum CreditCodeError {
     #[error("统一社会信用代码应为 18 位，当前为 {0} 位")]
     Length(usize),
-    #[error("统一社会信用代码第 {position} 位“{found}”不是允许的字符（数字或除 I、O、Z、S、V 以外的大写字母）")]
+    #[error(
+        "统一社会信用代码第 {position} 位“{found}”不是允许的字符（数字或除 I、O、Z、S、V 以外的大写字母）"
+    )]
     Character { position: usize, found: char },
     #[error("统一社会信用代码校验位错误：按 GB 32100 应为“{expected}”，实际为“{found}”")]
     Check { expected: char, found: char },

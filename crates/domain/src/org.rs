@@ -99,7 +99,9 @@ impl Slug {
             return Err("标识须为 2–40 个字符".into());
         }
         if !ok_chars || s.starts_with('-') || s.ends_with('-') {
-            return Err("标识只能使用小写英文字母、数字和连字符“-”，且不能以连字符开头或结尾".into());
+            return Err(
+                "标识只能使用小写英文字母、数字和连字符“-”，且不能以连字符开头或结尾".into(),
+            );
         }
         Ok(Self(s.to_owned()))
     }
@@ -124,7 +126,10 @@ impl Phone {
         if mobile || landline {
             Ok(Self(s.to_owned()))
         } else {
-            Err("电话号码格式不正确：请填写 11 位手机号或带区号的固定电话（如 0376-1234567）".into())
+            Err(
+                "电话号码格式不正确：请填写 11 位手机号或带区号的固定电话（如 0376-1234567）"
+                    .into(),
+            )
         }
     }
 
@@ -245,7 +250,8 @@ impl NewPerson {
     pub fn parse(input: &PersonInput) -> Result<Self, FieldErrors> {
         let mut e = FieldErrors::new();
         let name = required_text(&mut e, "name", "姓名", &input.name, 40);
-        let department_id = parse_optional_id(&mut e, "department_id", "所在部门", &input.department_id);
+        let department_id =
+            parse_optional_id(&mut e, "department_id", "所在部门", &input.department_id);
         let position = optional_text(&mut e, "position", "职务", &input.position, 100);
         let phone = if input.phone.trim().is_empty() {
             None
@@ -363,7 +369,14 @@ mod tests {
             parent_id: "abc".into(),
         };
         let e = NewAgency::parse(&input).unwrap_err();
-        for f in ["name", "slug", "kind", "credit_code", "legal_basis", "parent_id"] {
+        for f in [
+            "name",
+            "slug",
+            "kind",
+            "credit_code",
+            "legal_basis",
+            "parent_id",
+        ] {
             assert!(e.get(f).is_some(), "no error for {f}: {e}");
         }
         assert!(e.get("credit_code").unwrap().contains("校验位"));

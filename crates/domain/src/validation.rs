@@ -4,6 +4,7 @@ use serde::Serialize;
 
 /// Errors of a submitted form or JSON body, keyed by field name, in Chinese.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct FieldErrors {
     errors: Vec<FieldError>,
 }
@@ -119,7 +120,10 @@ pub fn optional_text(
     let v = value.trim();
     if v.chars().count() > max {
         errors.add(field, format!("{label}不能超过 {max} 个字"));
-    } else if v.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    } else if v
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
         errors.add(field, format!("{label}含有不可见的控制字符"));
     }
     v.to_owned()

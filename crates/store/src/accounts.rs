@@ -63,7 +63,8 @@ fn decode_roles(s: &str) -> Vec<Role> {
     roles
 }
 
-const USER_SELECT: &str = "SELECT u.id, u.agency_id, u.person_id, p.department_id, u.username, u.display_name,
+const USER_SELECT: &str =
+    "SELECT u.id, u.agency_id, u.person_id, p.department_id, u.username, u.display_name,
         u.roles, u.disabled, u.version
      FROM users u LEFT JOIN people p ON p.id = u.person_id";
 
@@ -114,11 +115,16 @@ impl Store {
     }
 
     pub async fn user(&self, id: i64) -> Result<User, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{USER_SELECT} WHERE u.id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(user).transpose()?.ok_or(StoreError::NotFound)
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{USER_SELECT} WHERE u.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref()
+            .map(user)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     pub async fn user_by_username(&self, username: &str) -> Result<User, StoreError> {
@@ -128,7 +134,10 @@ impl Store {
         .bind(username.to_owned())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(user).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref()
+            .map(user)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     /// The account and its password hash, for a login attempt.
@@ -150,7 +159,11 @@ impl Store {
     }
 
     /// Failed logins for `username` at or after `since` (ms).
-    pub async fn login_failures_since(&self, username: &str, since: i64) -> Result<i64, StoreError> {
+    pub async fn login_failures_since(
+        &self,
+        username: &str,
+        since: i64,
+    ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM login_failures WHERE username = $1 AND at >= $2",
         )
@@ -357,7 +370,11 @@ impl WriteTx {
     }
 
     /// Sets a new password hash and ends the user's other sessions.
-    pub async fn set_user_password(&mut self, id: i64, password_hash: &str) -> Result<(), StoreError> {
+    pub async fn set_user_password(
+        &mut self,
+        id: i64,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
         let agency_id = self.user_agency(id).await?;
         sqlx::query(
             "UPDATE users SET password_hash = $1, updated_at = $2, version = version + 1 WHERE id = $3",
@@ -372,7 +389,13 @@ impl WriteTx {
             .execute(self.conn())
             .await?;
         // The hash itself never enters the journal.
-        self.record(Some(agency_id), "user.password", "user", id, serde_json::json!({}));
+        self.record(
+            Some(agency_id),
+            "user.password",
+            "user",
+            id,
+            serde_json::json!({}),
+        );
         Ok(())
     }
 
@@ -395,7 +418,11 @@ impl WriteTx {
         }
         self.record(
             Some(agency_id),
-            if disabled { "user.disable" } else { "user.enable" },
+            if disabled {
+                "user.disable"
+            } else {
+                "user.enable"
+            },
             "user",
             id,
             serde_json::json!({}),
@@ -440,7 +467,11 @@ impl WriteTx {
         Ok(())
     }
 
-    pub async fn end_session(&mut self, principal: &Principal, id_hash: &str) -> Result<(), StoreError> {
+    pub async fn end_session(
+        &mut self,
+        principal: &Principal,
+        id_hash: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash.to_owned())
             .execute(self.conn())

@@ -75,12 +75,14 @@ pub(crate) async fn run(store: &Store) -> Result<Vec<i64>, StoreError> {
         for stmt in statements(&adapt(m.sql, backend)) {
             sqlx::query(AssertSqlSafe(stmt)).execute(&mut *tx).await?;
         }
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(m.version)
-            .bind(m.name)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
         applied.push(m.version);
     }
     tx.commit().await?;
@@ -93,8 +95,12 @@ mod tests {
 
     #[test]
     fn statements_skip_comments_and_blanks() {
-        let s = statements("-- a; b\nCREATE TABLE t (x BIGINT);\n\n-- c;\n;CREATE INDEX i ON t (x);");
-        assert_eq!(s, vec!["CREATE TABLE t (x BIGINT)", "CREATE INDEX i ON t (x)"]);
+        let s =
+            statements("-- a; b\nCREATE TABLE t (x BIGINT);\n\n-- c;\n;CREATE INDEX i ON t (x);");
+        assert_eq!(
+            s,
+            vec!["CREATE TABLE t (x BIGINT)", "CREATE INDEX i ON t (x)"]
+        );
     }
 
     #[test]

@@ -65,7 +65,8 @@ pub struct LeadershipMember {
     pub version: i64,
 }
 
-const AGENCY_COLS: &str = "id, slug, name, kind, credit_code, legal_basis, address, parent_id, version, updated_at";
+const AGENCY_COLS: &str =
+    "id, slug, name, kind, credit_code, legal_basis, address, parent_id, version, updated_at";
 
 fn agency(r: &AnyRow) -> Result<Agency, StoreError> {
     let kind: String = r.try_get("kind")?;
@@ -126,7 +127,8 @@ const DEPARTMENT_SELECT: &str = "SELECT d.id, d.agency_id, d.name, d.duties, d.s
         (SELECT COUNT(*) FROM people p WHERE p.department_id = d.id AND p.active = 1) AS people_count
      FROM departments d";
 
-const PERSON_SELECT: &str = "SELECT p.id, p.agency_id, p.department_id, d.name AS department_name, p.name,
+const PERSON_SELECT: &str =
+    "SELECT p.id, p.agency_id, p.department_id, d.name AS department_name, p.name,
         p.position, p.phone, p.active, p.version
      FROM people p LEFT JOIN departments d ON d.id = p.department_id";
 
@@ -147,7 +149,10 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(agency).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref()
+            .map(agency)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     pub async fn agency_by_slug(&self, slug: &str) -> Result<Agency, StoreError> {
@@ -157,7 +162,10 @@ impl Store {
         .bind(slug.to_owned())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(agency).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref()
+            .map(agency)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     /// The agency with its chain of ancestors, for access decisions.
@@ -196,7 +204,10 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(department).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref()
+            .map(department)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     /// People of an agency, optionally of one department, active first.
@@ -217,11 +228,16 @@ impl Store {
     }
 
     pub async fn person(&self, id: i64) -> Result<Person, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{PERSON_SELECT} WHERE p.id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(person).transpose()?.ok_or(StoreError::NotFound)
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{PERSON_SELECT} WHERE p.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref()
+            .map(person)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     /// The leadership group in the order of the plan: 组长, 副组长, 组员.
@@ -249,13 +265,20 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(leadership).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref()
+            .map(leadership)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 }
 
 /// Fails with `Stale` when an UPDATE guarded by `version` touched no row.
 fn expect_one(rows: u64) -> Result<(), StoreError> {
-    if rows == 1 { Ok(()) } else { Err(StoreError::Stale) }
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Stale)
+    }
 }
 
 impl WriteTx {
@@ -265,13 +288,12 @@ impl WriteTx {
         except: Option<i64>,
     ) -> Result<(), StoreError> {
         let except = except.unwrap_or(0);
-        let code_taken: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM agencies WHERE credit_code = $1 AND id <> $2",
-        )
-        .bind(a.credit_code.as_str().to_owned())
-        .bind(except)
-        .fetch_one(self.conn())
-        .await?;
+        let code_taken: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM agencies WHERE credit_code = $1 AND id <> $2")
+                .bind(a.credit_code.as_str().to_owned())
+                .bind(except)
+                .fetch_one(self.conn())
+                .await?;
         if code_taken > 0 {
             return Err(StoreError::field(
                 "credit_code",
@@ -441,7 +463,11 @@ impl WriteTx {
         Ok(())
     }
 
-    pub async fn create_person(&mut self, agency_id: i64, p: &NewPerson) -> Result<i64, StoreError> {
+    pub async fn create_person(
+        &mut self,
+        agency_id: i64,
+        p: &NewPerson,
+    ) -> Result<i64, StoreError> {
         self.check_department_of(agency_id, p.department_id).await?;
         let now = self.now();
         let id: i64 = sqlx::query_scalar(
@@ -521,7 +547,13 @@ impl WriteTx {
         .bind(self.now())
         .fetch_one(self.conn())
         .await?;
-        self.record(Some(agency_id), "leadership.create", "leadership_member", id, m);
+        self.record(
+            Some(agency_id),
+            "leadership.create",
+            "leadership_member",
+            id,
+            m,
+        );
         Ok(id)
     }
 
@@ -551,11 +583,21 @@ impl WriteTx {
         .execute(self.conn())
         .await?;
         expect_one(done.rows_affected())?;
-        self.record(Some(agency_id), "leadership.update", "leadership_member", id, m);
+        self.record(
+            Some(agency_id),
+            "leadership.update",
+            "leadership_member",
+            id,
+            m,
+        );
         Ok(())
     }
 
-    pub async fn remove_leadership_member(&mut self, id: i64, version: i64) -> Result<(), StoreError> {
+    pub async fn remove_leadership_member(
+        &mut self,
+        id: i64,
+        version: i64,
+    ) -> Result<(), StoreError> {
         let agency_id: i64 =
             sqlx::query_scalar("SELECT agency_id FROM leadership_members WHERE id = $1")
                 .bind(id)

@@ -15,7 +15,9 @@ pub struct Rendered;
 #[derive(Debug)]
 pub enum PageError {
     /// Not signed in (or the session ended): go to the login page, then come back.
-    LoginRequired { next: String },
+    LoginRequired {
+        next: String,
+    },
     BadRequest(String),
     Forbidden(String),
     NotFound,
@@ -85,7 +87,10 @@ pub fn error_page(status: StatusCode, detail: Option<String>) -> Response {
         413 => ("提交内容过大", "提交的内容超过了允许的大小，请精简后重试。"),
         415 => ("内容类型不支持", "提交的内容类型不受支持。"),
         503 => ("服务暂不可用", "系统暂时无法访问数据库，请稍后再试。"),
-        500..=599 => ("系统错误", "系统处理请求时出错，已记录，请稍后再试或联系管理员。"),
+        500..=599 => (
+            "系统错误",
+            "系统处理请求时出错，已记录，请稍后再试或联系管理员。",
+        ),
         _ => ("请求未完成", "请求未能完成。"),
     };
     let page = ErrorPage {
@@ -147,7 +152,12 @@ impl IntoResponse for ApiError {
                 "无权执行此操作，此次访问已被记录".to_owned(),
                 None,
             ),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "记录不存在".to_owned(), None),
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "记录不存在".to_owned(),
+                None,
+            ),
             ApiError::Invalid(f) => (
                 StatusCode::BAD_REQUEST,
                 "invalid_fields",
@@ -175,7 +185,8 @@ impl IntoResponse for ApiError {
                 None,
             ),
         };
-        let body = serde_json::json!({ "error": { "code": code, "message": message, "fields": fields } });
+        let body =
+            serde_json::json!({ "error": { "code": code, "message": message, "fields": fields } });
         let mut resp = (status, axum::Json(body)).into_response();
         resp.extensions_mut().insert(Rendered);
         resp

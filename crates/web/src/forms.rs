@@ -68,7 +68,8 @@ impl FromRequest<AppState> for UserForm {
         let token = form.get("csrf_token").unwrap_or_default();
         if !constant_time_eq(&token, &user.csrf_token) {
             return Err(PageError::Forbidden(
-                "表单已过期或来源不可信（CSRF 校验失败），未保存任何内容。请返回、刷新页面后重试。".into(),
+                "表单已过期或来源不可信（CSRF 校验失败），未保存任何内容。请返回、刷新页面后重试。"
+                    .into(),
             ));
         }
         Ok(UserForm { user, form })

@@ -16,7 +16,7 @@ pub fn fmt_time(ms: i64) -> String {
 }
 
 pub struct NavLink {
-    pub href: &'static str,
+    pub href: String,
     pub label: &'static str,
     pub active: bool,
 }
@@ -35,7 +35,8 @@ pub trait Page: Template {
     fn render_html(&self) -> String {
         self.render().unwrap_or_else(|e| {
             tracing::error!(error = %e, "template failed");
-            "<!doctype html><meta charset=utf-8><title>系统错误</title><p>页面生成失败，已记录。".into()
+            "<!doctype html><meta charset=utf-8><title>系统错误</title><p>页面生成失败，已记录。"
+                .into()
         })
     }
 }
@@ -140,6 +141,14 @@ pub struct DepartmentStaffPage {
     pub chrome: Chrome,
     pub agency: Agency,
     pub department: Department,
+    pub people: Vec<Person>,
+}
+
+#[derive(Template)]
+#[template(path = "app/staff.html")]
+pub struct StaffPage {
+    pub chrome: Chrome,
+    pub agency: Agency,
     pub people: Vec<Person>,
 }
 

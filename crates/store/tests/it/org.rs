@@ -29,14 +29,24 @@ async fn organisation_story(db: TestDb) {
     let s = &db.store;
     let mut tx = s.write(Actor::System("test")).await.unwrap();
     let county = tx
-        .create_agency(&agency("罗山县人民政府", "luoshan", "114115210055512343", None))
+        .create_agency(&agency(
+            "罗山县人民政府",
+            "luoshan",
+            "114115210055512343",
+            None,
+        ))
         .await
         .unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = s.write(Actor::System("test")).await.unwrap();
     let town = tx
-        .create_agency(&agency("朱堂乡人民政府", "zhutang", "914403001922038216", Some(county)))
+        .create_agency(&agency(
+            "朱堂乡人民政府",
+            "zhutang",
+            "914403001922038216",
+            Some(county),
+        ))
         .await
         .unwrap();
     let dept = tx
@@ -96,13 +106,19 @@ async fn organisation_story(db: TestDb) {
     assert_eq!(depts.len(), 1);
     assert_eq!(depts[0].people_count, 1);
     let people = s.list_people(town, Some(dept)).await.unwrap();
-    assert_eq!(people[0].department_name.as_deref(), Some("综合行政执法大队"));
+    assert_eq!(
+        people[0].department_name.as_deref(),
+        Some("综合行政执法大队")
+    );
     let u = s.user(user).await.unwrap();
     assert_eq!(u.department_id, Some(dept));
     assert_eq!(u.roles, vec![Role::Officer, Role::DepartmentHead]);
     let leaders = s.list_leadership(town).await.unwrap();
     assert_eq!(leaders[0].name, "郭志鑫");
-    let history = s.journal_for_subject("department", &dept.to_string()).await.unwrap();
+    let history = s
+        .journal_for_subject("department", &dept.to_string())
+        .await
+        .unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].action, "department.create");
     assert_eq!(history[0].actor, "system:test");
@@ -159,7 +175,11 @@ async fn stale_edit_is_refused(db: TestDb) {
     // A parent cycle is refused.
     let mut tx = s.write(Actor::System("test")).await.unwrap();
     let err = tx
-        .update_agency(a, v + 1, &agency("甲乡", "jia", "914403001922038216", Some(a)))
+        .update_agency(
+            a,
+            v + 1,
+            &agency("甲乡", "jia", "914403001922038216", Some(a)),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)));

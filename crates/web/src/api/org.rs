@@ -41,7 +41,12 @@ async fn agency_scope(state: &AppState, agency_id: i64) -> ApiResult<(AgencyTree
 }
 
 fn require_version(v: Option<i64>) -> ApiResult<i64> {
-    v.ok_or_else(|| ApiError::Invalid(FieldErrors::single("version", "更新时须提供读取时的 version")))
+    v.ok_or_else(|| {
+        ApiError::Invalid(FieldErrors::single(
+            "version",
+            "更新时须提供读取时的 version",
+        ))
+    })
 }
 
 /// The signed-in user, roles and capabilities.
@@ -63,8 +68,19 @@ async fn me(user: ApiUser) -> Json<MeView> {
 /// All agencies (public information).
 #[utoipa::path(get, path = "/api/v1/agencies", tag = "执法主体", security(("bearer" = [])),
     responses((status = 200, body = Vec<AgencyView>), (status = 401, body = ErrorBody)))]
-async fn list_agencies(State(state): State<AppState>, _user: ApiUser) -> ApiResult<Json<Vec<AgencyView>>> {
-    Ok(Json(state.store.list_agencies().await?.into_iter().map(Into::into).collect()))
+async fn list_agencies(
+    State(state): State<AppState>,
+    _user: ApiUser,
+) -> ApiResult<Json<Vec<AgencyView>>> {
+    Ok(Json(
+        state
+            .store
+            .list_agencies()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// Creates an agency below one the caller administers.
@@ -78,17 +94,29 @@ async fn create_agency(
 ) -> ApiResult<(StatusCode, Json<AgencyView>)> {
     let a = NewAgency::parse(&agency_input(&body)).map_err(ApiError::Invalid)?;
     let parent = a.parent_id.ok_or_else(|| {
-        ApiError::Invalid(FieldErrors::single("parent_id", "请指定上级执法主体（顶级主体用 zhifa init 创建）"))
+        ApiError::Invalid(FieldErrors::single(
+            "parent_id",
+            "请指定上级执法主体（顶级主体用 zhifa init 创建）",
+        ))
     })?;
     let (_, scope) = agency_scope(&state, parent).await.map_err(|e| match e {
-        ApiError::NotFound => ApiError::Invalid(FieldErrors::single("parent_id", "上级执法主体不存在")),
+        ApiError::NotFound => {
+            ApiError::Invalid(FieldErrors::single("parent_id", "上级执法主体不存在"))
+        }
         other => other,
     })?;
-    user.require(&state, Capability::ManageOrganisation, &scope).await?;
-    let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+    user.require(&state, Capability::ManageOrganisation, &scope)
+        .await?;
+    let mut tx = state
+        .store
+        .write(Actor::User(user.principal.user_id))
+        .await?;
     let id = tx.create_agency(&a).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(state.store.agency(id).await?.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.agency(id).await?.into()),
+    ))
 }
 
 fn agency_input(b: &AgencyRequest) -> AgencyInput {
@@ -106,7 +134,11 @@ fn agency_input(b: &AgencyRequest) -> AgencyInput {
 #[utoipa::path(get, path = "/api/v1/agencies/{id}", tag = "执法主体", security(("bearer" = [])),
     params(("id" = i64, Path, description = "执法主体 id")),
     responses((status = 200, body = AgencyView), (status = 404, body = ErrorBody)))]
-async fn get_agency(State(state): State<AppState>, _user: ApiUser, Path(id): Path<i64>) -> ApiResult<Json<AgencyView>> {
+async fn get_agency(
+    State(state): State<AppState>,
+    _user: ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<AgencyView>> {
     Ok(Json(state.store.agency(id).await?.into()))
 }
 
@@ -120,23 +152,38 @@ async fn update_agency(
     ApiJson(body): ApiJson<AgencyRequest>,
 ) -> ApiResult<Json<AgencyView>> {
     let (tree, scope) = agency_scope(&state, id).await?;
-    user.require(&state, Capability::ManageOrganisation, &scope).await?;
+    user.require(&state, Capability::ManageOrganisation, &scope)
+        .await?;
     let version = require_version(body.version)?;
     let a = NewAgency::parse(&agency_input(&body)).map_err(ApiError::Invalid)?;
     let current_parent = tree.get(id).and_then(|x| x.parent_id);
     match a.parent_id {
         Some(p) if Some(p) != current_parent => {
             if tree.get(p).is_none() {
-                return Err(ApiError::Invalid(FieldErrors::single("parent_id", "上级执法主体不存在")));
+                return Err(ApiError::Invalid(FieldErrors::single(
+                    "parent_id",
+                    "上级执法主体不存在",
+                )));
             }
-            user.require(&state, Capability::ManageOrganisation, &Scope::Agency(tree.scope(p))).await?;
+            user.require(
+                &state,
+                Capability::ManageOrganisation,
+                &Scope::Agency(tree.scope(p)),
+            )
+            .await?;
         }
         None if current_parent.is_some() => {
-            return Err(ApiError::Invalid(FieldErrors::single("parent_id", "不能取消上级执法主体")));
+            return Err(ApiError::Invalid(FieldErrors::single(
+                "parent_id",
+                "不能取消上级执法主体",
+            )));
         }
         _ => {}
     }
-    let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+    let mut tx = state
+        .store
+        .write(Actor::User(user.principal.user_id))
+        .await?;
     tx.update_agency(id, version, &a).await?;
     tx.commit().await?;
     Ok(Json(state.store.agency(id).await?.into()))
@@ -146,9 +193,21 @@ async fn update_agency(
 #[utoipa::path(get, path = "/api/v1/agencies/{id}/departments", tag = "承办机构", security(("bearer" = [])),
     params(("id" = i64, Path, description = "执法主体 id")),
     responses((status = 200, body = Vec<DepartmentView>), (status = 404, body = ErrorBody)))]
-async fn list_departments(State(state): State<AppState>, _user: ApiUser, Path(id): Path<i64>) -> ApiResult<Json<Vec<DepartmentView>>> {
+async fn list_departments(
+    State(state): State<AppState>,
+    _user: ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<DepartmentView>>> {
     state.store.agency(id).await?;
-    Ok(Json(state.store.list_departments(id).await?.into_iter().map(Into::into).collect()))
+    Ok(Json(
+        state
+            .store
+            .list_departments(id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 fn department_input(b: &DepartmentRequest) -> DepartmentInput {
@@ -169,18 +228,29 @@ async fn create_department(
     ApiJson(body): ApiJson<DepartmentRequest>,
 ) -> ApiResult<(StatusCode, Json<DepartmentView>)> {
     let (_, scope) = agency_scope(&state, id).await?;
-    user.require(&state, Capability::ManageOrganisation, &scope).await?;
+    user.require(&state, Capability::ManageOrganisation, &scope)
+        .await?;
     let d = NewDepartment::parse(&department_input(&body)).map_err(ApiError::Invalid)?;
-    let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+    let mut tx = state
+        .store
+        .write(Actor::User(user.principal.user_id))
+        .await?;
     let did = tx.create_department(id, &d).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(state.store.department(did).await?.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.department(did).await?.into()),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/departments/{id}", tag = "承办机构", security(("bearer" = [])),
     params(("id" = i64, Path, description = "承办机构 id")),
     responses((status = 200, body = DepartmentView), (status = 404, body = ErrorBody)))]
-async fn get_department(State(state): State<AppState>, _user: ApiUser, Path(id): Path<i64>) -> ApiResult<Json<DepartmentView>> {
+async fn get_department(
+    State(state): State<AppState>,
+    _user: ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<DepartmentView>> {
     Ok(Json(state.store.department(id).await?.into()))
 }
 
@@ -195,10 +265,14 @@ async fn update_department(
 ) -> ApiResult<Json<DepartmentView>> {
     let current = state.store.department(id).await?;
     let (_, scope) = agency_scope(&state, current.agency_id).await?;
-    user.require(&state, Capability::ManageOrganisation, &scope).await?;
+    user.require(&state, Capability::ManageOrganisation, &scope)
+        .await?;
     let version = require_version(body.version)?;
     let d = NewDepartment::parse(&department_input(&body)).map_err(ApiError::Invalid)?;
-    let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+    let mut tx = state
+        .store
+        .write(Actor::User(user.principal.user_id))
+        .await?;
     tx.update_department(id, version, &d).await?;
     tx.commit().await?;
     Ok(Json(state.store.department(id).await?.into()))
@@ -208,10 +282,23 @@ async fn update_department(
 #[utoipa::path(get, path = "/api/v1/agencies/{id}/people", tag = "人员", security(("bearer" = [])),
     params(("id" = i64, Path, description = "执法主体 id")),
     responses((status = 200, body = Vec<PersonView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn list_people(State(state): State<AppState>, user: ApiUser, Path(id): Path<i64>) -> ApiResult<Json<Vec<PersonView>>> {
+async fn list_people(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<PersonView>>> {
     let (_, scope) = agency_scope(&state, id).await?;
-    user.require(&state, Capability::ViewAgencyStaff, &scope).await?;
-    Ok(Json(state.store.list_people(id, None).await?.into_iter().map(Into::into).collect()))
+    user.require(&state, Capability::ViewAgencyStaff, &scope)
+        .await?;
+    Ok(Json(
+        state
+            .store
+            .list_people(id, None)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 fn person_input(b: &PersonRequest) -> PersonInput {
@@ -233,26 +320,44 @@ async fn create_person(
     ApiJson(body): ApiJson<PersonRequest>,
 ) -> ApiResult<(StatusCode, Json<PersonView>)> {
     let (_, scope) = agency_scope(&state, id).await?;
-    user.require(&state, Capability::ManageOrganisation, &scope).await?;
+    user.require(&state, Capability::ManageOrganisation, &scope)
+        .await?;
     let p = NewPerson::parse(&person_input(&body)).map_err(ApiError::Invalid)?;
-    let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+    let mut tx = state
+        .store
+        .write(Actor::User(user.principal.user_id))
+        .await?;
     let pid = tx.create_person(id, &p).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(state.store.person(pid).await?.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.person(pid).await?.into()),
+    ))
 }
 
 /// One member of staff: visible to their own department and to agency-wide roles.
 #[utoipa::path(get, path = "/api/v1/people/{id}", tag = "人员", security(("bearer" = [])),
     params(("id" = i64, Path, description = "人员 id")),
     responses((status = 200, body = PersonView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_person(State(state): State<AppState>, user: ApiUser, Path(id): Path<i64>) -> ApiResult<Json<PersonView>> {
+async fn get_person(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<PersonView>> {
     let p = state.store.person(id).await?;
     let (tree, agency_scope) = agency_scope(&state, p.agency_id).await?;
     let scope = match p.department_id {
-        Some(d) => Scope::Department { agency: tree.scope(p.agency_id), department_id: d },
+        Some(d) => Scope::Department {
+            agency: tree.scope(p.agency_id),
+            department_id: d,
+        },
         None => agency_scope,
     };
-    let cap = if p.department_id.is_some() { Capability::ViewDepartmentStaff } else { Capability::ViewAgencyStaff };
+    let cap = if p.department_id.is_some() {
+        Capability::ViewDepartmentStaff
+    } else {
+        Capability::ViewAgencyStaff
+    };
     user.require(&state, cap, &scope).await?;
     Ok(Json(p.into()))
 }
@@ -268,11 +373,16 @@ async fn update_person(
 ) -> ApiResult<Json<PersonView>> {
     let current = state.store.person(id).await?;
     let (_, scope) = agency_scope(&state, current.agency_id).await?;
-    user.require(&state, Capability::ManageOrganisation, &scope).await?;
+    user.require(&state, Capability::ManageOrganisation, &scope)
+        .await?;
     let version = require_version(body.version)?;
     let p = NewPerson::parse(&person_input(&body)).map_err(ApiError::Invalid)?;
-    let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
-    tx.update_person(id, version, &p, body.active.unwrap_or(true)).await?;
+    let mut tx = state
+        .store
+        .write(Actor::User(user.principal.user_id))
+        .await?;
+    tx.update_person(id, version, &p, body.active.unwrap_or(true))
+        .await?;
     tx.commit().await?;
     Ok(Json(state.store.person(id).await?.into()))
 }
@@ -281,9 +391,21 @@ async fn update_person(
 #[utoipa::path(get, path = "/api/v1/agencies/{id}/leadership", tag = "领导小组", security(("bearer" = [])),
     params(("id" = i64, Path, description = "执法主体 id")),
     responses((status = 200, body = Vec<LeadershipView>), (status = 404, body = ErrorBody)))]
-async fn list_leadership(State(state): State<AppState>, _user: ApiUser, Path(id): Path<i64>) -> ApiResult<Json<Vec<LeadershipView>>> {
+async fn list_leadership(
+    State(state): State<AppState>,
+    _user: ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<LeadershipView>>> {
     state.store.agency(id).await?;
-    Ok(Json(state.store.list_leadership(id).await?.into_iter().map(Into::into).collect()))
+    Ok(Json(
+        state
+            .store
+            .list_leadership(id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 fn leadership_input(b: &LeadershipRequest) -> LeadershipInput {
@@ -305,12 +427,19 @@ async fn create_leadership(
     ApiJson(body): ApiJson<LeadershipRequest>,
 ) -> ApiResult<(StatusCode, Json<LeadershipView>)> {
     let (_, scope) = agency_scope(&state, id).await?;
-    user.require(&state, Capability::ManageOrganisation, &scope).await?;
+    user.require(&state, Capability::ManageOrganisation, &scope)
+        .await?;
     let m = NewLeadershipMember::parse(&leadership_input(&body)).map_err(ApiError::Invalid)?;
-    let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+    let mut tx = state
+        .store
+        .write(Actor::User(user.principal.user_id))
+        .await?;
     let mid = tx.create_leadership_member(id, &m).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(state.store.leadership_member(mid).await?.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.leadership_member(mid).await?.into()),
+    ))
 }
 
 #[utoipa::path(put, path = "/api/v1/leadership/{id}", tag = "领导小组", security(("bearer" = [])),
@@ -324,10 +453,14 @@ async fn update_leadership(
 ) -> ApiResult<Json<LeadershipView>> {
     let current = state.store.leadership_member(id).await?;
     let (_, scope) = agency_scope(&state, current.agency_id).await?;
-    user.require(&state, Capability::ManageOrganisation, &scope).await?;
+    user.require(&state, Capability::ManageOrganisation, &scope)
+        .await?;
     let version = require_version(body.version)?;
     let m = NewLeadershipMember::parse(&leadership_input(&body)).map_err(ApiError::Invalid)?;
-    let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+    let mut tx = state
+        .store
+        .write(Actor::User(user.principal.user_id))
+        .await?;
     tx.update_leadership_member(id, version, &m).await?;
     tx.commit().await?;
     Ok(Json(state.store.leadership_member(id).await?.into()))
@@ -344,8 +477,12 @@ async fn delete_leadership(
 ) -> ApiResult<StatusCode> {
     let current = state.store.leadership_member(id).await?;
     let (_, scope) = agency_scope(&state, current.agency_id).await?;
-    user.require(&state, Capability::ManageOrganisation, &scope).await?;
-    let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+    user.require(&state, Capability::ManageOrganisation, &scope)
+        .await?;
+    let mut tx = state
+        .store
+        .write(Actor::User(user.principal.user_id))
+        .await?;
     tx.remove_leadership_member(id, body.version).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -355,8 +492,21 @@ async fn delete_leadership(
 #[utoipa::path(get, path = "/api/v1/agencies/{id}/users", tag = "账号", security(("bearer" = [])),
     params(("id" = i64, Path, description = "执法主体 id")),
     responses((status = 200, body = Vec<UserView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn list_users(State(state): State<AppState>, user: ApiUser, Path(id): Path<i64>) -> ApiResult<Json<Vec<UserView>>> {
+async fn list_users(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<UserView>>> {
     let (_, scope) = agency_scope(&state, id).await?;
-    user.require(&state, Capability::ManageAccounts, &scope).await?;
-    Ok(Json(state.store.list_users(id).await?.into_iter().map(Into::into).collect()))
+    user.require(&state, Capability::ManageAccounts, &scope)
+        .await?;
+    Ok(Json(
+        state
+            .store
+            .list_users(id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }

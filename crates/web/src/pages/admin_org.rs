@@ -25,17 +25,38 @@ use zhifa_store::{Actor, StoreError};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/app/admin/agencies", get(agencies))
-        .route("/app/admin/agencies/new", get(agency_new).post(agency_create))
-        .route("/app/admin/agencies/{id}", get(agency_edit).post(agency_update))
+        .route(
+            "/app/admin/agencies/new",
+            get(agency_new).post(agency_create),
+        )
+        .route(
+            "/app/admin/agencies/{id}",
+            get(agency_edit).post(agency_update),
+        )
         .route("/app/admin/departments", get(departments))
-        .route("/app/admin/departments/new", get(department_new).post(department_create))
-        .route("/app/admin/departments/{id}", get(department_edit).post(department_update))
+        .route(
+            "/app/admin/departments/new",
+            get(department_new).post(department_create),
+        )
+        .route(
+            "/app/admin/departments/{id}",
+            get(department_edit).post(department_update),
+        )
         .route("/app/admin/people", get(people))
         .route("/app/admin/people/new", get(person_new).post(person_create))
-        .route("/app/admin/people/{id}", get(person_edit).post(person_update))
+        .route(
+            "/app/admin/people/{id}",
+            get(person_edit).post(person_update),
+        )
         .route("/app/admin/leadership", get(leadership))
-        .route("/app/admin/leadership/new", get(leadership_new).post(leadership_create))
-        .route("/app/admin/leadership/{id}", get(leadership_edit).post(leadership_update))
+        .route(
+            "/app/admin/leadership/new",
+            get(leadership_new).post(leadership_create),
+        )
+        .route(
+            "/app/admin/leadership/{id}",
+            get(leadership_edit).post(leadership_update),
+        )
         .route("/app/admin/leadership/{id}/remove", post(leadership_remove))
 }
 
@@ -98,7 +119,15 @@ async fn agencies(
     method: Method,
     uri: Uri,
 ) -> Result<Response, PageError> {
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, user.principal.agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        user.principal.agency_id,
+    )
+    .await?;
     let tree = AgencyTree::load(&state).await?;
     let agencies = ctx
         .choices
@@ -124,7 +153,15 @@ async fn agency_new(
     method: Method,
     uri: Uri,
 ) -> Result<Response, PageError> {
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, user.principal.agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        user.principal.agency_id,
+    )
+    .await?;
     Ok(html(&AgencyFormPage {
         chrome: app_chrome(&user, "/app/admin/agencies"),
         id: None,
@@ -155,9 +192,17 @@ async fn check_parent(
             if tree.get(p).is_none() {
                 return Ok(Some(FieldErrors::single("parent_id", "上级执法主体不存在")));
             }
-            Gate { state, user, method: method.clone(), uri: uri.clone() }
-                .require(Capability::ManageOrganisation, &Scope::Agency(tree.scope(p)))
-                .await?;
+            Gate {
+                state,
+                user,
+                method: method.clone(),
+                uri: uri.clone(),
+            }
+            .require(
+                Capability::ManageOrganisation,
+                &Scope::Agency(tree.scope(p)),
+            )
+            .await?;
             Ok(None)
         }
         // Only an agency that is already at the top may stay there; new top-level
@@ -173,14 +218,25 @@ async fn agency_create(
     uri: Uri,
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
-    let ctx = agency_context(&state, &user, method.clone(), uri.clone(), Capability::ManageOrganisation, user.principal.agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method.clone(),
+        uri.clone(),
+        Capability::ManageOrganisation,
+        user.principal.agency_id,
+    )
+    .await?;
     let input: AgencyInput = form.decode()?;
     let result: Result<(), FieldErrors> = match NewAgency::parse(&input) {
         Err(e) => Err(e),
         Ok(a) => match check_parent(&state, &user, &method, &uri, a.parent_id, None).await? {
             Some(e) => Err(e),
             None => {
-                let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+                let mut tx = state
+                    .store
+                    .write(Actor::User(user.principal.user_id))
+                    .await?;
                 match tx.create_agency(&a).await {
                     Ok(id) => {
                         tx.commit().await?;
@@ -213,7 +269,15 @@ async fn agency_edit(
     uri: Uri,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        id,
+    )
+    .await?;
     let a = ctx.current.clone();
     Ok(html(&AgencyFormPage {
         chrome: app_chrome(&user, "/app/admin/agencies"),
@@ -241,15 +305,35 @@ async fn agency_update(
     Path(id): Path<i64>,
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
-    let ctx = agency_context(&state, &user, method.clone(), uri.clone(), Capability::ManageOrganisation, id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method.clone(),
+        uri.clone(),
+        Capability::ManageOrganisation,
+        id,
+    )
+    .await?;
     let version = form_version(&form)?;
     let input: AgencyInput = form.decode()?;
     let errors = match NewAgency::parse(&input) {
         Err(e) => e,
-        Ok(a) => match check_parent(&state, &user, &method, &uri, a.parent_id, Some(ctx.current.parent_id)).await? {
+        Ok(a) => match check_parent(
+            &state,
+            &user,
+            &method,
+            &uri,
+            a.parent_id,
+            Some(ctx.current.parent_id),
+        )
+        .await?
+        {
             Some(e) => e,
             None => {
-                let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+                let mut tx = state
+                    .store
+                    .write(Actor::User(user.principal.user_id))
+                    .await?;
                 match tx.update_agency(id, version, &a).await {
                     Ok(()) => {
                         tx.commit().await?;
@@ -284,7 +368,15 @@ async fn departments(
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
     let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        agency_id,
+    )
+    .await?;
     let departments = state.store.list_departments(agency_id).await?;
     Ok(html(&DepartmentListPage {
         chrome: app_chrome(&user, "/app/admin/departments"),
@@ -301,7 +393,15 @@ async fn department_new(
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
     let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        agency_id,
+    )
+    .await?;
     Ok(html(&DepartmentFormPage {
         chrome: app_chrome(&user, "/app/admin/departments"),
         ctx,
@@ -320,12 +420,19 @@ async fn save_department(
     id: Option<i64>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let version = if id.is_some() { form_version(&form)? } else { 0 };
+    let version = if id.is_some() {
+        form_version(&form)?
+    } else {
+        0
+    };
     let input: DepartmentInput = form.decode()?;
     let errors = match NewDepartment::parse(&input) {
         Err(e) => e,
         Ok(d) => {
-            let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+            let mut tx = state
+                .store
+                .write(Actor::User(user.principal.user_id))
+                .await?;
             let result = match id {
                 Some(id) => tx.update_department(id, version, &d).await,
                 None => tx.create_department(ctx.current.id, &d).await.map(|_| ()),
@@ -333,7 +440,10 @@ async fn save_department(
             match result {
                 Ok(()) => {
                     tx.commit().await?;
-                    return Ok(see_other(format!("/app/admin/departments?agency={}", ctx.current.id)));
+                    return Ok(see_other(format!(
+                        "/app/admin/departments?agency={}",
+                        ctx.current.id
+                    )));
                 }
                 Err(e) => form_errors(e)?,
             }
@@ -365,7 +475,15 @@ async fn department_create(
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
     let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        agency_id,
+    )
+    .await?;
     save_department(&state, &user, ctx, None, form).await
 }
 
@@ -377,7 +495,15 @@ async fn department_edit(
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
     let d = state.store.department(id).await?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, d.agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        d.agency_id,
+    )
+    .await?;
     Ok(html(&DepartmentFormPage {
         chrome: app_chrome(&user, "/app/admin/departments"),
         ctx,
@@ -401,7 +527,15 @@ async fn department_update(
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
     let d = state.store.department(id).await?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, d.agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        d.agency_id,
+    )
+    .await?;
     save_department(&state, &user, ctx, Some(id), form).await
 }
 
@@ -415,7 +549,15 @@ async fn people(
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
     let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        agency_id,
+    )
+    .await?;
     let people = state.store.list_people(agency_id, None).await?;
     Ok(html(&PeopleListPage {
         chrome: app_chrome(&user, "/app/admin/people"),
@@ -432,7 +574,15 @@ async fn person_new(
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
     let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        agency_id,
+    )
+    .await?;
     let departments = state.store.list_departments(agency_id).await?;
     Ok(html(&PersonFormPage {
         chrome: app_chrome(&user, "/app/admin/people"),
@@ -454,13 +604,20 @@ async fn save_person(
     id: Option<i64>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let version = if id.is_some() { form_version(&form)? } else { 0 };
+    let version = if id.is_some() {
+        form_version(&form)?
+    } else {
+        0
+    };
     let active = id.is_none() || form.get("active").is_some();
     let input: PersonInput = form.decode()?;
     let errors = match NewPerson::parse(&input) {
         Err(e) => e,
         Ok(p) => {
-            let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+            let mut tx = state
+                .store
+                .write(Actor::User(user.principal.user_id))
+                .await?;
             let result = match id {
                 Some(id) => tx.update_person(id, version, &p, active).await,
                 None => tx.create_person(ctx.current.id, &p).await.map(|_| ()),
@@ -468,7 +625,10 @@ async fn save_person(
             match result {
                 Ok(()) => {
                     tx.commit().await?;
-                    return Ok(see_other(format!("/app/admin/people?agency={}", ctx.current.id)));
+                    return Ok(see_other(format!(
+                        "/app/admin/people?agency={}",
+                        ctx.current.id
+                    )));
                 }
                 Err(e) => form_errors(e)?,
             }
@@ -503,7 +663,15 @@ async fn person_create(
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
     let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        agency_id,
+    )
+    .await?;
     save_person(&state, &user, ctx, None, form).await
 }
 
@@ -515,7 +683,15 @@ async fn person_edit(
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
     let p = state.store.person(id).await?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, p.agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        p.agency_id,
+    )
+    .await?;
     let departments = state.store.list_departments(p.agency_id).await?;
     Ok(html(&PersonFormPage {
         chrome: app_chrome(&user, "/app/admin/people"),
@@ -543,7 +719,15 @@ async fn person_update(
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
     let p = state.store.person(id).await?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, p.agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        p.agency_id,
+    )
+    .await?;
     save_person(&state, &user, ctx, Some(id), form).await
 }
 
@@ -557,7 +741,15 @@ async fn leadership(
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
     let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        agency_id,
+    )
+    .await?;
     let groups = LeadershipGroups::from(state.store.list_leadership(agency_id).await?);
     Ok(html(&LeadershipListPage {
         chrome: app_chrome(&user, "/app/admin/leadership"),
@@ -574,7 +766,15 @@ async fn leadership_new(
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
     let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        agency_id,
+    )
+    .await?;
     Ok(html(&LeadershipFormPage {
         chrome: app_chrome(&user, "/app/admin/leadership"),
         ctx,
@@ -595,20 +795,33 @@ async fn save_leadership(
     id: Option<i64>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let version = if id.is_some() { form_version(&form)? } else { 0 };
+    let version = if id.is_some() {
+        form_version(&form)?
+    } else {
+        0
+    };
     let input: LeadershipInput = form.decode()?;
     let errors = match NewLeadershipMember::parse(&input) {
         Err(e) => e,
         Ok(m) => {
-            let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+            let mut tx = state
+                .store
+                .write(Actor::User(user.principal.user_id))
+                .await?;
             let result = match id {
                 Some(id) => tx.update_leadership_member(id, version, &m).await,
-                None => tx.create_leadership_member(ctx.current.id, &m).await.map(|_| ()),
+                None => tx
+                    .create_leadership_member(ctx.current.id, &m)
+                    .await
+                    .map(|_| ()),
             };
             match result {
                 Ok(()) => {
                     tx.commit().await?;
-                    return Ok(see_other(format!("/app/admin/leadership?agency={}", ctx.current.id)));
+                    return Ok(see_other(format!(
+                        "/app/admin/leadership?agency={}",
+                        ctx.current.id
+                    )));
                 }
                 Err(e) => form_errors(e)?,
             }
@@ -635,7 +848,15 @@ async fn leadership_create(
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
     let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        agency_id,
+    )
+    .await?;
     save_leadership(&state, &user, ctx, None, form).await
 }
 
@@ -647,7 +868,15 @@ async fn leadership_edit(
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
     let m = state.store.leadership_member(id).await?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, m.agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        m.agency_id,
+    )
+    .await?;
     Ok(html(&LeadershipFormPage {
         chrome: app_chrome(&user, "/app/admin/leadership"),
         ctx,
@@ -671,7 +900,15 @@ async fn leadership_update(
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
     let m = state.store.leadership_member(id).await?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageOrganisation, m.agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        m.agency_id,
+    )
+    .await?;
     save_leadership(&state, &user, ctx, Some(id), form).await
 }
 
@@ -683,10 +920,24 @@ async fn leadership_remove(
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
     let m = state.store.leadership_member(id).await?;
-    agency_context(&state, &user, method, uri, Capability::ManageOrganisation, m.agency_id).await?;
+    agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        m.agency_id,
+    )
+    .await?;
     let version = form_version(&form)?;
-    let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+    let mut tx = state
+        .store
+        .write(Actor::User(user.principal.user_id))
+        .await?;
     tx.remove_leadership_member(id, version).await?;
     tx.commit().await?;
-    Ok(see_other(format!("/app/admin/leadership?agency={}", m.agency_id)))
+    Ok(see_other(format!(
+        "/app/admin/leadership?agency={}",
+        m.agency_id
+    )))
 }

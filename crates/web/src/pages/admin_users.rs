@@ -54,7 +54,11 @@ fn roles_text(roles: &[Role]) -> String {
     if roles.is_empty() {
         "（无）".into()
     } else {
-        roles.iter().map(|r| r.label()).collect::<Vec<_>>().join("、")
+        roles
+            .iter()
+            .map(|r| r.label())
+            .collect::<Vec<_>>()
+            .join("、")
     }
 }
 
@@ -66,7 +70,15 @@ async fn users(
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
     let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageAccounts, agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageAccounts,
+        agency_id,
+    )
+    .await?;
     let users = state
         .store
         .list_users(agency_id)
@@ -120,13 +132,26 @@ async fn user_new(
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
     let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageAccounts, agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageAccounts,
+        agency_id,
+    )
+    .await?;
     new_page(
         &state,
         &user,
         ctx,
         StatusCode::OK,
-        (String::new(), String::new(), String::new(), vec![Role::Officer]),
+        (
+            String::new(),
+            String::new(),
+            String::new(),
+            vec![Role::Officer],
+        ),
         FieldErrors::new(),
     )
     .await
@@ -140,10 +165,22 @@ async fn user_create(
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
     let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(&state, &user, method, uri, Capability::ManageAccounts, agency_id).await?;
+    let ctx = agency_context(
+        &state,
+        &user,
+        method,
+        uri,
+        Capability::ManageAccounts,
+        agency_id,
+    )
+    .await?;
     let mut errors = FieldErrors::new();
     let username_raw = form.get("username").unwrap_or_default();
-    let display_raw = form.get("display_name").unwrap_or_default().trim().to_owned();
+    let display_raw = form
+        .get("display_name")
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     let person_raw = form.get("person_id").unwrap_or_default().trim().to_owned();
     let roles = parse_roles(&form, &mut errors);
     let username = Username::parse(&username_raw)
@@ -184,7 +221,10 @@ async fn user_create(
     }
     if errors.is_empty() {
         let hash = password::hash(pw.expect("checked").expose()).await;
-        let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+        let mut tx = state
+            .store
+            .write(Actor::User(user.principal.user_id))
+            .await?;
         match tx
             .create_user(
                 ctx.current.id,
@@ -252,7 +292,15 @@ async fn target(
     id: i64,
 ) -> Result<(User, AgencyContext), PageError> {
     let target = state.store.user(id).await?;
-    let ctx = agency_context(state, user, method, uri, Capability::ManageAccounts, target.agency_id).await?;
+    let ctx = agency_context(
+        state,
+        user,
+        method,
+        uri,
+        Capability::ManageAccounts,
+        target.agency_id,
+    )
+    .await?;
     Ok((target, ctx))
 }
 
@@ -264,7 +312,16 @@ async fn user_manage(
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
     let (t, ctx) = target(&state, &user, method, uri, id).await?;
-    manage_page(&state, &user, ctx, t, StatusCode::OK, FieldErrors::new(), None).await
+    manage_page(
+        &state,
+        &user,
+        ctx,
+        t,
+        StatusCode::OK,
+        FieldErrors::new(),
+        None,
+    )
+    .await
 }
 
 async fn user_roles(
@@ -282,14 +339,28 @@ async fn user_roles(
         errors.add("roles", "不能取消自己的管理员角色（以免无人可管理账号）");
     }
     if errors.is_empty() {
-        let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+        let mut tx = state
+            .store
+            .write(Actor::User(user.principal.user_id))
+            .await?;
         match tx.set_user_roles(id, version, &roles).await {
             Ok(()) => {
                 tx.commit().await?;
                 let t = state.store.user(id).await?;
-                return manage_page(&state, &user, ctx, t, StatusCode::OK, errors, Some("角色已保存。")).await;
+                return manage_page(
+                    &state,
+                    &user,
+                    ctx,
+                    t,
+                    StatusCode::OK,
+                    errors,
+                    Some("角色已保存。"),
+                )
+                .await;
             }
-            Err(StoreError::Stale) => errors.add("roles", "该账号已被他人修改，未保存，请刷新后重试"),
+            Err(StoreError::Stale) => {
+                errors.add("roles", "该账号已被他人修改，未保存，请刷新后重试")
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -308,14 +379,26 @@ async fn user_password(
     match Password::parse(&form.get("password").unwrap_or_default(), username.as_ref()) {
         Ok(pw) => {
             let hash = password::hash(pw.expose()).await;
-            let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+            let mut tx = state
+                .store
+                .write(Actor::User(user.principal.user_id))
+                .await?;
             tx.set_user_password(id, &hash).await?;
             tx.commit().await?;
             if id == user.principal.user_id {
                 return Ok(Redirect::to("/login?expired=1").into_response());
             }
             let t = state.store.user(id).await?;
-            manage_page(&state, &user, ctx, t, StatusCode::OK, FieldErrors::new(), Some("密码已重置，该用户的会话已全部失效。")).await
+            manage_page(
+                &state,
+                &user,
+                ctx,
+                t,
+                StatusCode::OK,
+                FieldErrors::new(),
+                Some("密码已重置，该用户的会话已全部失效。"),
+            )
+            .await
         }
         Err(e) => {
             let errors = FieldErrors::single("password", e.to_string());
@@ -337,12 +420,28 @@ async fn set_disabled(
         let errors = FieldErrors::single("disabled", "不能停用自己的账号");
         return manage_page(&state, &user, ctx, t, StatusCode::BAD_REQUEST, errors, None).await;
     }
-    let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+    let mut tx = state
+        .store
+        .write(Actor::User(user.principal.user_id))
+        .await?;
     tx.set_user_disabled(id, disabled).await?;
     tx.commit().await?;
     let t = state.store.user(id).await?;
-    let notice = if disabled { "账号已停用，其会话已立即结束。" } else { "账号已启用。" };
-    manage_page(&state, &user, ctx, t, StatusCode::OK, FieldErrors::new(), Some(notice)).await
+    let notice = if disabled {
+        "账号已停用，其会话已立即结束。"
+    } else {
+        "账号已启用。"
+    };
+    manage_page(
+        &state,
+        &user,
+        ctx,
+        t,
+        StatusCode::OK,
+        FieldErrors::new(),
+        Some(notice),
+    )
+    .await
 }
 
 async fn user_disable(

@@ -64,7 +64,6 @@ fn login_page(
     if let Ok(v) = set_cookie(state, LOGIN_CSRF_COOKIE, token, None).parse() {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
-    resp.extensions_mut().insert(crate::error::Rendered);
     resp
 }
 
@@ -88,7 +87,15 @@ async fn login_form(
     let token = cookie(&parts.headers, LOGIN_CSRF_COOKIE)
         .filter(|t| t.len() == 43)
         .unwrap_or_else(new_secret);
-    Ok(login_page(&state, StatusCode::OK, &token, "", &safe_next(&q.next), None, notice))
+    Ok(login_page(
+        &state,
+        StatusCode::OK,
+        &token,
+        "",
+        &safe_next(&q.next),
+        None,
+        notice,
+    ))
 }
 
 async fn login(State(state): State<AppState>, req: Request) -> Result<Response, PageError> {
@@ -141,7 +148,11 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
 
     if failures >= limit {
         record_failure(&state, &raw_username, known.as_ref(), &ip, "locked", false).await?;
-        let last = state.store.last_login_failure(&raw_username).await?.unwrap_or(now);
+        let last = state
+            .store
+            .last_login_failure(&raw_username)
+            .await?
+            .unwrap_or(now);
         let minutes = ((last + window - now) / 60_000).max(1);
         return Ok(again(format!(
             "该账号因连续 {limit} 次登录失败已被锁定，请约 {minutes} 分钟后再试，或联系管理员。"
@@ -155,8 +166,14 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
             let session = new_secret();
             let csrf = new_secret();
             let mut tx = state.store.write(Actor::User(user.id)).await?;
-            tx.create_session(&user, &secret_hash(&session), &csrf, &ip, old_session.as_deref())
-                .await?;
+            tx.create_session(
+                &user,
+                &secret_hash(&session),
+                &csrf,
+                &ip,
+                old_session.as_deref(),
+            )
+            .await?;
             tx.commit().await?;
             tracing::info!(user = %user.username, "login");
             let mut resp = Redirect::to(&next).into_response();
@@ -175,8 +192,20 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
         }
         (_, known) => {
             let locked_now = failures + 1 >= limit;
-            let reason = if known.is_some() { "bad_password" } else { "unknown_user" };
-            record_failure(&state, &raw_username, known.as_ref(), &ip, reason, locked_now).await?;
+            let reason = if known.is_some() {
+                "bad_password"
+            } else {
+                "unknown_user"
+            };
+            record_failure(
+                &state,
+                &raw_username,
+                known.as_ref(),
+                &ip,
+                reason,
+                locked_now,
+            )
+            .await?;
             tracing::warn!(username = %raw_username, reason, "login failed");
             let message = if locked_now {
                 format!("用户名或密码错误。连续失败已达 {limit} 次，账号已锁定，请稍后再试。")
@@ -204,8 +233,14 @@ async fn record_failure(
     Ok(())
 }
 
-async fn logout(State(state): State<AppState>, UserForm { user, .. }: UserForm) -> Result<Response, PageError> {
-    let mut tx = state.store.write(Actor::User(user.principal.user_id)).await?;
+async fn logout(
+    State(state): State<AppState>,
+    UserForm { user, .. }: UserForm,
+) -> Result<Response, PageError> {
+    let mut tx = state
+        .store
+        .write(Actor::User(user.principal.user_id))
+        .await?;
     tx.end_session(&user.principal, &user.session_hash).await?;
     tx.commit().await?;
     let mut resp = Redirect::to("/login?logged_out=1").into_response();

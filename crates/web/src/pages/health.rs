@@ -1,10 +1,10 @@
 use crate::AppState;
+use crate::error::Rendered;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use crate::error::Rendered;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz))

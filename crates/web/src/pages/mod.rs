@@ -10,13 +10,13 @@ mod workbench;
 use crate::AppState;
 use crate::access;
 use crate::error::PageError;
+pub use crate::scope::AgencyTree;
 use crate::session::CurrentUser;
 use crate::view::{Chrome, NavLink};
 use axum::Router;
 use axum::http::{Method, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use zhifa_domain::{Capability, Scope};
-pub use crate::scope::AgencyTree;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,8 +28,13 @@ pub fn router() -> Router<AppState> {
         .merge(admin_users::router())
 }
 
-pub async fn not_found() -> PageError {
-    PageError::NotFound
+/// 404 for unknown paths: JSON under `/api/`, a Chinese page elsewhere.
+pub async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        crate::error::ApiError::NotFound.into_response()
+    } else {
+        PageError::NotFound.into_response()
+    }
 }
 
 pub fn html(page: &impl crate::view::Page) -> Response {
@@ -37,8 +42,11 @@ pub fn html(page: &impl crate::view::Page) -> Response {
 }
 
 /// The same page with an error status (a form shown again with its errors).
+/// Marked as rendered so that the error-page layer keeps it.
 pub fn html_status(status: axum::http::StatusCode, page: &impl crate::view::Page) -> Response {
-    (status, Html(page.render_html())).into_response()
+    let mut resp = (status, Html(page.render_html())).into_response();
+    resp.extensions_mut().insert(crate::error::Rendered);
+    resp
 }
 
 pub fn portal_chrome(site_name: String, user: Option<&CurrentUser>) -> Chrome {
@@ -54,34 +62,39 @@ pub fn portal_chrome(site_name: String, user: Option<&CurrentUser>) -> Chrome {
 /// The workbench frame, whose menu offers only what the user may do.
 pub fn app_chrome(user: &CurrentUser, active: &str) -> Chrome {
     let p = &user.principal;
-    let mut nav = vec![("/app", "首页")];
-    if p.department_id.is_some() && p.can(Capability::ViewDepartmentStaff) {
-        nav.push(("/app/my-department", "本部门"));
+    let mut nav: Vec<(String, &'static str)> = vec![("/app".into(), "首页")];
+    if let Some(d) = p.department_id
+        && p.can(Capability::ViewDepartmentStaff)
+    {
+        nav.push((format!("/app/departments/{d}"), "本部门"));
+    }
+    if p.can(Capability::ViewAgencyStaff) {
+        nav.push(("/app/staff".into(), "本单位人员"));
     }
     if p.can(Capability::ManageOrganisation) {
         nav.extend([
-            ("/app/admin/agencies", "执法主体"),
-            ("/app/admin/departments", "承办机构"),
-            ("/app/admin/people", "人员"),
-            ("/app/admin/leadership", "领导小组"),
+            ("/app/admin/agencies".into(), "执法主体"),
+            ("/app/admin/departments".into(), "承办机构"),
+            ("/app/admin/people".into(), "人员"),
+            ("/app/admin/leadership".into(), "领导小组"),
         ]);
     }
     if p.can(Capability::ManageAccounts) {
-        nav.push(("/app/admin/users", "账号与角色"));
+        nav.push(("/app/admin/users".into(), "账号与角色"));
     }
     if p.can(Capability::ViewAuditLog) {
-        nav.push(("/app/audit", "操作记录"));
+        nav.push(("/app/audit".into(), "操作记录"));
     }
-    nav.push(("/", "公示网站"));
+    nav.push(("/".into(), "公示网站"));
     Chrome {
         site_name: user.agency_name.clone(),
         workbench: true,
         nav: nav
             .into_iter()
             .map(|(href, label)| NavLink {
+                active: href == active,
                 href,
                 label,
-                active: href == active,
             })
             .collect(),
         user_name: Some(p.display_name.clone()),

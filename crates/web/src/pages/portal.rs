@@ -20,7 +20,10 @@ pub fn router() -> Router<AppState> {
 
 /// The home page shows the top agency of this installation (a township's government,
 /// or the county that holds the townships).
-async fn home(State(state): State<AppState>, MaybeUser(user): MaybeUser) -> Result<Response, PageError> {
+async fn home(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+) -> Result<Response, PageError> {
     let agencies = state.store.list_agencies().await?;
     let Some(root) = agencies.iter().find(|a| a.parent_id.is_none()).cloned() else {
         return Ok(html(&PortalEmpty {

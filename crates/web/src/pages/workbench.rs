@@ -6,7 +6,7 @@ use crate::error::PageError;
 use crate::forms::UserForm;
 use crate::session::CurrentUser;
 use crate::view::{
-    AppHome, AuditPage, CapabilityLink, DepartmentStaffPage, JournalRow, PasswordPage,
+    AppHome, AuditPage, CapabilityLink, DepartmentStaffPage, JournalRow, PasswordPage, StaffPage,
 };
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/password", get(password_form).post(change_password))
         .route("/app/my-department", get(my_department))
         .route("/app/departments/{id}", get(department_staff))
+        .route("/app/staff", get(staff))
         .route("/app/audit", get(audit))
 }
 
@@ -33,9 +34,9 @@ fn capability_href(c: Capability, user: &CurrentUser) -> String {
         Capability::ManageAccounts => "/app/admin/users".into(),
         Capability::ViewDepartmentStaff => match user.principal.department_id {
             Some(d) => format!("/app/departments/{d}"),
-            None => "/app/admin/departments".into(),
+            None => "/app/staff".into(),
         },
-        Capability::ViewAgencyStaff => "/app/admin/departments".into(),
+        Capability::ViewAgencyStaff => "/app/staff".into(),
         Capability::ViewAuditLog => "/app/audit".into(),
     }
 }
@@ -46,7 +47,11 @@ async fn home(user: CurrentUser) -> Response {
         .capabilities()
         .into_iter()
         // A department-bound user without a department has no staff page to open.
-        .filter(|&c| !(c == Capability::ViewDepartmentStaff && p.department_id.is_none() && !p.can(Capability::ViewAgencyStaff)))
+        .filter(|&c| {
+            !(c == Capability::ViewDepartmentStaff
+                && p.department_id.is_none()
+                && !p.can(Capability::ViewAgencyStaff))
+        })
         .map(|c| CapabilityLink {
             label: c.label(),
             href: capability_href(c, &user),
@@ -152,7 +157,8 @@ async fn department_staff(
         method,
         uri,
     };
-    gate.require(Capability::ViewDepartmentStaff, &scope).await?;
+    gate.require(Capability::ViewDepartmentStaff, &scope)
+        .await?;
     let people = state
         .store
         .list_people(department.agency_id, Some(id))
@@ -162,9 +168,37 @@ async fn department_staff(
         .cloned()
         .ok_or(PageError::NotFound)?;
     Ok(html(&DepartmentStaffPage {
-        chrome: app_chrome(&user, "/app/my-department"),
+        chrome: app_chrome(&user, &format!("/app/departments/{id}")),
         agency,
         department,
+        people,
+    }))
+}
+
+async fn staff(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    method: Method,
+    uri: Uri,
+) -> Result<Response, PageError> {
+    let tree = AgencyTree::load(&state).await?;
+    let agency_id = user.principal.agency_id;
+    let gate = Gate {
+        state: &state,
+        user: &user,
+        method,
+        uri,
+    };
+    gate.require(
+        Capability::ViewAgencyStaff,
+        &Scope::Agency(tree.scope(agency_id)),
+    )
+    .await?;
+    let agency = tree.get(agency_id).cloned().ok_or(PageError::NotFound)?;
+    let people = state.store.list_people(agency_id, None).await?;
+    Ok(html(&StaffPage {
+        chrome: app_chrome(&user, "/app/staff"),
+        agency,
         people,
     }))
 }
@@ -188,11 +222,7 @@ pub fn actor_label(names: &HashMap<String, String>, actor: &str) -> String {
     }
 }
 
-pub async fn history(
-    state: &AppState,
-    kind: &str,
-    id: i64,
-) -> Result<Vec<JournalRow>, PageError> {
+pub async fn history(state: &AppState, kind: &str, id: i64) -> Result<Vec<JournalRow>, PageError> {
     let names = actor_names(state).await?;
     Ok(state
         .store
@@ -224,8 +254,11 @@ async fn audit(
         method,
         uri,
     };
-    gate.require(Capability::ViewAuditLog, &Scope::Agency(tree.scope(agency_id)))
-        .await?;
+    gate.require(
+        Capability::ViewAuditLog,
+        &Scope::Agency(tree.scope(agency_id)),
+    )
+    .await?;
     let agency = tree.get(agency_id).cloned().ok_or(PageError::NotFound)?;
     let names = actor_names(&state).await?;
     let rows = state

@@ -1,0 +1,317 @@
+//! The JSON API and its OpenAPI document.
+
+use crate::harness::TestApp;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use zhifa_store::on_both_backends;
+use zhifa_store::testing::TestDb;
+
+on_both_backends!(
+    openapi_document_matches_the_routes,
+    api_requires_a_valid_bearer_token,
+    api_creates_and_updates_with_field_errors_in_chinese,
+    api_refuses_malformed_oversized_and_unauthorised_requests,
+);
+
+async fn openapi_document_matches_the_routes(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let token = app.api_token("admin").await;
+    let doc: Value = reqwest::get(app.url("/api/v1/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 10, "only {} paths documented", paths.len());
+
+    let agency = app.agency_id().await;
+    let dept = app.department_id("司法所").await;
+    let person = app.store.list_people(agency, None).await.unwrap()[0].id;
+    let member = app.store.list_leadership(agency).await.unwrap()[0].id;
+    let client = reqwest::Client::new();
+    let mut checked = 0;
+    for (path, item) in paths {
+        let id = if path.starts_with("/api/v1/agencies/") {
+            agency
+        } else if path.starts_with("/api/v1/departments/") {
+            dept
+        } else if path.starts_with("/api/v1/people/") {
+            person
+        } else {
+            member
+        };
+        let concrete = path.replace("{id}", &id.to_string());
+        for method in item.as_object().unwrap().keys() {
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let mut req = client
+                .request(m.clone(), app.url(&concrete))
+                .bearer_auth(&token);
+            if m != reqwest::Method::GET {
+                // An empty object: every documented write must answer 400, not 404/405.
+                req = req.json(&json!({}));
+            }
+            let r = req.send().await.unwrap();
+            let status = r.status();
+            assert!(
+                status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path} documented but answered {status}"
+            );
+            if m == reqwest::Method::GET {
+                assert_eq!(status, StatusCode::OK, "GET {path}");
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::BAD_REQUEST,
+                    "{method} {path} with an empty body"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 17, "only {checked} operations checked");
+    // And what is not documented is not served.
+    let r = client
+        .get(app.url("/api/v1/nothing"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"]["message"].is_string());
+}
+
+async fn api_requires_a_valid_bearer_token(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let client = reqwest::Client::new();
+    let r = client.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let r = client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth("zf_bogus")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let token = app.api_token("officer").await;
+    let me: Value = client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["username"], "officer");
+    assert_eq!(me["roles"], json!(["officer"]));
+    // A session cookie is not an API credential.
+    let browser = app.login("admin").await;
+    let r = browser.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Disabling the user revokes the token.
+    let id = app.store.user_by_username("officer").await.unwrap().id;
+    let mut tx = app
+        .store
+        .write(zhifa_store::Actor::System("test"))
+        .await
+        .unwrap();
+    tx.set_user_disabled(id, true).await.unwrap();
+    tx.commit().await.unwrap();
+    let r = client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn api_creates_and_updates_with_field_errors_in_chinese(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let token = app.api_token("admin").await;
+    let client = reqwest::Client::new();
+    let agency = app.agency_id().await;
+
+    let r = client
+        .post(app.url(&format!("/api/v1/agencies/{agency}/departments")))
+        .bearer_auth(&token)
+        .json(&json!({"name": "农业服务中心", "duties": "农技推广", "sort_order": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let d: Value = r.json().await.unwrap();
+    let id = d["id"].as_i64().unwrap();
+
+    let r = client
+        .put(app.url(&format!("/api/v1/departments/{id}")))
+        .bearer_auth(&token)
+        .json(&json!({"name": "农业农村服务中心", "version": d["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The same version again is stale.
+    let r = client
+        .put(app.url(&format!("/api/v1/departments/{id}")))
+        .bearer_auth(&token)
+        .json(&json!({"name": "又一个名字", "version": d["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+
+    // Field errors name the field, in Chinese; nothing is written.
+    let r = client
+        .post(app.url("/api/v1/agencies"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "", "slug": "X Y", "kind": "x", "credit_code": "114115210055512344", "legal_basis": "", "parent_id": agency}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_fields");
+    let fields = body["error"]["fields"].as_array().unwrap();
+    let msg = |f: &str| {
+        fields
+            .iter()
+            .find(|e| e["field"] == f)
+            .map(|e| e["message"].as_str().unwrap().to_owned())
+    };
+    assert!(msg("credit_code").unwrap().contains("校验位"));
+    assert!(msg("name").unwrap().contains("请填写"));
+    // Duplicate credit code.
+    let r = client
+        .post(app.url("/api/v1/agencies"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "重复主体", "slug": "dup", "kind": "administrative_organ", "credit_code": "114115210055512343", "legal_basis": "依据", "parent_id": agency}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("已被其他执法主体使用"));
+    assert_eq!(app.store.list_agencies().await.unwrap().len(), 1);
+
+    // Stored strings come back literally.
+    let nasty = "<b>x</b>' OR '1'='1";
+    let r = client
+        .post(app.url(&format!("/api/v1/agencies/{agency}/leadership")))
+        .bearer_auth(&token)
+        .json(&json!({"name": nasty, "rank": "member", "post": "测试"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let m: Value = r.json().await.unwrap();
+    assert_eq!(m["name"], nasty);
+}
+
+async fn api_refuses_malformed_oversized_and_unauthorised_requests(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let client = reqwest::Client::new();
+    let agency = app.agency_id().await;
+    let admin = app.api_token("admin").await;
+    let url = app.url(&format!("/api/v1/agencies/{agency}/departments"));
+    let before = app.store.list_departments(agency).await.unwrap().len();
+
+    let r = client
+        .post(&url)
+        .bearer_auth(&admin)
+        .header("Content-Type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_json");
+    assert!(body["error"]["message"].as_str().unwrap().contains("JSON"));
+
+    let r = client
+        .post(&url)
+        .bearer_auth(&admin)
+        .json(&json!({"name": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    let r = client
+        .post(&url)
+        .bearer_auth(&admin)
+        .body("name=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    let big = json!({"name": "x".repeat(300 * 1024)});
+    let r = client
+        .post(&url)
+        .bearer_auth(&admin)
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_large");
+
+    // An officer may not create departments or list other staff.
+    let officer = app.api_token("officer").await;
+    let r = client
+        .post(&url)
+        .bearer_auth(&officer)
+        .json(&json!({"name": "越权"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = client
+        .get(app.url(&format!("/api/v1/agencies/{agency}/people")))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let market = app
+        .store
+        .list_people(agency, Some(app.department_id("市场监管所").await))
+        .await
+        .unwrap()[0]
+        .id;
+    let r = client
+        .get(app.url(&format!("/api/v1/people/{market}")))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    assert_eq!(
+        app.store.list_departments(agency).await.unwrap().len(),
+        before
+    );
+    assert_eq!(app.store.journal_count("access.denied").await.unwrap(), 3);
+    let r = client
+        .get(app.url("/api/v1/agencies/999999"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = client
+        .get(app.url("/api/v1/agencies/abc"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}

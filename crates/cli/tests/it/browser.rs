@@ -1,0 +1,173 @@
+//! A real browser (Debian chromium through chromedriver) logs in and looks at the pages.
+//! Runs when `chromedriver` is on PATH; CI sets `ZHIFA_REQUIRE_BROWSER=1` so that a
+//! missing browser fails instead of skipping. Screenshots go to `target/screenshots/`.
+
+use crate::harness::{PASSWORD, TestApp};
+use fantoccini::{ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use zhifa_store::testing::TestDb;
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chromedriver_available() -> bool {
+    Command::new("chromedriver")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn screenshot_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn browser(width: u32) -> (fantoccini::Client, Driver) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver(child);
+    let mut caps = serde_json::Map::new();
+    let mut options = serde_json::json!({
+        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--no-first-run", "--disable-component-update", "--disable-sync", "--lang=zh-CN",
+                 "--hide-scrollbars", format!("--window-size={width},1400")],
+    });
+    if width < 500 {
+        // Headless windows are at least 500 px wide; a phone needs device emulation.
+        options["mobileEmulation"] = serde_json::json!({
+            "deviceMetrics": { "width": width, "height": 812, "pixelRatio": 2.0, "mobile": true, "touch": true }
+        });
+    }
+    caps.insert("goog:chromeOptions".into(), options);
+    let mut last = None;
+    for _ in 0..50 {
+        match ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => return (c, driver),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("cannot reach chromedriver: {last:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_logs_in_and_sees_the_workbench_on_desktop_and_phone() {
+    if !chromedriver_available() {
+        assert!(
+            std::env::var("ZHIFA_REQUIRE_BROWSER").is_err(),
+            "ZHIFA_REQUIRE_BROWSER is set but chromedriver is missing"
+        );
+        eprintln!("chromedriver not found: browser test skipped");
+        return;
+    }
+    let app = TestApp::start(TestDb::sqlite().await).await;
+    let shots = screenshot_dir();
+    for (width, tag) in [(1280u32, "desktop"), (375, "phone")] {
+        let (c, _driver) = browser(width).await;
+        c.goto(&app.url("/")).await.unwrap();
+        let body = c
+            .find(Locator::Css("body"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(body.contains("郭志鑫"), "portal shows the leadership group");
+        std::fs::write(
+            shots.join(format!("portal-{tag}.png")),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+
+        c.goto(&app.url("/app")).await.unwrap();
+        // Not signed in: the workbench sends the browser to the login form.
+        assert!(c.current_url().await.unwrap().path().starts_with("/login"));
+        std::fs::write(
+            shots.join(format!("login-{tag}.png")),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        c.find(Locator::Id("username"))
+            .await
+            .unwrap()
+            .send_keys("admin")
+            .await
+            .unwrap();
+        c.find(Locator::Id("password"))
+            .await
+            .unwrap()
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+        c.find(Locator::Css("form.stack button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::Css("section.hero h1"))
+            .await
+            .unwrap();
+        assert_eq!(c.current_url().await.unwrap().path(), "/app");
+        let body = c
+            .find(Locator::Css("body"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            body.contains("赵敏") && body.contains("管理员"),
+            "workbench home: {body}"
+        );
+        std::fs::write(
+            shots.join(format!("workbench-{tag}.png")),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+
+        // The page fits the screen: no horizontal scrolling of the document.
+        let overflow = c
+            .execute(
+                "return document.documentElement.scrollWidth - window.innerWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "{tag}: page wider than the screen by {overflow}"
+        );
+
+        c.goto(&app.url("/app/admin/leadership")).await.unwrap();
+        std::fs::write(
+            shots.join(format!("admin-leadership-{tag}.png")),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        c.close().await.unwrap();
+    }
+}

@@ -1,0 +1,255 @@
+//! The `zhifa` binary as an operator uses it.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn zhifa() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_zhifa"));
+    c.env_remove("ZHIFA_DATA")
+        .env_remove("ZHIFA_DATABASE_URL")
+        .env_remove("ZHIFA_CONFIG")
+        .env_remove("ZHIFA_PASSWORD");
+    c
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until `/healthz` answers 200 (a bare HTTP/1.0 request: no client needed).
+fn wait_for_health(port: u16) -> bool {
+    use std::io::Read;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n");
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn help_documents_commands_and_configuration_in_chinese_and_english() {
+    let out = zhifa().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "demo",
+        "serve",
+        "init",
+        "migrate",
+        "user",
+        "token",
+        "ZHIFA_DATA",
+        "ZHIFA_DATABASE_URL",
+        "数据目录",
+        "data directory",
+        "配置优先级",
+        "precedence",
+    ] {
+        assert!(text.contains(needle), "--help lacks {needle}");
+    }
+    let out = zhifa().args(["user", "--help"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in ["add", "passwd", "list", "disable"] {
+        assert!(text.contains(needle));
+    }
+}
+
+#[test]
+fn demo_refuses_a_taken_port_with_a_clear_message() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = zhifa()
+        .args(["demo", "--addr", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("端口已被占用") && err.contains("address already in use"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unwritable_data_dir_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = zhifa()
+        .args(["migrate", "--data"])
+        .arg(file.join("sub"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("数据目录不可写") && err.contains("not writable"),
+        "{err}"
+    );
+}
+
+#[test]
+fn demo_starts_reuses_its_data_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..2 {
+        let port = free_port();
+        let mut child = zhifa()
+            .args(["demo", "--addr", &format!("127.0.0.1:{port}"), "--data"])
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(wait_for_health(port), "demo did not start");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let exit = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(exit.success(), "graceful exit code");
+        let mut out = String::new();
+        std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+        assert!(
+            out.contains("admin") && out.contains("Zhifa@2026"),
+            "accounts printed"
+        );
+        if round == 0 {
+            assert!(out.contains("新建"), "{out}");
+        } else {
+            assert!(out.contains("沿用已有数据"), "{out}");
+        }
+    }
+}
+
+#[test]
+fn init_user_and_token_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_owned();
+    let run = |args: &[&str], password: Option<&str>| {
+        let mut c = zhifa();
+        c.args(args).args(["--data", &data]);
+        if password.is_some() {
+            c.arg("--password-stdin").stdin(Stdio::piped());
+        }
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        if let Some(p) = password {
+            writeln!(child.stdin.take().unwrap(), "{p}").unwrap();
+        }
+        child.wait_with_output().unwrap()
+    };
+    let init = [
+        "init",
+        "--agency-name",
+        "某县城市管理局",
+        "--slug",
+        "city",
+        "--credit-code",
+        "914403001922038216",
+        "--legal-basis",
+        "《城市管理执法办法》",
+        "--admin-user",
+        "root",
+        "--admin-name",
+        "管理员甲",
+    ];
+    let out = run(&init, Some("weak"));
+    assert!(!out.status.success(), "weak password accepted");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("密码"));
+    let out = run(&init, Some("Strong#Pass1"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut bad = init;
+    bad[6] = "914403001922038217";
+    bad[4] = "city2";
+    let out = run(&bad, Some("Strong#Pass1"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("校验位"));
+
+    let out = run(
+        &[
+            "user",
+            "add",
+            "--agency",
+            "city",
+            "--username",
+            "lisi",
+            "--name",
+            "李四",
+            "--roles",
+            "officer,leader",
+        ],
+        Some("Another#Pass2"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        &[
+            "user",
+            "add",
+            "--agency",
+            "city",
+            "--username",
+            "liwu",
+            "--name",
+            "李五",
+            "--roles",
+            "boss",
+        ],
+        Some("Another#Pass2"),
+    );
+    assert!(!out.status.success());
+    let out = run(&["user", "list"], None);
+    let list = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        list.contains("root") && list.contains("lisi") && list.contains("officer,leader"),
+        "{list}"
+    );
+    let out = run(&["user", "passwd", "lisi"], Some("Changed#Pass3"));
+    assert!(out.status.success());
+    let out = run(&["user", "disable", "lisi"], None);
+    assert!(out.status.success());
+    let out = run(&["user", "list", "--agency", "city"], None);
+    assert!(String::from_utf8(out.stdout).unwrap().contains("disabled"));
+    let out = run(&["token", "create", "--user", "lisi"], None);
+    assert!(!out.status.success(), "token for a disabled user");
+    let out = run(&["token", "create", "--user", "root"], None);
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap();
+    assert!(token.trim().starts_with("zf_") && token.trim().len() > 40);
+    let out = run(&["migrate"], None);
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("up to date")
+    );
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests of zhifa: the real router on a real socket, driven by a real HTTP
+//! client, on SQLite and (when `ZHIFA_TEST_DATABASE_URL` is set) PostgreSQL.
+
+mod api;
+mod app;
+mod browser;
+mod cli;
+mod harness;
+mod security;
