@@ -196,3 +196,30 @@ impl IntoResponse for ApiError {
 pub fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_status_has_a_chinese_page() {
+        for (status, title) in [
+            (StatusCode::FORBIDDEN, "无权访问"),
+            (StatusCode::NOT_FOUND, "页面不存在"),
+            (StatusCode::PAYLOAD_TOO_LARGE, "提交内容过大"),
+            (StatusCode::INTERNAL_SERVER_ERROR, "系统错误"),
+            (StatusCode::SERVICE_UNAVAILABLE, "服务暂不可用"),
+        ] {
+            let page = ErrorPage {
+                status: status.as_u16(),
+                title,
+                message: "说明".into(),
+            }
+            .render_html();
+            assert!(page.contains("<html lang=\"zh-CN\">") && page.contains(title));
+            let resp = error_page(status, None);
+            assert_eq!(resp.status(), status);
+            assert!(resp.extensions().get::<Rendered>().is_some());
+        }
+    }
+}
