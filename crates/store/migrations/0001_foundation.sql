@@ -98,17 +98,74 @@ CREATE TABLE login_failures (
 );
 CREATE INDEX login_failures_by_user ON login_failures (username, at);
 
--- The journal: one row per change of state, login, logout, failure and denial, written in
--- the same transaction as the change. The ledger capability turns these into Merkle leaves.
+-- The journal: one row per change of state, login, logout, failure and denial, written
+-- in the same transaction as the change. Each row is the readable side of one entry of
+-- its log (`ledger_entries`, same log_id and seq); `payload` and `salt` are what the
+-- entry's commitment covers, and may be erased (de-identification) without breaking
+-- the log. `snapshot` = 1 when the payload is the full state of the subject's row.
 CREATE TABLE journal (
-    id {id},
+    log_id BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
     agency_id BIGINT REFERENCES agencies(id),
     at BIGINT NOT NULL,
     actor TEXT NOT NULL,
     action TEXT NOT NULL,
     subject_kind TEXT NOT NULL,
     subject_id TEXT NOT NULL,
-    payload TEXT NOT NULL
+    snapshot BIGINT NOT NULL DEFAULT 0,
+    payload TEXT,
+    salt BYTEA,
+    PRIMARY KEY (log_id, seq)
 );
-CREATE INDEX journal_by_agency ON journal (agency_id, id);
 CREATE INDEX journal_by_subject ON journal (subject_kind, subject_id);
+CREATE INDEX journal_by_action ON journal (action);
+
+-- One append-only Merkle log per agency (log_id = agency id) and one for the
+-- installation itself (log_id 0: failed logins of unknown users and the like).
+-- `origin` is the checkpoint origin line, fixed at creation.
+CREATE TABLE ledger_logs (
+    log_id BIGINT PRIMARY KEY,
+    origin TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    hash_alg TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    root BYTEA NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+-- The canonical bytes of each entry (crates/ledger/src/entry.rs).
+CREATE TABLE ledger_entries (
+    log_id BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    entry BYTEA NOT NULL,
+    PRIMARY KEY (log_id, seq)
+);
+
+-- Every perfect subtree hash; level 0 holds the leaf hashes.
+CREATE TABLE ledger_nodes (
+    log_id BIGINT NOT NULL,
+    level BIGINT NOT NULL,
+    idx BIGINT NOT NULL,
+    hash BYTEA NOT NULL,
+    PRIMARY KEY (log_id, level, idx)
+);
+
+-- Signed tree heads (C2SP tlog-checkpoint notes), kept as history.
+CREATE TABLE ledger_checkpoints (
+    log_id BIGINT NOT NULL,
+    size BIGINT NOT NULL,
+    note TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (log_id, size)
+);
+
+-- Public keys of each log, in signed-note verifier form; retired keys stay so that old
+-- checkpoints remain verifiable. Private keys never enter the database.
+CREATE TABLE ledger_keys (
+    id {id},
+    log_id BIGINT NOT NULL,
+    verifier_key TEXT NOT NULL UNIQUE,
+    algorithm TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    retired_at BIGINT
+);

@@ -317,18 +317,8 @@ impl WriteTx {
         .fetch_one(self.conn())
         .await
         .map_err(|e| unique_as_field(e, "username", "该用户名已被使用"))?;
-        self.record(
-            Some(agency_id),
-            "user.create",
-            "user",
-            id,
-            serde_json::json!({
-                "username": username.as_str(),
-                "display_name": display_name,
-                "person_id": person_id,
-                "roles": encode_roles(roles),
-            }),
-        );
+        self.record_row(agency_id, "user.create", "user", id)
+            .await?;
         Ok(id)
     }
 
@@ -359,13 +349,7 @@ impl WriteTx {
         if done.rows_affected() != 1 {
             return Err(StoreError::Stale);
         }
-        self.record(
-            Some(agency_id),
-            "user.roles",
-            "user",
-            id,
-            serde_json::json!({ "roles": encode_roles(roles) }),
-        );
+        self.record_row(agency_id, "user.roles", "user", id).await?;
         Ok(())
     }
 
@@ -388,10 +372,50 @@ impl WriteTx {
             .bind(id)
             .execute(self.conn())
             .await?;
-        // The hash itself never enters the journal.
-        self.record(
+        // A new password also lifts a lockout (the failures were against the old one).
+        sqlx::query(
+            "DELETE FROM login_failures WHERE username = (SELECT username FROM users WHERE id = $1)",
+        )
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        // The snapshot carries only a digest of the new hash.
+        self.record_row(agency_id, "user.password", "user", id)
+            .await?;
+        self.revoke_tokens_of(agency_id, id).await
+    }
+
+    /// Revokes every live API token of a user (each revocation is a ledgered change).
+    async fn revoke_tokens_of(&mut self, agency_id: i64, user_id: i64) -> Result<(), StoreError> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM api_tokens WHERE user_id = $1 AND revoked = 0 ORDER BY id",
+        )
+        .bind(user_id)
+        .fetch_all(self.conn())
+        .await?;
+        for token in ids {
+            sqlx::query("UPDATE api_tokens SET revoked = 1 WHERE id = $1")
+                .bind(token)
+                .execute(self.conn())
+                .await?;
+            self.record_row(agency_id, "token.revoke", "api_token", token)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Clears the failed-login count of a user (an administrator's unlock).
+    pub async fn unlock_user(&mut self, id: i64) -> Result<(), StoreError> {
+        let agency_id = self.user_agency(id).await?;
+        sqlx::query(
+            "DELETE FROM login_failures WHERE username = (SELECT username FROM users WHERE id = $1)",
+        )
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        self.record_event(
             Some(agency_id),
-            "user.password",
+            "auth.unlock",
             "user",
             id,
             serde_json::json!({}),
@@ -416,17 +440,15 @@ impl WriteTx {
                 .execute(self.conn())
                 .await?;
         }
-        self.record(
-            Some(agency_id),
-            if disabled {
-                "user.disable"
-            } else {
-                "user.enable"
-            },
-            "user",
-            id,
-            serde_json::json!({}),
-        );
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
+        self.record_row(agency_id, action, "user", id).await?;
+        if disabled {
+            self.revoke_tokens_of(agency_id, id).await?;
+        }
         Ok(())
     }
 
@@ -457,7 +479,7 @@ impl WriteTx {
         .bind(client_ip.to_owned())
         .execute(self.conn())
         .await?;
-        self.record(
+        self.record_event(
             Some(user.agency_id),
             "auth.login",
             "user",
@@ -476,7 +498,7 @@ impl WriteTx {
             .bind(id_hash.to_owned())
             .execute(self.conn())
             .await?;
-        self.record(
+        self.record_event(
             Some(principal.agency_id),
             "auth.logout",
             "user",
@@ -501,21 +523,32 @@ impl WriteTx {
             .bind(client_ip.to_owned())
             .execute(self.conn())
             .await?;
+        // The subject is the account when it exists; a typed name (which may be a
+        // mistyped password) stays in the erasable payload, never in the public entry.
         let agency = known_user.map(|u| u.agency_id);
-        self.record(
+        let subject = known_user
+            .map(|u| u.id.to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let kind = if known_user.is_some() {
+            "user"
+        } else {
+            "username"
+        };
+        let typed: String = username.chars().take(64).collect();
+        self.record_event(
             agency,
             "auth.login_failed",
-            "username",
-            username,
-            serde_json::json!({ "reason": reason, "client_ip": client_ip }),
+            kind,
+            &subject,
+            serde_json::json!({ "reason": reason, "client_ip": client_ip, "username": typed }),
         );
         if locked_now {
-            self.record(
+            self.record_event(
                 agency,
                 "auth.locked",
-                "username",
-                username,
-                serde_json::json!({ "client_ip": client_ip }),
+                kind,
+                &subject,
+                serde_json::json!({ "client_ip": client_ip, "username": typed }),
             );
         }
         Ok(())
@@ -527,7 +560,7 @@ impl WriteTx {
         principal: &Principal,
         denial: &Denial<'_>,
     ) -> Result<(), StoreError> {
-        self.record(
+        self.record_event(
             Some(principal.agency_id),
             "access.denied",
             "user",
@@ -553,13 +586,8 @@ impl WriteTx {
         .bind(self.now())
         .fetch_one(self.conn())
         .await?;
-        self.record(
-            Some(user.agency_id),
-            "token.create",
-            "api_token",
-            id,
-            serde_json::json!({ "user_id": user.id, "name": name }),
-        );
+        self.record_row(user.agency_id, "token.create", "api_token", id)
+            .await?;
         Ok(id)
     }
 }

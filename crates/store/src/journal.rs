@@ -1,4 +1,4 @@
-//! Reading the journal (the record of changes, logins and denials).
+//! Reading the journal: the readable side of the log entries (changes, logins, denials).
 
 use crate::db::Store;
 use crate::error::StoreError;
@@ -7,27 +7,31 @@ use sqlx::Row;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct JournalEntry {
-    pub id: i64,
+    /// The log (agency id, or 0 for the installation's own log) and position in it.
+    pub log_id: i64,
+    pub seq: i64,
     pub agency_id: Option<i64>,
     pub at: i64,
     pub actor: String,
     pub action: String,
     pub subject_kind: String,
     pub subject_id: String,
-    pub payload: String,
+    /// `None` once erased (de-identification); the log entry stays verifiable.
+    pub payload: Option<String>,
 }
 
+const COLS: &str = "log_id, seq, agency_id, at, actor, action, subject_kind, subject_id, payload";
+
 impl Store {
-    /// The newest `limit` entries of an agency, newest first.
+    /// The newest `limit` entries of an agency's log, newest first.
     pub async fn journal_for_agency(
         &self,
         agency_id: i64,
         limit: i64,
     ) -> Result<Vec<JournalEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, agency_id, at, actor, action, subject_kind, subject_id, payload
-             FROM journal WHERE agency_id = $1 ORDER BY id DESC LIMIT $2",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLS} FROM journal WHERE log_id = $1 ORDER BY seq DESC LIMIT $2"
+        )))
         .bind(agency_id)
         .bind(limit)
         .fetch_all(&self.pool)
@@ -41,10 +45,9 @@ impl Store {
         subject_kind: &str,
         subject_id: &str,
     ) -> Result<Vec<JournalEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, agency_id, at, actor, action, subject_kind, subject_id, payload
-             FROM journal WHERE subject_kind = $1 AND subject_id = $2 ORDER BY id",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLS} FROM journal WHERE subject_kind = $1 AND subject_id = $2 ORDER BY at, log_id, seq"
+        )))
         .bind(subject_kind.to_owned())
         .bind(subject_id.to_owned())
         .fetch_all(&self.pool)
@@ -65,7 +68,8 @@ impl Store {
 
 fn decode(r: &sqlx::any::AnyRow) -> Result<JournalEntry, StoreError> {
     Ok(JournalEntry {
-        id: r.try_get("id")?,
+        log_id: r.try_get("log_id")?,
+        seq: r.try_get("seq")?,
         agency_id: r.try_get("agency_id")?,
         at: r.try_get("at")?,
         actor: r.try_get("actor")?,

@@ -11,8 +11,10 @@ mod time;
 
 pub mod accounts;
 pub mod journal;
+pub mod ledger;
 pub mod org;
 pub mod password;
+pub mod snapshot;
 pub mod write;
 
 #[cfg(feature = "testing")]

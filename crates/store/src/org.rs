@@ -11,6 +11,7 @@ use zhifa_domain::access::AgencyScope;
 use zhifa_domain::{
     AgencyKind, LeadershipRank, NewAgency, NewDepartment, NewLeadershipMember, NewPerson,
 };
+use zhifa_ledger::HashAlg;
 
 /// 执法主体 as stored.
 #[derive(Debug, Clone, Serialize)]
@@ -321,7 +322,32 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Creates an agency with its own log, using the parent's hash function (SHA-256 for
+    /// a top-level agency unless [`WriteTx::create_agency_with`] says otherwise).
     pub async fn create_agency(&mut self, a: &NewAgency) -> Result<i64, StoreError> {
+        let alg = match a.parent_id {
+            Some(p) => {
+                let code: Option<String> =
+                    sqlx::query_scalar("SELECT hash_alg FROM ledger_logs WHERE log_id = $1")
+                        .bind(p)
+                        .fetch_optional(self.conn())
+                        .await?;
+                code.as_deref()
+                    .and_then(HashAlg::from_code)
+                    .unwrap_or(HashAlg::Sha256)
+            }
+            None => HashAlg::Sha256,
+        };
+        self.create_agency_with(a, alg).await
+    }
+
+    /// Creates an agency whose log uses `alg` (SM3 for 国密 deployments). The choice is
+    /// permanent: one log never mixes hash functions.
+    pub async fn create_agency_with(
+        &mut self,
+        a: &NewAgency,
+        alg: HashAlg,
+    ) -> Result<i64, StoreError> {
         self.check_agency_unique(a, None).await?;
         let now = self.now();
         let id: i64 = sqlx::query_scalar(
@@ -339,7 +365,8 @@ impl WriteTx {
         .fetch_one(self.conn())
         .await
         .map_err(|e| unique_as_field(e, "credit_code", "统一社会信用代码或标识与已有执法主体重复"))?;
-        self.record(Some(id), "agency.create", "agency", id, a);
+        crate::ledger::create_log(self.conn(), id, a.slug.as_str(), alg, now).await?;
+        self.record_row(id, "agency.create", "agency", id).await?;
         Ok(id)
     }
 
@@ -387,7 +414,7 @@ impl WriteTx {
         .await
         .map_err(|e| unique_as_field(e, "credit_code", "统一社会信用代码或标识与已有执法主体重复"))?;
         expect_one(done.rows_affected())?;
-        self.record(Some(id), "agency.update", "agency", id, a);
+        self.record_row(id, "agency.update", "agency", id).await?;
         Ok(())
     }
 
@@ -409,7 +436,8 @@ impl WriteTx {
         .fetch_one(self.conn())
         .await
         .map_err(|e| unique_as_field(e, "name", "本单位已有同名部门"))?;
-        self.record(Some(agency_id), "department.create", "department", id, d);
+        self.record_row(agency_id, "department.create", "department", id)
+            .await?;
         Ok(id)
     }
 
@@ -438,7 +466,8 @@ impl WriteTx {
         .await
         .map_err(|e| unique_as_field(e, "name", "本单位已有同名部门"))?;
         expect_one(done.rows_affected())?;
-        self.record(Some(agency_id), "department.update", "department", id, d);
+        self.record_row(agency_id, "department.update", "department", id)
+            .await?;
         Ok(())
     }
 
@@ -482,7 +511,8 @@ impl WriteTx {
         .bind(now)
         .fetch_one(self.conn())
         .await?;
-        self.record(Some(agency_id), "person.create", "person", id, p);
+        self.record_row(agency_id, "person.create", "person", id)
+            .await?;
         Ok(id)
     }
 
@@ -514,19 +544,8 @@ impl WriteTx {
         .execute(self.conn())
         .await?;
         expect_one(done.rows_affected())?;
-        #[derive(Serialize)]
-        struct Payload<'a> {
-            #[serde(flatten)]
-            person: &'a NewPerson,
-            active: bool,
-        }
-        self.record(
-            Some(agency_id),
-            "person.update",
-            "person",
-            id,
-            Payload { person: p, active },
-        );
+        self.record_row(agency_id, "person.update", "person", id)
+            .await?;
         Ok(())
     }
 
@@ -547,13 +566,8 @@ impl WriteTx {
         .bind(self.now())
         .fetch_one(self.conn())
         .await?;
-        self.record(
-            Some(agency_id),
-            "leadership.create",
-            "leadership_member",
-            id,
-            m,
-        );
+        self.record_row(agency_id, "leadership.create", "leadership_member", id)
+            .await?;
         Ok(id)
     }
 
@@ -583,13 +597,8 @@ impl WriteTx {
         .execute(self.conn())
         .await?;
         expect_one(done.rows_affected())?;
-        self.record(
-            Some(agency_id),
-            "leadership.update",
-            "leadership_member",
-            id,
-            m,
-        );
+        self.record_row(agency_id, "leadership.update", "leadership_member", id)
+            .await?;
         Ok(())
     }
 
@@ -610,13 +619,8 @@ impl WriteTx {
             .execute(self.conn())
             .await?;
         expect_one(done.rows_affected())?;
-        self.record(
-            Some(agency_id),
-            "leadership.remove",
-            "leadership_member",
-            id,
-            serde_json::json!({}),
-        );
+        self.record_row(agency_id, "leadership.remove", "leadership_member", id)
+            .await?;
         Ok(())
     }
 }

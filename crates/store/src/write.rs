@@ -2,12 +2,15 @@
 //!
 //! A [`WriteTx`] wraps one database transaction. Its mutation methods (defined next to
 //! the tables they touch, in `org`, `accounts`, …) are the only code that writes ledgered
-//! tables, and each of them records a journal entry; [`WriteTx::commit`] writes the
-//! entries and the changes atomically. Nothing outside this crate can reach the
-//! transaction, so a change without its entry cannot be written from elsewhere.
+//! tables, and each of them records what it changed; [`WriteTx::commit`] appends one
+//! entry per change to the agency's Merkle log and commits the change and the entries
+//! together. Nothing outside this crate can reach the transaction, so a change without
+//! its entry cannot be written from elsewhere.
 
 use crate::db::{Backend, Store};
 use crate::error::StoreError;
+use crate::ledger;
+use crate::snapshot;
 use crate::time::now_ms;
 use serde::Serialize;
 use sqlx::{Any, AnyConnection, Transaction};
@@ -24,7 +27,7 @@ pub enum Actor {
 }
 
 impl Actor {
-    /// Canonical text form stored in the journal: `user:12`, `anonymous`, `system:demo`.
+    /// Canonical text form stored in entries: `user:12`, `anonymous`, `system:demo`.
     pub fn encode(&self) -> String {
         match self {
             Actor::User(id) => format!("user:{id}"),
@@ -34,20 +37,23 @@ impl Actor {
     }
 }
 
-pub(crate) struct Entry {
-    agency_id: Option<i64>,
-    action: &'static str,
-    subject_kind: &'static str,
-    subject_id: String,
-    payload: String,
+/// A change waiting for its entry.
+pub(crate) struct Pending {
+    pub agency_id: Option<i64>,
+    pub action: &'static str,
+    pub subject_kind: &'static str,
+    pub subject_id: String,
+    pub payload: String,
+    pub snapshot: bool,
 }
 
 /// One transaction that changes state and records why.
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
+    backend: Backend,
     actor: Actor,
     now: i64,
-    entries: Vec<Entry>,
+    pending: Vec<Pending>,
 }
 
 impl Store {
@@ -60,9 +66,10 @@ impl Store {
         };
         Ok(WriteTx {
             tx,
+            backend: self.backend(),
             actor,
             now: now_ms(),
-            entries: Vec::new(),
+            pending: Vec::new(),
         })
     }
 }
@@ -81,8 +88,31 @@ impl WriteTx {
         &self.actor
     }
 
-    /// Records a change; called by every mutation method after its SQL succeeded.
-    pub(crate) fn record(
+    /// Records a change of a ledgered row: the entry commits to the row's state after
+    /// the change (or to "deleted"). Called by every mutation method after its SQL.
+    pub(crate) async fn record_row(
+        &mut self,
+        agency_id: i64,
+        action: &'static str,
+        subject_kind: &'static str,
+        id: i64,
+    ) -> Result<(), StoreError> {
+        let payload = snapshot::read(self.conn(), subject_kind, id)
+            .await?
+            .unwrap_or_else(snapshot::deleted);
+        self.pending.push(Pending {
+            agency_id: Some(agency_id),
+            action,
+            subject_kind,
+            subject_id: id.to_string(),
+            payload,
+            snapshot: true,
+        });
+        Ok(())
+    }
+
+    /// Records an event that changes no ledgered row (a login, a failure, a denial).
+    pub(crate) fn record_event(
         &mut self,
         agency_id: Option<i64>,
         action: &'static str,
@@ -90,36 +120,23 @@ impl WriteTx {
         subject_id: impl ToString,
         payload: impl Serialize,
     ) {
-        let payload = serde_json::to_string(&payload).expect("payloads are plain data");
-        self.entries.push(Entry {
+        let value = serde_json::to_value(&payload).expect("payloads are plain data");
+        self.pending.push(Pending {
             agency_id,
             action,
             subject_kind,
             subject_id: subject_id.to_string(),
-            payload,
+            payload: snapshot::canonical_value(&value),
+            snapshot: false,
         });
     }
 
-    /// Writes the journal entries and commits. Returns the journal ids, in order.
-    pub async fn commit(mut self) -> Result<Vec<i64>, StoreError> {
-        let mut ids = Vec::with_capacity(self.entries.len());
+    /// Appends the entries to their logs and commits. Returns `(log, seq)` of each entry.
+    pub async fn commit(mut self) -> Result<Vec<(i64, u64)>, StoreError> {
+        let pending = std::mem::take(&mut self.pending);
         let actor = self.actor.encode();
-        for e in std::mem::take(&mut self.entries) {
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO journal (agency_id, at, actor, action, subject_kind, subject_id, payload)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            )
-            .bind(e.agency_id)
-            .bind(self.now)
-            .bind(&actor)
-            .bind(e.action)
-            .bind(e.subject_kind)
-            .bind(e.subject_id)
-            .bind(e.payload)
-            .fetch_one(&mut *self.tx)
-            .await?;
-            ids.push(id);
-        }
+        let (now, backend) = (self.now, self.backend);
+        let ids = ledger::append(&mut self.tx, backend, &actor, now, pending).await?;
         self.tx.commit().await?;
         Ok(ids)
     }

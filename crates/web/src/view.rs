@@ -163,7 +163,7 @@ pub struct JournalRow {
 impl JournalRow {
     pub fn from(e: &JournalEntry, actor_name: String) -> Self {
         JournalRow {
-            id: e.id,
+            id: e.seq,
             at: fmt_time(e.at),
             actor: actor_name,
             action: action_label(&e.action),

@@ -1,3 +1,4 @@
 //! Store stories, each run on SQLite and (when configured) PostgreSQL.
 
+mod ledger;
 mod org;

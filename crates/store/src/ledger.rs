@@ -1,0 +1,474 @@
+//! The per-agency Merkle logs in the database: sequencing and integrating entries inside
+//! the writing transaction, and reading heads, nodes, entries and checkpoints back.
+//!
+//! One sequencer per log: appending takes the log's head row first (`FOR UPDATE` on
+//! PostgreSQL; SQLite writers are already serialised by `BEGIN IMMEDIATE`), so several
+//! app nodes append to one log without gaps or duplicate sequence numbers. Entries are
+//! integrated into the tree in the same transaction, so the tree head never lags, never
+//! forks and survives a crash at any instant together with the change it records.
+
+use crate::db::{Backend, Store};
+use crate::error::StoreError;
+use crate::write::Pending;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use std::collections::BTreeMap;
+use zhifa_ledger::entry::{Entry, commitment};
+use zhifa_ledger::tree::{CompactRange, NodeId, frontier_ids};
+use zhifa_ledger::{Hash, HashAlg};
+
+/// The log of the installation itself (events that belong to no agency).
+pub const SYSTEM_LOG: i64 = 0;
+pub const SYSTEM_LOG_NAME: &str = "_system";
+
+/// A log's identity and head.
+#[derive(Debug, Clone)]
+pub struct LogHead {
+    pub log_id: i64,
+    pub origin: String,
+    pub name: String,
+    pub alg: HashAlg,
+    pub size: u64,
+    pub root: Hash,
+}
+
+/// The checkpoint origin line of a log named `name`.
+pub fn origin_for(name: &str) -> String {
+    format!("zhifa/{name}")
+}
+
+fn hash_of(v: Vec<u8>) -> Result<Hash, StoreError> {
+    v.try_into()
+        .map_err(|_| StoreError::Corrupt("a stored hash is not 32 bytes".into()))
+}
+
+fn head(r: &sqlx::any::AnyRow) -> Result<LogHead, StoreError> {
+    let alg: String = r.try_get("hash_alg")?;
+    Ok(LogHead {
+        log_id: r.try_get("log_id")?,
+        origin: r.try_get("origin")?,
+        name: r.try_get("name")?,
+        alg: HashAlg::from_code(&alg)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown hash algorithm {alg}")))?,
+        size: r.try_get::<i64, _>("size")? as u64,
+        root: hash_of(r.try_get("root")?)?,
+    })
+}
+
+/// Creates the (empty) log of a new agency, in the agency's creating transaction.
+pub(crate) async fn create_log(
+    conn: &mut AnyConnection,
+    log_id: i64,
+    name: &str,
+    alg: HashAlg,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO ledger_logs (log_id, origin, name, hash_alg, size, root, created_at)
+         VALUES ($1, $2, $3, $4, 0, $5, $6)",
+    )
+    .bind(log_id)
+    .bind(origin_for(name))
+    .bind(name.to_owned())
+    .bind(alg.code())
+    .bind(alg.empty_root().to_vec())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn lock_head(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    log_id: i64,
+    now: i64,
+) -> Result<LogHead, StoreError> {
+    let sql = match backend {
+        Backend::Postgres => {
+            "SELECT log_id, origin, name, hash_alg, size, root FROM ledger_logs WHERE log_id = $1 FOR UPDATE"
+        }
+        Backend::Sqlite => {
+            "SELECT log_id, origin, name, hash_alg, size, root FROM ledger_logs WHERE log_id = $1"
+        }
+    };
+    if let Some(r) = sqlx::query(sql)
+        .bind(log_id)
+        .fetch_optional(&mut *conn)
+        .await?
+    {
+        return head(&r);
+    }
+    if log_id != SYSTEM_LOG {
+        return Err(StoreError::Corrupt(format!("agency {log_id} has no log")));
+    }
+    // The installation's own log is created on first use; concurrent creators agree.
+    sqlx::query(
+        "INSERT INTO ledger_logs (log_id, origin, name, hash_alg, size, root, created_at)
+         VALUES ($1, $2, $3, $4, 0, $5, $6) ON CONFLICT (log_id) DO NOTHING",
+    )
+    .bind(SYSTEM_LOG)
+    .bind(origin_for(SYSTEM_LOG_NAME))
+    .bind(SYSTEM_LOG_NAME)
+    .bind(HashAlg::Sha256.code())
+    .bind(HashAlg::Sha256.empty_root().to_vec())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let r = sqlx::query(sql).bind(log_id).fetch_one(&mut *conn).await?;
+    head(&r)
+}
+
+/// Loads stored nodes by id.
+pub(crate) async fn load_nodes(
+    conn: &mut AnyConnection,
+    log_id: i64,
+    ids: &[NodeId],
+) -> Result<BTreeMap<NodeId, Hash>, StoreError> {
+    let mut out = BTreeMap::new();
+    for chunk in ids.chunks(200) {
+        // Node coordinates are integers we computed: safe to inline.
+        let cond: Vec<String> = chunk
+            .iter()
+            .map(|id| format!("(level = {} AND idx = {})", id.level, id.index))
+            .collect();
+        let sql = format!(
+            "SELECT level, idx, hash FROM ledger_nodes WHERE log_id = $1 AND ({})",
+            cond.join(" OR ")
+        );
+        for r in sqlx::query(AssertSqlSafe(sql))
+            .bind(log_id)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let id = NodeId {
+                level: r.try_get::<i64, _>("level")? as u8,
+                index: r.try_get::<i64, _>("idx")? as u64,
+            };
+            out.insert(id, hash_of(r.try_get("hash")?)?);
+        }
+    }
+    Ok(out)
+}
+
+fn random_salt() -> Vec<u8> {
+    let mut salt = [0u8; 32];
+    getrandom::fill(&mut salt).expect("the operating system provides randomness");
+    salt.to_vec()
+}
+
+/// Inserts rows in multi-row statements (fewer round trips for large batches).
+async fn insert_many(
+    conn: &mut AnyConnection,
+    table_and_columns: &str,
+    width: usize,
+    rows: Vec<Vec<Value>>,
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(100) {
+        let mut sql = format!("INSERT INTO {table_and_columns} VALUES ");
+        let mut n = 0;
+        for (i, _) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for j in 0..width {
+                if j > 0 {
+                    sql.push(',');
+                }
+                n += 1;
+                sql.push_str(&format!("${n}"));
+            }
+            sql.push(')');
+        }
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for row in chunk {
+            for v in row {
+                q = match v {
+                    Value::Int(i) => q.bind(*i),
+                    Value::OptInt(i) => q.bind(*i),
+                    Value::Text(s) => q.bind(s.clone()),
+                    Value::Bytes(b) => q.bind(b.clone()),
+                    Value::OptBytes(b) => q.bind(b.clone()),
+                };
+            }
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+enum Value {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(String),
+    Bytes(Vec<u8>),
+    OptBytes(Option<Vec<u8>>),
+}
+
+/// Sequences and integrates `pending` into their logs, in the caller's transaction.
+pub(crate) async fn append(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    actor: &str,
+    now: i64,
+    pending: Vec<Pending>,
+) -> Result<Vec<(i64, u64)>, StoreError> {
+    // Logs are locked in ascending id order, so concurrent writers cannot deadlock.
+    let mut by_log: BTreeMap<i64, Vec<(usize, Pending)>> = BTreeMap::new();
+    for (i, p) in pending.into_iter().enumerate() {
+        by_log
+            .entry(p.agency_id.unwrap_or(SYSTEM_LOG))
+            .or_default()
+            .push((i, p));
+    }
+    let mut ids = Vec::new();
+    for (log_id, items) in by_log {
+        let head = lock_head(conn, backend, log_id, now).await?;
+        let frontier_nodes = frontier_ids(head.size);
+        let stored = load_nodes(conn, log_id, &frontier_nodes).await?;
+        let frontier = frontier_nodes
+            .iter()
+            .map(|id| {
+                stored.get(id).copied().ok_or_else(|| {
+                    StoreError::Corrupt(format!("log {log_id}: frontier node {id:?} missing"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut range = CompactRange::resume(head.size, frontier)
+            .map_err(|e| StoreError::Corrupt(format!("log {log_id}: {e}")))?;
+        let (mut entries, mut journal, mut nodes) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, p) in items {
+            let seq = range.size();
+            let salt = random_salt();
+            let entry = Entry {
+                seq,
+                time_ms: now,
+                agency: head.name.clone(),
+                actor: actor.to_owned(),
+                action: p.action.to_owned(),
+                subject_kind: p.subject_kind.to_owned(),
+                subject_id: p.subject_id.clone(),
+                commitment: commitment(head.alg, &salt, p.payload.as_bytes()),
+            };
+            let bytes = entry
+                .encode()
+                .map_err(|e| StoreError::Corrupt(format!("entry: {e}")))?;
+            let leaf = head.alg.leaf(&bytes);
+            for (id, h) in range.append(head.alg, leaf) {
+                nodes.push(vec![
+                    Value::Int(log_id),
+                    Value::Int(id.level as i64),
+                    Value::Int(id.index as i64),
+                    Value::Bytes(h.to_vec()),
+                ]);
+            }
+            entries.push(vec![
+                Value::Int(log_id),
+                Value::Int(seq as i64),
+                Value::Bytes(bytes),
+            ]);
+            journal.push(vec![
+                Value::Int(log_id),
+                Value::Int(seq as i64),
+                Value::OptInt(p.agency_id),
+                Value::Int(now),
+                Value::Text(actor.to_owned()),
+                Value::Text(p.action.to_owned()),
+                Value::Text(p.subject_kind.to_owned()),
+                Value::Text(p.subject_id),
+                Value::Int(i64::from(p.snapshot)),
+                Value::Text(p.payload),
+                Value::OptBytes(Some(salt)),
+            ]);
+            ids.push((i, (log_id, seq)));
+        }
+        insert_many(conn, "ledger_entries (log_id, seq, entry)", 3, entries).await?;
+        insert_many(
+            conn,
+            "journal (log_id, seq, agency_id, at, actor, action, subject_kind, subject_id, snapshot, payload, salt)",
+            11,
+            journal,
+        )
+        .await?;
+        insert_many(conn, "ledger_nodes (log_id, level, idx, hash)", 4, nodes).await?;
+        sqlx::query("UPDATE ledger_logs SET size = $1, root = $2 WHERE log_id = $3")
+            .bind(range.size() as i64)
+            .bind(range.root(head.alg).to_vec())
+            .bind(log_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    ids.sort_by_key(|(i, _)| *i);
+    Ok(ids.into_iter().map(|(_, id)| id).collect())
+}
+
+impl Store {
+    pub async fn log_heads(&self) -> Result<Vec<LogHead>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT log_id, origin, name, hash_alg, size, root FROM ledger_logs ORDER BY log_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(head).collect()
+    }
+
+    pub async fn log_head(&self, log_id: i64) -> Result<LogHead, StoreError> {
+        let r = sqlx::query(
+            "SELECT log_id, origin, name, hash_alg, size, root FROM ledger_logs WHERE log_id = $1",
+        )
+        .bind(log_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        head(&r)
+    }
+
+    /// Stored nodes by id (proofs and tiles).
+    pub async fn log_nodes(
+        &self,
+        log_id: i64,
+        ids: &[NodeId],
+    ) -> Result<BTreeMap<NodeId, Hash>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load_nodes(&mut conn, log_id, ids).await
+    }
+
+    /// Nodes of one level with indices in `[from, to)` (a tile row).
+    pub async fn log_node_range(
+        &self,
+        log_id: i64,
+        level: u8,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hash FROM ledger_nodes WHERE log_id = $1 AND level = $2 AND idx >= $3 AND idx < $4 ORDER BY idx",
+        )
+        .bind(log_id)
+        .bind(level as i64)
+        .bind(from as i64)
+        .bind(to as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| hash_of(r.try_get("hash")?))
+            .collect()
+    }
+
+    /// Canonical entry bytes with sequence numbers in `[from, to)`.
+    pub async fn log_entries(
+        &self,
+        log_id: i64,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, entry FROM ledger_entries WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq",
+        )
+        .bind(log_id)
+        .bind(from as i64)
+        .bind(to as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get::<i64, _>("seq")? as u64, r.try_get("entry")?)))
+            .collect()
+    }
+
+    /// The newest signed checkpoint of a log.
+    pub async fn latest_checkpoint(
+        &self,
+        log_id: i64,
+    ) -> Result<Option<(u64, String)>, StoreError> {
+        let r = sqlx::query(
+            "SELECT size, note FROM ledger_checkpoints WHERE log_id = $1 ORDER BY size DESC LIMIT 1",
+        )
+        .bind(log_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.map(|r| Ok((r.try_get::<i64, _>("size")? as u64, r.try_get("note")?)))
+            .transpose()
+    }
+
+    /// Every checkpoint of a log, oldest first.
+    pub async fn checkpoints(&self, log_id: i64) -> Result<Vec<(u64, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT size, note FROM ledger_checkpoints WHERE log_id = $1 ORDER BY size",
+        )
+        .bind(log_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get::<i64, _>("size")? as u64, r.try_get("note")?)))
+            .collect()
+    }
+
+    /// Stores a signed checkpoint (a second node signing the same size is a no-op).
+    pub async fn store_checkpoint(
+        &self,
+        log_id: i64,
+        size: u64,
+        note: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO ledger_checkpoints (log_id, size, note, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (log_id, size) DO NOTHING",
+        )
+        .bind(log_id)
+        .bind(size as i64)
+        .bind(note.to_owned())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Public keys of a log: (verifier key, retired?).
+    pub async fn log_keys(&self, log_id: i64) -> Result<Vec<(String, bool)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT verifier_key, retired_at FROM ledger_keys WHERE log_id = $1 ORDER BY id",
+        )
+        .bind(log_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("verifier_key")?,
+                    r.try_get::<Option<i64>, _>("retired_at")?.is_some(),
+                ))
+            })
+            .collect()
+    }
+
+    /// Publishes a new key for a log and retires the previous ones (old checkpoints stay
+    /// verifiable with the retired keys).
+    pub async fn add_log_key(
+        &self,
+        log_id: i64,
+        verifier_key: &str,
+        algorithm: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE ledger_keys SET retired_at = $1 WHERE log_id = $2 AND retired_at IS NULL",
+        )
+        .bind(now)
+        .bind(log_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO ledger_keys (log_id, verifier_key, algorithm, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(log_id)
+        .bind(verifier_key.to_owned())
+        .bind(algorithm.to_owned())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,216 @@
+//! Snapshots of ledgered rows: the canonical payload an entry commits to, and what
+//! `verify` recomputes from the current row to find changes made behind zhifa's back.
+//!
+//! A snapshot is canonical JSON: keys sorted, no whitespace, integers and strings only.
+//! Secrets are not copied: a password hash enters as its SHA-256.
+
+use crate::accounts::secret_hash;
+use crate::error::StoreError;
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+/// The kinds of ledgered rows, with their tables.
+pub const LEDGERED: &[(&str, &str)] = &[
+    ("agency", "agencies"),
+    ("department", "departments"),
+    ("person", "people"),
+    ("leadership_member", "leadership_members"),
+    ("user", "users"),
+    ("api_token", "api_tokens"),
+];
+
+/// Canonical JSON of `fields` (sorted by key).
+pub fn canonical(mut fields: Vec<(&'static str, Value)>) -> String {
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}:{}", Value::String((*k).into()), v))
+        .collect();
+    format!("{{{}}}", body.join(","))
+}
+
+/// Canonical JSON of any value: object keys sorted at every depth.
+pub fn canonical_value(v: &Value) -> String {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let body: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        Value::String((*k).clone()),
+                        canonical_value(&map[*k])
+                    )
+                })
+                .collect();
+            format!("{{{}}}", body.join(","))
+        }
+        Value::Array(items) => {
+            let body: Vec<String> = items.iter().map(canonical_value).collect();
+            format!("[{}]", body.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// What a deleted row's last entry commits to.
+pub fn deleted() -> String {
+    canonical(vec![("deleted", Value::Bool(true))])
+}
+
+fn int(r: &AnyRow, c: &str) -> Result<Value, StoreError> {
+    Ok(r.try_get::<Option<i64>, _>(c)?
+        .map(Value::from)
+        .unwrap_or(Value::Null))
+}
+
+fn text(r: &AnyRow, c: &str) -> Result<Value, StoreError> {
+    Ok(r.try_get::<Option<String>, _>(c)?
+        .map(Value::from)
+        .unwrap_or(Value::Null))
+}
+
+fn query(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "agency" => {
+            "SELECT id, slug, name, kind, credit_code, legal_basis, address, parent_id, version, created_at, updated_at FROM agencies"
+        }
+        "department" => {
+            "SELECT id, agency_id, name, duties, sort_order, version, created_at, updated_at FROM departments"
+        }
+        "person" => {
+            "SELECT id, agency_id, department_id, name, position, phone, active, version, created_at, updated_at FROM people"
+        }
+        "leadership_member" => {
+            "SELECT id, agency_id, name, rank, post, sort_order, version, created_at, updated_at FROM leadership_members"
+        }
+        "user" => {
+            "SELECT id, agency_id, person_id, username, display_name, password_hash, roles, disabled, version, created_at, updated_at FROM users"
+        }
+        "api_token" => "SELECT id, user_id, name, token_hash, revoked, created_at FROM api_tokens",
+        _ => return None,
+    })
+}
+
+/// The snapshot of one decoded row of `kind`.
+pub fn of_row(kind: &str, r: &AnyRow) -> Result<String, StoreError> {
+    let t = |c: &'static str| text(r, c).map(|v| (c, v));
+    let i = |c: &'static str| int(r, c).map(|v| (c, v));
+    let fields = match kind {
+        "agency" => vec![
+            i("id")?,
+            t("slug")?,
+            t("name")?,
+            t("kind")?,
+            t("credit_code")?,
+            t("legal_basis")?,
+            t("address")?,
+            i("parent_id")?,
+            i("version")?,
+            i("created_at")?,
+            i("updated_at")?,
+        ],
+        "department" => vec![
+            i("id")?,
+            i("agency_id")?,
+            t("name")?,
+            t("duties")?,
+            i("sort_order")?,
+            i("version")?,
+            i("created_at")?,
+            i("updated_at")?,
+        ],
+        "person" => vec![
+            i("id")?,
+            i("agency_id")?,
+            i("department_id")?,
+            t("name")?,
+            t("position")?,
+            t("phone")?,
+            i("active")?,
+            i("version")?,
+            i("created_at")?,
+            i("updated_at")?,
+        ],
+        "leadership_member" => vec![
+            i("id")?,
+            i("agency_id")?,
+            t("name")?,
+            t("rank")?,
+            t("post")?,
+            i("sort_order")?,
+            i("version")?,
+            i("created_at")?,
+            i("updated_at")?,
+        ],
+        "user" => {
+            let hash: String = r.try_get("password_hash")?;
+            vec![
+                i("id")?,
+                i("agency_id")?,
+                i("person_id")?,
+                t("username")?,
+                t("display_name")?,
+                ("password_hash_sha256", Value::from(secret_hash(&hash))),
+                t("roles")?,
+                i("disabled")?,
+                i("version")?,
+                i("created_at")?,
+                i("updated_at")?,
+            ]
+        }
+        "api_token" => vec![
+            i("id")?,
+            i("user_id")?,
+            t("name")?,
+            t("token_hash")?,
+            i("revoked")?,
+            i("created_at")?,
+        ],
+        _ => return Err(StoreError::NotFound),
+    };
+    Ok(canonical(fields))
+}
+
+/// The current snapshot of the row `kind`/`id`, or `None` when it does not exist.
+pub async fn read(
+    conn: &mut AnyConnection,
+    kind: &str,
+    id: i64,
+) -> Result<Option<String>, StoreError> {
+    let sql = query(kind).ok_or(StoreError::NotFound)?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{sql} WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| of_row(kind, &r)).transpose()
+}
+
+/// Every row of `kind` with its snapshot (for `verify`).
+pub async fn all(conn: &mut AnyConnection, kind: &str) -> Result<Vec<(i64, String)>, StoreError> {
+    let sql = query(kind).ok_or(StoreError::NotFound)?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{sql} ORDER BY id")))
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<i64, _>("id")?, of_row(kind, r)?)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_and_escapes() {
+        let s = canonical(vec![
+            ("name", Value::from("司法所 \"A\"")),
+            ("id", Value::from(3)),
+            ("parent_id", Value::Null),
+        ]);
+        assert_eq!(s, r#"{"id":3,"name":"司法所 \"A\"","parent_id":null}"#);
+    }
+}
