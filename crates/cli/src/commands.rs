@@ -36,8 +36,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZHIFA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()
@@ -75,6 +77,7 @@ async fn demo_command(mut settings: Settings) -> anyhow::Result<()> {
     if settings.database.is_none() {
         settings.database = Some(Database::DataDir(PathBuf::from("zhifa-demo-data")));
     }
+    settings.web.demo = true;
     let listener = server::bind(settings.addr).await?;
     let store = open(&settings).await?;
     let created = demo::ensure(&store).await?;
@@ -170,6 +173,8 @@ async fn init_command(settings: Settings, args: InitArgs) -> anyhow::Result<()> 
     })
     .map_err(|e| anyhow!("执法主体信息有误 / invalid agency: {e}"))?;
     let username = Username::parse(&args.admin_user).map_err(|e| anyhow!("{e}"))?;
+    let admin_name = zhifa_domain::account::display_name(&args.admin_name)
+        .map_err(|e| anyhow!("管理员姓名 / admin name: {e}"))?;
     let pw = policy_password(&read_password(args.password_stdin)?, &username)?;
     let hash = password::hash(pw.expose()).await;
     let mut tx = store.write(Actor::System("init")).await?;
@@ -181,7 +186,7 @@ async fn init_command(settings: Settings, args: InitArgs) -> anyhow::Result<()> 
         agency_id,
         None,
         &username,
-        args.admin_name.trim(),
+        &admin_name,
         &hash,
         &[Role::Admin],
     )
@@ -218,13 +223,12 @@ async fn user_command(settings: Settings, cmd: UserCommand) -> anyhow::Result<()
                     Role::from_code(r.trim()).ok_or_else(|| anyhow!("未知角色 / unknown role: {r}"))
                 })
                 .collect::<anyhow::Result<_>>()?;
-            if name.trim().is_empty() {
-                bail!("请提供姓名 / --name is required");
-            }
+            let name = zhifa_domain::account::display_name(&name)
+                .map_err(|e| anyhow!("姓名 / name: {e}"))?;
             let pw = policy_password(&read_password(password_stdin)?, &username)?;
             let hash = password::hash(pw.expose()).await;
             let mut tx = store.write(Actor::System("cli")).await?;
-            tx.create_user(agency.id, None, &username, name.trim(), &hash, &roles)
+            tx.create_user(agency.id, None, &username, &name, &hash, &roles)
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
             tx.commit().await?;
@@ -282,6 +286,16 @@ async fn user_command(settings: Settings, cmd: UserCommand) -> anyhow::Result<()
                 );
             }
         }
+        UserCommand::Unlock { username } => {
+            let user = store
+                .user_by_username(&username)
+                .await
+                .map_err(|_| anyhow!("账号不存在 / no such user: {username}"))?;
+            let mut tx = store.write(Actor::System("cli")).await?;
+            tx.unlock_user(user.id).await?;
+            tx.commit().await?;
+            println!("已解除锁定 / unlocked: {username}");
+        }
         UserCommand::Disable { username, enable } => {
             let user = store
                 .user_by_username(&username)
@@ -325,6 +339,29 @@ async fn token_command(settings: Settings, cmd: TokenCommand) -> anyhow::Result<
             tx.commit().await?;
             eprintln!("API 令牌只显示这一次，请妥善保存 / the token is shown only once:");
             println!("{token}");
+        }
+        TokenCommand::List => {
+            println!(
+                "{:<6} {:<16} {:<16} 状态 / state",
+                "id", "用户 user", "用途 name"
+            );
+            for t in store.list_tokens().await? {
+                println!(
+                    "{:<6} {:<16} {:<16} {}",
+                    t.id,
+                    t.username,
+                    t.name,
+                    if t.revoked { "revoked" } else { "active" }
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let mut tx = store.write(Actor::System("cli")).await?;
+            tx.revoke_token(id)
+                .await
+                .map_err(|_| anyhow!("令牌不存在 / no token with id {id}"))?;
+            tx.commit().await?;
+            println!("已吊销 / revoked: {id}");
         }
     }
     Ok(())

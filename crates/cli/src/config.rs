@@ -23,6 +23,7 @@ zhifa — the platform for China's administrative law-enforcement \"three system
   absolute_timeout_hours = 12
   lockout_failures = 5
   lockout_window_minutes = 15
+  public_url = \"https://zhifa.example.gov.cn\"   # behind a reverse proxy
   secure_cookies = true                # when served over HTTPS
 
 快速开始 / quick start:  zhifa demo        (then open http://127.0.0.1:8080)";
@@ -88,6 +89,21 @@ pub struct GlobalArgs {
     /// Cookie 加 Secure 标志（HTTPS 部署时开启）/ mark cookies Secure (HTTPS deployments)
     #[arg(long, global = true, env = "ZHIFA_SECURE_COOKIES", value_name = "BOOL")]
     pub secure_cookies: Option<bool>,
+    /// 对外访问地址（反向代理之后必填，用于来源校验）/ public URL, e.g. https://zhifa.example.gov.cn
+    /// (needed behind a reverse proxy: browsers' Origin is checked against it)
+    #[arg(long, global = true, env = "ZHIFA_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Where `data` and `database_url` came from (filled after parsing).
+    #[arg(skip)]
+    pub sources: Sources,
+}
+
+/// Whether `--data` / `--database-url` were given as flags or as environment variables,
+/// so that a flag of one beats an environment variable of the other.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sources {
+    pub data_from_flag: bool,
+    pub url_from_flag: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -173,6 +189,8 @@ pub enum UserCommand {
         #[arg(long)]
         agency: Option<String>,
     },
+    /// 解除登录锁定 / lift a lockout after failed logins
+    Unlock { username: String },
     /// 停用账号（--enable 重新启用）/ disable an account (--enable to re-enable)
     Disable {
         username: String,
@@ -192,6 +210,10 @@ pub enum TokenCommand {
         #[arg(long, default_value = "api")]
         name: String,
     },
+    /// 列出令牌（不显示令牌本身）/ list tokens (never the secrets)
+    List,
+    /// 吊销令牌 / revoke a token by its id
+    Revoke { id: i64 },
 }
 
 /// Keys of the TOML file (all optional).
@@ -207,6 +229,7 @@ pub struct FileConfig {
     pub lockout_failures: Option<i64>,
     pub lockout_window_minutes: Option<u64>,
     pub secure_cookies: Option<bool>,
+    pub public_url: Option<String>,
 }
 
 /// Where the data lives.
@@ -227,7 +250,15 @@ pub struct Settings {
 
 impl Cli {
     pub fn parse_args() -> Cli {
-        Cli::parse()
+        use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let flag = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+        cli.global.sources = Sources {
+            data_from_flag: flag("data"),
+            url_from_flag: flag("database_url"),
+        };
+        cli
     }
 }
 
@@ -249,23 +280,38 @@ impl GlobalArgs {
             Some(p) => read_file_config(p)?,
             None => FileConfig::default(),
         };
-        let data = self.data.clone().or(file.data);
-        let url = self.database_url.clone().or(file.database_url);
-        let database = match (data, url) {
-            (_, Some(u)) if !u.trim().is_empty() => {
-                if !(u.starts_with("postgres://")
-                    || u.starts_with("postgresql://")
-                    || u.starts_with("sqlite:"))
-                {
-                    bail!(
-                        "数据库连接串应以 postgres:// 开头 / database URL must start with postgres://"
-                    );
+        // Per layer (flags, then environment, then file): the first layer that names a
+        // database decides; naming both in one layer is an error.
+        let src = self.sources;
+        let flag_layer = (
+            self.data.clone().filter(|_| src.data_from_flag),
+            self.database_url.clone().filter(|_| src.url_from_flag),
+        );
+        let env_layer = (
+            self.data.clone().filter(|_| !src.data_from_flag),
+            self.database_url.clone().filter(|_| !src.url_from_flag),
+        );
+        let file_layer = (file.data, file.database_url);
+        let mut database = None;
+        for (data, url) in [flag_layer, env_layer, file_layer] {
+            let url = url.filter(|u| !u.trim().is_empty());
+            match (data, url) {
+                (Some(_), Some(_)) => bail!(
+                    "不能同时指定数据目录和数据库连接串 / give either a data directory or a database URL, not both"
+                ),
+                (Some(d), None) => database = Some(Database::DataDir(d)),
+                (None, Some(u)) => {
+                    if !(u.starts_with("postgres://") || u.starts_with("postgresql://")) {
+                        bail!(
+                            "数据库连接串应以 postgres:// 开头 / database URL must start with postgres://"
+                        );
+                    }
+                    database = Some(Database::Url(u));
                 }
-                Some(Database::Url(u))
+                (None, None) => continue,
             }
-            (Some(d), _) => Some(Database::DataDir(d)),
-            _ => None,
-        };
+            break;
+        }
         let addr_text = self
             .addr
             .clone()
@@ -288,6 +334,23 @@ impl GlobalArgs {
                 bail!("日志格式只能是 text 或 json / log format must be text or json, got {other}")
             }
         };
+        let public_url = self.public_url.clone().or(file.public_url);
+        let public_origin = match &public_url {
+            Some(u) => {
+                let trimmed = u.trim().trim_end_matches('/');
+                let host = trimmed
+                    .strip_prefix("https://")
+                    .or_else(|| trimmed.strip_prefix("http://"))
+                    .filter(|h| !h.is_empty() && !h.contains('/'));
+                if host.is_none() {
+                    bail!(
+                        "对外访问地址应形如 https://zhifa.example.gov.cn / public URL must look like https://host[:port]"
+                    );
+                }
+                Some(trimmed.to_owned())
+            }
+            None => None,
+        };
         let d = WebConfig::default();
         let minutes = |m: u64| Duration::from_secs(m * 60);
         let web = WebConfig {
@@ -304,7 +367,12 @@ impl GlobalArgs {
             secure_cookies: self
                 .secure_cookies
                 .or(file.secure_cookies)
-                .unwrap_or(d.secure_cookies),
+                .unwrap_or_else(|| {
+                    public_origin
+                        .as_deref()
+                        .is_some_and(|o| o.starts_with("https://"))
+                }),
+            public_origin,
             lockout_failures: self
                 .lockout_failures
                 .or(file.lockout_failures)
@@ -315,6 +383,7 @@ impl GlobalArgs {
                 .map(minutes)
                 .unwrap_or(d.lockout_window),
             max_body_bytes: d.max_body_bytes,
+            demo: false,
         };
         if web.idle_timeout.is_zero() || web.absolute_timeout < web.idle_timeout {
             bail!("会话超时设置无效 / invalid session timeouts");
@@ -354,6 +423,31 @@ mod tests {
         assert_eq!(s.web.idle_timeout, Duration::from_secs(600));
         assert_eq!(s.database, Some(Database::DataDir("/from/file".into())));
         assert_eq!(s.web.lockout_failures, 5);
+    }
+
+    #[test]
+    fn a_data_flag_beats_a_database_url_from_the_environment() {
+        let args = GlobalArgs {
+            data: Some("/from/flag".into()),
+            database_url: Some("postgres://env/db".into()),
+            sources: Sources {
+                data_from_flag: true,
+                url_from_flag: false,
+            },
+            ..Default::default()
+        };
+        assert_eq!(
+            args.resolve().unwrap().database,
+            Some(Database::DataDir("/from/flag".into()))
+        );
+        let both = GlobalArgs {
+            sources: Sources {
+                data_from_flag: true,
+                url_from_flag: true,
+            },
+            ..args
+        };
+        assert!(both.resolve().is_err());
     }
 
     #[test]

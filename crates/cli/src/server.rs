@@ -29,8 +29,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let idle = config.idle_timeout;
     let absolute = config.absolute_timeout;
+    let lockout = config.lockout_window;
     let state = AppState::new(store.clone(), config);
-    let sweeper = tokio::spawn(sweep_sessions(store.clone(), idle, absolute));
+    let sweeper = tokio::spawn(sweep(store.clone(), idle, absolute, lockout));
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -44,8 +45,9 @@ pub async fn serve(
     Ok(())
 }
 
-/// Deletes expired sessions every few minutes (each request also checks its own).
-async fn sweep_sessions(store: Store, idle: Duration, absolute: Duration) {
+/// Deletes expired sessions and old failed-login records every few minutes (each request
+/// also checks its own session; failures only matter inside the lockout window).
+async fn sweep(store: Store, idle: Duration, absolute: Duration, lockout: Duration) {
     let mut tick = tokio::time::interval(Duration::from_secs(300));
     loop {
         tick.tick().await;
@@ -60,6 +62,12 @@ async fn sweep_sessions(store: Store, idle: Duration, absolute: Duration) {
             Ok(n) if n > 0 => tracing::info!(sessions = n, "expired sessions removed"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+        }
+        if let Err(e) = store
+            .purge_login_failures(now - 2 * lockout.as_millis() as i64)
+            .await
+        {
+            tracing::warn!(error = %e, "failed-login sweep failed");
         }
     }
 }

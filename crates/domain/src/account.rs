@@ -33,6 +33,26 @@ impl fmt::Display for Username {
     }
 }
 
+/// The name an account is shown under: 1–40 characters, no control characters.
+pub fn display_name(input: &str) -> Result<String, String> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Err("请填写显示姓名".into());
+    }
+    if s.chars().count() > 40 {
+        return Err("显示姓名不能超过 40 个字".into());
+    }
+    // Control and bidirectional-override characters can disguise a name.
+    if s.chars().any(|c| {
+        c.is_control()
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    }) {
+        return Err("显示姓名含有不可见的控制字符".into());
+    }
+    Ok(s.to_owned())
+}
+
 /// A password that satisfies the policy (等保 2.0 身份鉴别: complexity requirement):
 /// at least 8 characters from at least three of: lower-case, upper-case, digits, symbols.
 #[derive(Clone)]
@@ -114,6 +134,14 @@ mod tests {
             Password::parse("Wangwu@2026", Some(&u)).unwrap_err(),
             PasswordPolicyError::ContainsUsername
         );
+    }
+
+    #[test]
+    fn display_names() {
+        assert_eq!(display_name(" 张三 ").unwrap(), "张三");
+        assert!(display_name("").is_err());
+        assert!(display_name("张\u{202e}三").is_err());
+        assert!(display_name(&"名".repeat(41)).is_err());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The public conformance vectors (RFC 6962 reference tables and the transparency-dev
-//! proof vectors in `../shared/vectors/merkle/`): every happy path verifies, every
+//! proof vectors, copied from `shared/vectors/merkle/` into `tests/vectors/merkle/`): every happy path verifies, every
 //! corrupted case is rejected, and our own trees reproduce the reference roots and proofs.
 
 use base64::Engine;

@@ -173,6 +173,74 @@ impl Store {
         .await?)
     }
 
+    /// Reserves a login attempt for `username` atomically: under a lock per user name,
+    /// counts the failures in the window and, unless the account is already locked,
+    /// records this attempt as a failure up front (a successful login removes it with
+    /// [`WriteTx::create_session`]). Parallel guesses therefore cannot exceed the limit.
+    pub async fn reserve_login_attempt(
+        &self,
+        username: &str,
+        client_ip: &str,
+        now: i64,
+        window_ms: i64,
+        limit: i64,
+    ) -> Result<LoginAttempt, StoreError> {
+        let mut tx = match self.backend() {
+            crate::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            crate::Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                let digest = Sha256::digest(username.as_bytes());
+                let key = i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+                tx
+            }
+        };
+        let prior: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM login_failures WHERE username = $1 AND at >= $2",
+        )
+        .bind(username.to_owned())
+        .bind(now - window_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        if prior >= limit {
+            let last: Option<i64> = sqlx::query_scalar(
+                "SELECT CAST(MAX(at) AS BIGINT) FROM login_failures WHERE username = $1",
+            )
+            .bind(username.to_owned())
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(LoginAttempt::Locked {
+                until: last.unwrap_or(now) + window_ms,
+            });
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO login_failures (username, at, client_ip) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(username.to_owned())
+        .bind(now)
+        .bind(client_ip.to_owned())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(LoginAttempt::Reserved {
+            attempt: id,
+            prior_failures: prior,
+        })
+    }
+
+    /// Forgets failures older than `before` (operational clean-up).
+    pub async fn purge_login_failures(&self, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM login_failures WHERE at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// The time of the newest failure, to tell a locked-out user when to retry.
     pub async fn last_login_failure(&self, username: &str) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar(
@@ -264,6 +332,49 @@ impl Store {
         .await?;
         Ok(row.as_ref().map(user).transpose()?.map(|u| u.principal()))
     }
+}
+
+/// An API token as listed (never the token itself).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub name: String,
+    pub revoked: bool,
+    pub created_at: i64,
+}
+
+impl Store {
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.user_id, u.username, t.name, t.revoked, t.created_at
+             FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: r.try_get("id")?,
+                    user_id: r.try_get("user_id")?,
+                    username: r.try_get("username")?,
+                    name: r.try_get("name")?,
+                    revoked: r.try_get::<i64, _>("revoked")? != 0,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The outcome of [`Store::reserve_login_attempt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// Too many recent failures: do not check the password.
+    Locked { until: i64 },
+    /// Go ahead; the attempt is counted as a failure unless the login succeeds.
+    Reserved { attempt: i64, prior_failures: i64 },
 }
 
 /// What to record of a refused request.
@@ -404,6 +515,23 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Revokes one API token.
+    pub async fn revoke_token(&mut self, token_id: i64) -> Result<(), StoreError> {
+        let agency_id: i64 = sqlx::query_scalar(
+            "SELECT u.agency_id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1",
+        )
+        .bind(token_id)
+        .fetch_optional(self.conn())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        sqlx::query("UPDATE api_tokens SET revoked = 1 WHERE id = $1")
+            .bind(token_id)
+            .execute(self.conn())
+            .await?;
+        self.record_row(agency_id, "token.revoke", "api_token", token_id)
+            .await
+    }
+
     /// Clears the failed-login count of a user (an administrator's unlock).
     pub async fn unlock_user(&mut self, id: i64) -> Result<(), StoreError> {
         let agency_id = self.user_agency(id).await?;
@@ -460,7 +588,14 @@ impl WriteTx {
         csrf_token: &str,
         client_ip: &str,
         replaces: Option<&str>,
+        attempt: Option<i64>,
     ) -> Result<(), StoreError> {
+        if let Some(a) = attempt {
+            sqlx::query("DELETE FROM login_failures WHERE id = $1")
+                .bind(a)
+                .execute(self.conn())
+                .await?;
+        }
         if let Some(old) = replaces {
             sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
                 .bind(old.to_owned())
@@ -508,7 +643,8 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Records a failed login. `locked_now` marks the failure that triggers a lockout.
+    /// Records a failed login (counted already by [`Store::reserve_login_attempt`]).
+    /// `locked_now` marks the failure that triggers a lockout.
     pub async fn record_login_failure(
         &mut self,
         username: &str,
@@ -517,12 +653,6 @@ impl WriteTx {
         reason: &'static str,
         locked_now: bool,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO login_failures (username, at, client_ip) VALUES ($1, $2, $3)")
-            .bind(username.to_owned())
-            .bind(self.now())
-            .bind(client_ip.to_owned())
-            .execute(self.conn())
-            .await?;
         // The subject is the account when it exists; a typed name (which may be a
         // mistyped password) stays in the erasable payload, never in the public entry.
         let agency = known_user.map(|u| u.agency_id);
@@ -566,6 +696,29 @@ impl WriteTx {
             "user",
             principal.user_id,
             denial,
+        );
+        Ok(())
+    }
+
+    /// Records a request refused before any permission check (CSRF, origin, bad token).
+    pub async fn record_refusal(
+        &mut self,
+        principal: Option<&Principal>,
+        what: &'static str,
+        method: &str,
+        path: &str,
+    ) -> Result<(), StoreError> {
+        let path: String = path.chars().take(200).collect();
+        let (agency, subject) = match principal {
+            Some(p) => (Some(p.agency_id), p.user_id.to_string()),
+            None => (None, "anonymous".to_owned()),
+        };
+        self.record_event(
+            agency,
+            "access.refused",
+            "user",
+            subject,
+            serde_json::json!({ "check": what, "method": method, "path": path }),
         );
         Ok(())
     }

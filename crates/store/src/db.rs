@@ -38,7 +38,19 @@ impl Store {
             .and_then(|_| std::fs::remove_file(&probe))
             .map_err(|e| StoreError::DataDirNotWritable(format!("{}：{e}", dir.display())))?;
         let path = dir.join("zhifa.db");
-        Self::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
+        // Characters that mean something in a URL are escaped so any directory works.
+        let escaped: String = path
+            .to_string_lossy()
+            .chars()
+            .map(|c| match c {
+                '%' => "%25".to_owned(),
+                '?' => "%3F".to_owned(),
+                '#' => "%23".to_owned(),
+                ' ' => "%20".to_owned(),
+                c => c.to_string(),
+            })
+            .collect();
+        Self::connect(&format!("sqlite://{escaped}?mode=rwc")).await
     }
 
     /// Connects to `sqlite://…` or `postgres://…`.

@@ -27,14 +27,29 @@ impl StoreError {
         StoreError::Invalid(FieldErrors::single(field, message))
     }
 
-    /// True when the database could not be reached at all.
+    /// True when the database is unreachable or refusing work for now (connection lost,
+    /// server shutting down or starting, SQLite busy beyond its timeout): a 503, not a bug.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StoreError::Database(
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-            )
-        )
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                let code = db.code().unwrap_or_default();
+                // PostgreSQL: 08xxx connection exceptions, 57P0x operator intervention,
+                // 53xxx insufficient resources. SQLite: 5 BUSY, 6 LOCKED.
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code.starts_with("53")
+                    || code == "5"
+                    || code == "6"
+                    || code == "517"
+            }
+            _ => false,
+        }
     }
 }
 

@@ -219,7 +219,7 @@ impl Store {
     ) -> Result<Vec<Person>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{PERSON_SELECT} WHERE p.agency_id = $1 AND ($2 = 0 OR p.department_id = $2)
-             ORDER BY p.active DESC, d.sort_order, p.id"
+             ORDER BY p.active DESC, d.sort_order IS NULL, d.sort_order, p.id"
         )))
         .bind(agency_id)
         .bind(department_id.unwrap_or(0))

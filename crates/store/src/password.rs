@@ -5,6 +5,16 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use std::sync::LazyLock;
+use tokio::sync::Semaphore;
+
+/// At most one hash per core at a time: each takes 19 MiB, and logins are unauthenticated,
+/// so an unbounded burst would exhaust memory. Further requests wait their turn.
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    Semaphore::new(cores)
+});
 
 /// A hash of a random password, verified against when the user does not exist so that
 /// an unknown user name takes as long as a wrong password.
@@ -28,6 +38,10 @@ fn verify_blocking(password: &str, phc: &str) -> bool {
 
 /// Hashes a password to a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
 pub async fn hash(password: &str) -> String {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
     let p = password.to_owned();
     tokio::task::spawn_blocking(move || hash_blocking(&p))
         .await
@@ -36,6 +50,10 @@ pub async fn hash(password: &str) -> String {
 
 /// Checks a password against a stored hash; `None` burns the same time and fails.
 pub async fn verify(password: &str, phc: Option<String>) -> bool {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
     let p = password.to_owned();
     tokio::task::spawn_blocking(move || match phc {
         Some(h) => verify_blocking(&p, &h),

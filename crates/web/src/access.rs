@@ -52,6 +52,29 @@ pub async fn record_denial(
     }
 }
 
+/// Records a request refused before any permission check (a failed CSRF or origin check,
+/// an invalid API token): in the user's agency log when known, else the installation's.
+pub async fn record_refusal(
+    state: &AppState,
+    principal: Option<&Principal>,
+    what: &'static str,
+    method: &str,
+    path: &str,
+) {
+    let actor = principal
+        .map(|p| Actor::User(p.user_id))
+        .unwrap_or(Actor::Anonymous);
+    let result = async {
+        let mut tx = state.store.write(actor).await?;
+        tx.record_refusal(principal, what, method, path).await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "could not record a refused request");
+    }
+}
+
 /// A refused request; converts to the page or API 403.
 #[derive(Debug)]
 pub struct Denied;

@@ -9,6 +9,11 @@ pub struct WebConfig {
     pub absolute_timeout: Duration,
     /// Mark cookies `Secure` (set when served over HTTPS).
     pub secure_cookies: bool,
+    /// The public origin (`https://host[:port]`) browsers see, when a reverse proxy
+    /// rewrites `Host`; state changes must come from it (or from `Host`).
+    pub public_origin: Option<String>,
+    /// Show the demo notice on every page (`zhifa demo`: accounts and codes are fictional).
+    pub demo: bool,
     /// Failed logins within `lockout_window` that lock an account.
     pub lockout_failures: i64,
     pub lockout_window: Duration,
@@ -22,6 +27,8 @@ impl Default for WebConfig {
             idle_timeout: Duration::from_secs(30 * 60),
             absolute_timeout: Duration::from_secs(12 * 60 * 60),
             secure_cookies: false,
+            public_origin: None,
+            demo: false,
             lockout_failures: 5,
             lockout_window: Duration::from_secs(15 * 60),
             max_body_bytes: 64 * 1024,

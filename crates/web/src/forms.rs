@@ -63,10 +63,19 @@ impl FromRequest<AppState> for UserForm {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, PageError> {
         let (mut parts, body) = req.into_parts();
+        let path = parts.uri.path().to_owned();
         let user = CurrentUser::from_request_parts(&mut parts, state).await?;
         let form = FormData::new(read_body(Request::from_parts(parts, body), state).await?);
         let token = form.get("csrf_token").unwrap_or_default();
         if !constant_time_eq(&token, &user.csrf_token) {
+            crate::access::record_refusal(
+                state,
+                Some(&user.principal),
+                "csrf.token",
+                "POST",
+                &path,
+            )
+            .await;
             return Err(PageError::Forbidden(
                 "表单已过期或来源不可信（CSRF 校验失败），未保存任何内容。请返回、刷新页面后重试。"
                     .into(),

@@ -47,6 +47,9 @@ impl AppState {
 
 /// The whole application: pages, API, assets, with the cross-cutting layers.
 pub fn app(state: AppState) -> Router {
+    if state.config.demo {
+        view::DEMO.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let (api_router, openapi) = api::router();
     let openapi = Arc::new(openapi);
     let router = Router::new()

@@ -12,11 +12,13 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 static REQUEST_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Request ids: a per-process random prefix and a counter (unique across nodes, cheap).
+/// Request ids: a random 32-bit prefix per process and a counter (cheap, and distinct
+/// across nodes in practice).
 #[derive(Clone)]
 struct Ids {
     prefix: String,
@@ -70,6 +72,13 @@ fn status_message(status: StatusCode) -> &'static str {
     }
 }
 
+/// Request ids are ours: an id sent by the client is dropped before a fresh one is set,
+/// so logs cannot be seeded with forged ids.
+async fn drop_client_request_id(mut req: Request, next: Next) -> Response {
+    req.headers_mut().remove("x-request-id");
+    next.run(req).await
+}
+
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
@@ -96,14 +105,20 @@ pub fn apply(router: Router, state: crate::AppState) -> Router {
         prefix: process_prefix(),
     };
     router
-        .layer(from_fn(crate::csrf::origin_guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::csrf::origin_guard,
+        ))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(CatchPanicLayer::new())
         .layer(from_fn(error_pages))
         .layer(from_fn(security_headers))
         .layer(PropagateRequestIdLayer::new(REQUEST_HEADER.clone()))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            TraceLayer::new_for_http()
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                .on_failure(DefaultOnFailure::new().level(Level::WARN))
+                .make_span_with(|req: &axum::http::Request<_>| {
                 let id = req
                     .headers()
                     .get("x-request-id")
@@ -113,4 +128,5 @@ pub fn apply(router: Router, state: crate::AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_HEADER.clone(), ids))
+        .layer(from_fn(drop_client_request_id))
 }

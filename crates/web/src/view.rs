@@ -21,6 +21,10 @@ pub struct NavLink {
     pub active: bool,
 }
 
+/// Whether this installation is the demo (set once when the app is built): every page
+/// then says that its accounts and codes are fictional.
+pub static DEMO: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The frame of every page: site name, navigation, the signed-in user.
 pub struct Chrome {
     pub site_name: String,
@@ -28,6 +32,12 @@ pub struct Chrome {
     pub nav: Vec<NavLink>,
     pub user_name: Option<String>,
     pub csrf_token: String,
+}
+
+impl Chrome {
+    pub fn demo(&self) -> bool {
+        DEMO.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// A page that can be rendered to HTML; a template failure is logged and shown as 500.
@@ -86,6 +96,7 @@ pub struct PortalHome {
     pub agency: Agency,
     pub parent: Option<Agency>,
     pub children: Vec<Agency>,
+    pub others: Vec<Agency>,
     pub departments: Vec<Department>,
     pub leadership: LeadershipGroups,
     pub updated: String,

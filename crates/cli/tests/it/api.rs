@@ -7,6 +7,7 @@ use zhifa_store::on_both_backends;
 use zhifa_store::testing::TestDb;
 
 on_both_backends!(
+    accounts_are_managed_through_the_api,
     openapi_document_matches_the_routes,
     api_requires_a_valid_bearer_token,
     api_creates_and_updates_with_field_errors_in_chinese,
@@ -31,6 +32,7 @@ async fn openapi_document_matches_the_routes(db: TestDb) {
     let dept = app.department_id("司法所").await;
     let person = app.store.list_people(agency, None).await.unwrap()[0].id;
     let member = app.store.list_leadership(agency).await.unwrap()[0].id;
+    let account = app.store.user_by_username("officer").await.unwrap().id;
     let client = reqwest::Client::new();
     let mut checked = 0;
     for (path, item) in paths {
@@ -40,6 +42,8 @@ async fn openapi_document_matches_the_routes(db: TestDb) {
             dept
         } else if path.starts_with("/api/v1/people/") {
             person
+        } else if path.starts_with("/api/v1/users/") {
+            account
         } else {
             member
         };
@@ -71,7 +75,7 @@ async fn openapi_document_matches_the_routes(db: TestDb) {
             checked += 1;
         }
     }
-    assert!(checked >= 17, "only {checked} operations checked");
+    assert!(checked >= 21, "only {checked} operations checked");
     // And what is not documented is not served.
     let r = client
         .get(app.url("/api/v1/nothing"))
@@ -314,4 +318,63 @@ async fn api_refuses_malformed_oversized_and_unauthorised_requests(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+async fn accounts_are_managed_through_the_api(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let token = app.api_token("admin").await;
+    let client = reqwest::Client::new();
+    let agency = app.agency_id().await;
+    let r = client
+        .post(app.url(&format!("/api/v1/agencies/{agency}/users")))
+        .bearer_auth(&token)
+        .json(&json!({"username": "zhaoliu", "display_name": "赵六", "password": "Zhaoliu"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "weak password");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["fields"][0]["field"], "password");
+    let r = client
+        .post(app.url(&format!("/api/v1/agencies/{agency}/users")))
+        .bearer_auth(&token)
+        .json(&json!({"username": "zhaoliu", "display_name": "赵六", "password": "Strong#Pass9", "roles": ["officer"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let u: Value = r.json().await.unwrap();
+    let id = u["id"].as_i64().unwrap();
+    let r = client
+        .put(app.url(&format!("/api/v1/users/{id}/roles")))
+        .bearer_auth(&token)
+        .json(&json!({"roles": ["officer", "leader"], "version": u["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let u: Value = r.json().await.unwrap();
+    assert_eq!(u["roles"], json!(["officer", "leader"]));
+    app.login_with("zhaoliu", "Strong#Pass9").await;
+    let r = client
+        .put(app.url(&format!("/api/v1/users/{id}/disabled")))
+        .bearer_auth(&token)
+        .json(&json!({"disabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .try_login(&app.client(), "zhaoliu", "Strong#Pass9")
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // An officer cannot manage accounts.
+    let officer = app.api_token("officer").await;
+    let r = client
+        .get(app.url(&format!("/api/v1/users/{id}")))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }

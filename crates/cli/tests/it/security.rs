@@ -8,6 +8,9 @@ use zhifa_store::testing::TestDb;
 use zhifa_web::WebConfig;
 
 on_both_backends!(
+    parallel_guesses_cannot_exceed_the_lockout_and_the_lockout_is_recorded,
+    login_never_redirects_off_site,
+    a_township_admin_saves_the_township_under_a_county,
     wrong_csrf_token_or_foreign_origin_is_refused_and_nothing_written,
     login_form_requires_its_csrf_token,
     five_failures_lock_the_account,
@@ -502,4 +505,193 @@ async fn weak_passwords_are_refused(db: TestDb) {
         assert!(r.text().await.unwrap().contains(message), "{pw}");
     }
     assert!(app.store.user_by_username("wangwu").await.is_err());
+}
+
+async fn parallel_guesses_cannot_exceed_the_lockout_and_the_lockout_is_recorded(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let c = app.client();
+        let page = c
+            .get(app.url("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let token = crate::harness::csrf(&page);
+        let url = app.url("/login");
+        tasks.push(tokio::spawn(async move {
+            c.post(url)
+                .form(&[
+                    ("username", "officer2"),
+                    ("password", "Guess#0000"),
+                    ("csrf_token", &token),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }));
+    }
+    let mut locked_answers = 0;
+    for t in tasks {
+        if t.await.unwrap().contains("已被锁定") {
+            locked_answers += 1;
+        }
+    }
+    assert_eq!(locked_answers, 15, "only 5 guesses may be checked");
+    assert_eq!(app.store.journal_count("auth.locked").await.unwrap(), 1);
+    assert_eq!(
+        app.store.journal_count("auth.login_failed").await.unwrap(),
+        20
+    );
+    // Attempts while locked do not extend the lock: exactly 5 failures are counted.
+    let since = zhifa_store::now_ms() - 60_000;
+    assert_eq!(
+        app.store
+            .login_failures_since("officer2", since)
+            .await
+            .unwrap(),
+        5
+    );
+    // An administrator's unlock lets the user in again.
+    let id = app.store.user_by_username("officer2").await.unwrap().id;
+    let mut tx = app
+        .store
+        .write(zhifa_store::Actor::System("test"))
+        .await
+        .unwrap();
+    tx.unlock_user(id).await.unwrap();
+    tx.commit().await.unwrap();
+    app.login("officer2").await;
+}
+
+async fn login_never_redirects_off_site(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let c = app.login("admin").await;
+    for next in [
+        "/%09/evil.example",
+        "//evil.example",
+        "/%5Cevil.example",
+        "https://evil.example",
+        "/%01",
+    ] {
+        let r = c
+            .get(app.url(&format!("/login?next={next}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{next}");
+        assert_eq!(r.headers()["location"], "/app", "{next}");
+    }
+    let fresh = app.client();
+    let page = fresh
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = crate::harness::csrf(&page);
+    let r = fresh
+        .post(app.url("/login"))
+        .form(&[
+            ("username", "admin"),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+            ("next", "/\t/evil.example"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/app");
+}
+
+async fn a_township_admin_saves_the_township_under_a_county(db: TestDb) {
+    use zhifa_domain::org::AgencyInput;
+    let app = TestApp::start(db).await;
+    // A county above the demo township, and the township's admin edits the township.
+    let county = zhifa_domain::NewAgency::parse(&AgencyInput {
+        name: "罗山县人民政府".into(),
+        slug: "luoshan".into(),
+        kind: "administrative_organ".into(),
+        credit_code: "914403001922038216".into(),
+        legal_basis: "依据".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut tx = app
+        .store
+        .write(zhifa_store::Actor::System("test"))
+        .await
+        .unwrap();
+    let county_id = tx.create_agency(&county).await.unwrap();
+    tx.commit().await.unwrap();
+    let town = app.store.agency_by_slug("zhutang").await.unwrap();
+    let mut input = AgencyInput {
+        name: town.name.clone(),
+        slug: town.slug.clone(),
+        kind: town.kind.code().into(),
+        credit_code: town.credit_code.clone(),
+        legal_basis: town.legal_basis.clone(),
+        address: town.address.clone(),
+        parent_id: county_id.to_string(),
+    };
+    let mut tx = app
+        .store
+        .write(zhifa_store::Actor::System("test"))
+        .await
+        .unwrap();
+    tx.update_agency(
+        town.id,
+        town.version,
+        &zhifa_domain::NewAgency::parse(&input).unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let c = app.login("admin").await;
+    let form = c
+        .get(app.url(&format!("/app/admin/agencies/{}", town.id)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("罗山县人民政府"),
+        "the current parent is offered"
+    );
+    let token = crate::harness::csrf(&form);
+    input.address = "河南省信阳市罗山县朱堂乡政府院内".into();
+    let version = app.store.agency(town.id).await.unwrap().version.to_string();
+    let r = c
+        .post(app.url(&format!("/app/admin/agencies/{}", town.id)))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("version", &version),
+            ("name", &input.name),
+            ("slug", &input.slug),
+            ("kind", &input.kind),
+            ("credit_code", &input.credit_code),
+            ("legal_basis", &input.legal_basis),
+            ("address", &input.address),
+            ("parent_id", &input.parent_id),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.store.agency(town.id).await.unwrap().address,
+        input.address
+    );
+    assert_eq!(app.store.journal_count("access.denied").await.unwrap(), 0);
 }

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use zhifa_domain::{Capability, Principal, Scope};
+use zhifa_domain::{Capability, FieldErrors, Principal, Scope};
 
 /// The user behind a valid `Authorization: Bearer` token.
 pub struct ApiUser {
@@ -29,11 +29,17 @@ impl FromRequestParts<AppState> for ApiUser {
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= 128)
             .ok_or(ApiError::Unauthorized)?;
-        let principal = state
-            .store
-            .principal_for_token(token)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+        let Some(principal) = state.store.principal_for_token(token).await? else {
+            crate::access::record_refusal(
+                state,
+                None,
+                "api.token",
+                parts.method.as_str(),
+                parts.uri.path(),
+            )
+            .await;
+            return Err(ApiError::Unauthorized);
+        };
         Ok(ApiUser {
             principal,
             method: parts.method.clone(),
@@ -63,6 +69,32 @@ impl ApiUser {
     }
 }
 
+/// A Chinese message for serde's type errors (the English original names Rust types).
+fn type_message(serde: &str) -> String {
+    if serde.starts_with("missing field") {
+        return "缺少此字段".into();
+    }
+    if serde.starts_with("unknown variant") {
+        return "取值不在允许的范围内".into();
+    }
+    let expected = serde.split("expected ").nth(1).unwrap_or("");
+    let kind =
+        if expected.contains("i64") || expected.contains("integer") || expected.contains("u64") {
+            "整数"
+        } else if expected.contains("string") {
+            "字符串"
+        } else if expected.contains("bool") {
+            "true 或 false"
+        } else if expected.contains("sequence") {
+            "数组"
+        } else if expected.contains("struct") || expected.contains("map") {
+            "对象"
+        } else {
+            "正确的类型"
+        };
+    format!("类型不正确，应为{kind}")
+}
+
 /// A JSON body: `application/json`, within the size limit, well-formed.
 pub struct ApiJson<T>(pub T);
 
@@ -88,8 +120,26 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                 ApiError::BadJson("无法读取请求体".into())
             }
         })?;
-        serde_json::from_slice(&bytes)
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::BadJson(format!(
+                "请求体不是有效的 JSON（第 {} 行第 {} 列）",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        serde_path_to_error::deserialize(value)
             .map(ApiJson)
-            .map_err(|e| ApiError::BadJson(format!("请求体不是有效的 JSON 或字段类型不符：{e}")))
+            .map_err(|e| {
+                let field = e.path().to_string();
+                let field = if field == "." {
+                    "body".to_owned()
+                } else {
+                    field
+                };
+                ApiError::Invalid(FieldErrors::single(
+                    &field,
+                    type_message(&e.into_inner().to_string()),
+                ))
+            })
     }
 }

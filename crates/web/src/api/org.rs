@@ -12,7 +12,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use zhifa_domain::org::{AgencyInput, DepartmentInput, LeadershipInput, PersonInput};
 use zhifa_domain::{
-    Capability, FieldErrors, NewAgency, NewDepartment, NewLeadershipMember, NewPerson, Scope,
+    Capability, FieldErrors, NewAgency, NewDepartment, NewLeadershipMember, NewPerson, Password,
+    Role, Scope, Username,
 };
 use zhifa_store::Actor;
 
@@ -26,7 +27,10 @@ pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(get_person, update_person))
         .routes(routes!(list_leadership, create_leadership))
         .routes(routes!(update_leadership, delete_leadership))
-        .routes(routes!(list_users))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user))
+        .routes(routes!(set_user_roles))
+        .routes(routes!(set_user_disabled))
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -381,7 +385,8 @@ async fn update_person(
         .store
         .write(Actor::User(user.principal.user_id))
         .await?;
-    tx.update_person(id, version, &p, body.active.unwrap_or(true))
+    // Without `active` the person keeps their current status.
+    tx.update_person(id, version, &p, body.active.unwrap_or(current.active))
         .await?;
     tx.commit().await?;
     Ok(Json(state.store.person(id).await?.into()))
@@ -509,4 +514,139 @@ async fn list_users(
             .map(Into::into)
             .collect(),
     ))
+}
+
+/// Creates an account (needs 管理账号与角色). The password must meet the policy.
+#[utoipa::path(post, path = "/api/v1/agencies/{id}/users", tag = "账号", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "执法主体 id")), request_body = UserRequest,
+    responses((status = 201, body = UserView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_user(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<UserRequest>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
+    let (_, scope) = agency_scope(&state, id).await?;
+    user.require(&state, Capability::ManageAccounts, &scope)
+        .await?;
+    let mut errors = FieldErrors::new();
+    let username = Username::parse(&body.username)
+        .map_err(|m| errors.add("username", m))
+        .ok();
+    let display_name = zhifa_domain::account::display_name(&body.display_name)
+        .map_err(|m| errors.add("display_name", m))
+        .ok();
+    let password = Password::parse(&body.password, username.as_ref())
+        .map_err(|e| errors.add("password", e.to_string()))
+        .ok();
+    let roles = parse_roles(&body.roles, &mut errors);
+    let (Some(username), Some(display_name), Some(password)) = (username, display_name, password)
+    else {
+        return Err(ApiError::Invalid(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let hash = zhifa_store::password::hash(password.expose()).await;
+    let mut tx = state
+        .store
+        .write(Actor::User(user.principal.user_id))
+        .await?;
+    let uid = tx
+        .create_user(id, body.person_id, &username, &display_name, &hash, &roles)
+        .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.user(uid).await?.into()),
+    ))
+}
+
+fn parse_roles(codes: &[String], errors: &mut FieldErrors) -> Vec<Role> {
+    let mut roles = Vec::new();
+    for c in codes {
+        match Role::from_code(c) {
+            Some(r) => roles.push(r),
+            None => errors.add("roles", format!("未知角色：{c}")),
+        }
+    }
+    roles
+}
+
+/// Loads an account and checks 管理账号与角色 on its agency.
+async fn target_user(
+    state: &AppState,
+    user: &ApiUser,
+    id: i64,
+) -> ApiResult<zhifa_store::accounts::User> {
+    let target = state.store.user(id).await?;
+    let (_, scope) = agency_scope(state, target.agency_id).await?;
+    user.require(state, Capability::ManageAccounts, &scope)
+        .await?;
+    Ok(target)
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "账号", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "账号 id")),
+    responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_user(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(target_user(&state, &user, id).await?.into()))
+}
+
+/// Replaces an account's roles.
+#[utoipa::path(put, path = "/api/v1/users/{id}/roles", tag = "账号", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "账号 id")), request_body = RolesRequest,
+    responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn set_user_roles(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<RolesRequest>,
+) -> ApiResult<Json<UserView>> {
+    let target = target_user(&state, &user, id).await?;
+    let mut errors = FieldErrors::new();
+    let roles = parse_roles(&body.roles, &mut errors);
+    if target.id == user.principal.user_id && !roles.contains(&Role::Admin) {
+        errors.add("roles", "不能取消自己的管理员角色");
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let mut tx = state
+        .store
+        .write(Actor::User(user.principal.user_id))
+        .await?;
+    tx.set_user_roles(id, body.version, &roles).await?;
+    tx.commit().await?;
+    Ok(Json(state.store.user(id).await?.into()))
+}
+
+/// Disables (ending its sessions and tokens) or re-enables an account.
+#[utoipa::path(put, path = "/api/v1/users/{id}/disabled", tag = "账号", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "账号 id")), request_body = DisabledRequest,
+    responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn set_user_disabled(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<DisabledRequest>,
+) -> ApiResult<Json<UserView>> {
+    let target = target_user(&state, &user, id).await?;
+    if body.disabled && target.id == user.principal.user_id {
+        return Err(ApiError::Invalid(FieldErrors::single(
+            "disabled",
+            "不能停用自己的账号",
+        )));
+    }
+    let mut tx = state
+        .store
+        .write(Actor::User(user.principal.user_id))
+        .await?;
+    tx.set_user_disabled(id, body.disabled).await?;
+    tx.commit().await?;
+    Ok(Json(state.store.user(id).await?.into()))
 }

@@ -200,6 +200,7 @@ pub struct UserView {
     pub display_name: String,
     pub roles: Vec<String>,
     pub disabled: bool,
+    pub version: i64,
 }
 
 impl From<User> for UserView {
@@ -213,6 +214,7 @@ impl From<User> for UserView {
             display_name: u.display_name,
             roles: u.roles.iter().map(|r| r.code().to_owned()).collect(),
             disabled: u.disabled,
+            version: u.version,
         }
     }
 }
@@ -231,4 +233,28 @@ pub struct MeView {
 #[derive(Deserialize, ToSchema)]
 pub struct VersionRequest {
     pub version: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UserRequest {
+    pub username: String,
+    pub display_name: String,
+    /// Initial password (≥ 8 characters, three character classes).
+    pub password: String,
+    #[serde(default)]
+    pub person_id: Option<i64>,
+    /// Role codes: admin, officer, department_head, legal_reviewer, leader, supervisor.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RolesRequest {
+    pub roles: Vec<String>,
+    pub version: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DisabledRequest {
+    pub disabled: bool,
 }

@@ -187,6 +187,9 @@ async fn check_parent(
     current_parent: Option<Option<i64>>,
 ) -> Result<Option<FieldErrors>, PageError> {
     match parent {
+        // An unchanged parent needs no permission over it (a township's administrator
+        // does not manage the county above).
+        Some(p) if current_parent == Some(Some(p)) => Ok(None),
         Some(p) => {
             let tree = AgencyTree::load(state).await?;
             if tree.get(p).is_none() {
@@ -279,6 +282,7 @@ async fn agency_edit(
     )
     .await?;
     let a = ctx.current.clone();
+    let parents = parent_choices(&state, &ctx, id).await?;
     Ok(html(&AgencyFormPage {
         chrome: app_chrome(&user, "/app/admin/agencies"),
         id: Some(id),
@@ -293,7 +297,7 @@ async fn agency_edit(
             parent_id: a.parent_id.map(|p| p.to_string()).unwrap_or_default(),
         },
         errors: FieldErrors::new(),
-        parents: ctx.choices.into_iter().filter(|p| p.id != id).collect(),
+        parents,
         history: history(&state, "agency", id).await?,
     }))
 }
@@ -316,6 +320,7 @@ async fn agency_update(
     .await?;
     let version = form_version(&form)?;
     let input: AgencyInput = form.decode()?;
+    let parents = parent_choices(&state, &ctx, id).await?;
     let errors = match NewAgency::parse(&input) {
         Err(e) => e,
         Ok(a) => match check_parent(
@@ -352,10 +357,29 @@ async fn agency_update(
             version,
             form: input,
             errors,
-            parents: ctx.choices.into_iter().filter(|p| p.id != id).collect(),
+            parents,
             history: history(&state, "agency", id).await?,
         },
     ))
+}
+
+/// Agencies that may be named as the parent of `id`: those the user manages (except
+/// `id` itself) plus its current parent, which the user may not manage but may keep.
+async fn parent_choices(
+    state: &AppState,
+    ctx: &AgencyContext,
+    id: i64,
+) -> Result<Vec<zhifa_store::org::Agency>, PageError> {
+    let mut parents: Vec<_> = ctx.choices.iter().filter(|p| p.id != id).cloned().collect();
+    if let Some(current) = ctx.current.parent_id
+        && !parents.iter().any(|p| p.id == current)
+    {
+        let tree = AgencyTree::load(state).await?;
+        if let Some(p) = tree.get(current) {
+            parents.insert(0, p.clone());
+        }
+    }
+    Ok(parents)
 }
 
 // ---------- departments ----------

@@ -216,9 +216,17 @@ async fn user_create(
         errors.add("display_name", "不关联人员时请填写显示姓名");
         String::new()
     };
-    if display_name.chars().count() > 40 {
-        errors.add("display_name", "显示姓名不能超过 40 个字");
-    }
+    let display_name = if display_name.is_empty() {
+        display_name
+    } else {
+        match zhifa_domain::account::display_name(&display_name) {
+            Ok(n) => n,
+            Err(m) => {
+                errors.add("display_name", m);
+                String::new()
+            }
+        }
+    };
     if errors.is_empty() {
         let hash = password::hash(pw.expect("checked").expose()).await;
         let mut tx = state

@@ -15,7 +15,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use zhifa_store::accounts::{new_secret, secret_hash};
+use zhifa_store::accounts::{LoginAttempt, new_secret, secret_hash};
 use zhifa_store::{Actor, now_ms, password};
 
 pub fn router() -> Router<AppState> {
@@ -32,9 +32,17 @@ struct LoginQuery {
     expired: String,
 }
 
-/// Only local paths are followed after login (no open redirect).
-fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+/// Only local paths made of plain URL characters are followed after login: no scheme,
+/// no `//` or `\\` (which browsers read as another host), no control characters or
+/// spaces (which browsers strip, turning `/\t/evil` into `//evil`).
+pub(crate) fn safe_next(next: &str) -> String {
+    let plain = next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    if plain
+        && next.starts_with('/')
+        && !next.starts_with("//")
+        && next.len() <= 512
+        && next.parse::<axum::http::uri::PathAndQuery>().is_ok()
+    {
         next.to_owned()
     } else {
         "/app".to_owned()
@@ -139,25 +147,28 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
     let window = state.config.lockout_window.as_millis() as i64;
     let limit = state.config.lockout_failures;
     let now = now_ms();
-    let failures = state
-        .store
-        .login_failures_since(&raw_username, now - window)
-        .await?;
     let candidate = state.store.login_candidate(&raw_username).await?;
     let known = candidate.as_ref().map(|(u, _)| u.clone());
-
-    if failures >= limit {
-        record_failure(&state, &raw_username, known.as_ref(), &ip, "locked", false).await?;
-        let last = state
-            .store
-            .last_login_failure(&raw_username)
-            .await?
-            .unwrap_or(now);
-        let minutes = ((last + window - now) / 60_000).max(1);
-        return Ok(again(format!(
-            "该账号因连续 {limit} 次登录失败已被锁定，请约 {minutes} 分钟后再试，或联系管理员。"
-        )));
-    }
+    // Count this attempt before checking the password, atomically, so that parallel
+    // guesses cannot exceed the limit; a locked account's attempts are recorded but do
+    // not extend the lock.
+    let (attempt, prior) = match state
+        .store
+        .reserve_login_attempt(&raw_username, &ip, now, window, limit)
+        .await?
+    {
+        LoginAttempt::Locked { until } => {
+            record_failure(&state, &raw_username, known.as_ref(), &ip, "locked", false).await?;
+            let minutes = ((until - now) / 60_000).max(1);
+            return Ok(again(format!(
+                "该账号因连续 {limit} 次登录失败已被锁定，请约 {minutes} 分钟后再试，或联系管理员。"
+            )));
+        }
+        LoginAttempt::Reserved {
+            attempt,
+            prior_failures,
+        } => (attempt, prior_failures),
+    };
 
     let hash = candidate.as_ref().map(|(_, h)| h.clone());
     let ok = password::verify(&password_input, hash).await;
@@ -172,6 +183,7 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
                 &csrf,
                 &ip,
                 old_session.as_deref(),
+                Some(attempt),
             )
             .await?;
             tx.commit().await?;
@@ -191,7 +203,7 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
             Ok(again("该账号已停用，请联系管理员。".into()))
         }
         (_, known) => {
-            let locked_now = failures + 1 >= limit;
+            let locked_now = prior + 1 >= limit;
             let reason = if known.is_some() {
                 "bad_password"
             } else {
@@ -206,11 +218,11 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
                 locked_now,
             )
             .await?;
-            tracing::warn!(username = %raw_username, reason, "login failed");
+            tracing::warn!(username = ?raw_username, reason, "login failed");
             let message = if locked_now {
                 format!("用户名或密码错误。连续失败已达 {limit} 次，账号已锁定，请稍后再试。")
             } else {
-                let left = limit - failures - 1;
+                let left = limit - prior - 1;
                 format!("用户名或密码错误。再失败 {left} 次，账号将被锁定。")
             };
             Ok(again(message))
@@ -248,4 +260,30 @@ async fn logout(
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_a_local_path_or_the_workbench() {
+        for ok in ["/app", "/app/admin/users?agency=2", "/"] {
+            assert_eq!(safe_next(ok), ok);
+        }
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil",
+            "https://evil.example",
+            "evil",
+            "",
+            "/\u{1}",
+            "/ /x",
+            "/工作台",
+        ] {
+            assert_eq!(safe_next(bad), "/app", "{bad:?}");
+        }
+    }
 }

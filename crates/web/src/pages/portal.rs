@@ -63,12 +63,22 @@ async fn render_agency(
         .filter(|a| a.parent_id == Some(agency.id))
         .cloned()
         .collect();
+    // Other top-level agencies of this installation are linked from every top-level page.
+    let others = if agency.parent_id.is_none() {
+        all.iter()
+            .filter(|a| a.parent_id.is_none() && a.id != agency.id)
+            .cloned()
+            .collect()
+    } else {
+        vec![]
+    };
     Ok(html(&PortalHome {
         chrome: portal_chrome(agency.name.clone(), user),
         updated: fmt_time(agency.updated_at),
         agency,
         parent,
         children,
+        others,
         departments,
         leadership: LeadershipGroups::from(leadership),
     }))
