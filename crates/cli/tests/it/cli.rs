@@ -145,12 +145,30 @@ fn demo_starts_reuses_its_data_and_stops_gracefully_on_sigterm() {
 }
 
 #[test]
-fn init_user_and_token_commands() {
+fn init_user_and_token_commands_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap().to_owned();
+    cli_story(&["--data", &data]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_user_and_token_commands_on_postgres() {
+    let Some(db) = zhifa_store::testing::TestDb::postgres().await else {
+        eprintln!("ZHIFA_TEST_DATABASE_URL not set: PostgreSQL variant skipped");
+        return;
+    };
+    let url = db.url.clone();
+    tokio::task::spawn_blocking(move || cli_story(&["--database-url", &url]))
+        .await
+        .unwrap();
+    drop(db);
+}
+
+/// The operator's commands against one database (`--data DIR` or `--database-url URL`).
+fn cli_story(database: &[&str]) {
     let run = |args: &[&str], password: Option<&str>| {
         let mut c = zhifa();
-        c.args(args).args(["--data", &data]);
+        c.args(args).args(database);
         if password.is_some() {
             c.arg("--password-stdin").stdin(Stdio::piped());
         }
