@@ -64,3 +64,13 @@ run "portal home /" /
 run "workbench home /app" /app "$session"
 echo
 echo "RSS after load: $(( $(ps -o rss= -p $PID | tr -d ' ') / 1024 )) MB"
+
+# A burst of 200 concurrent failed logins (unknown names): Argon2 takes 19 MiB per hash,
+# so memory must stay bounded by the hashing limit, not by the burst.
+BJAR=$(mktemp)
+btoken=$(curl -s -c "$BJAR" -b "$BJAR" "$BASE/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"$//')
+burst_start=$(date +%s%N)
+seq 1 200 | xargs -P 200 -I{} curl -s -o /dev/null -b "$BJAR" -d "username=nobody{}&password=Wrong%402026&csrf_token=$btoken" "$BASE/login"
+burst_ms=$(( ($(date +%s%N) - burst_start) / 1000000 ))
+rm -f "$BJAR"
+echo "200 concurrent failed logins: ${burst_ms} ms; RSS after: $(( $(ps -o rss= -p $PID | tr -d ' ') / 1024 )) MB"
