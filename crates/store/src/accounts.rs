@@ -723,6 +723,22 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Records that a log's signing key was replaced (the public key is in the payload).
+    pub(crate) fn record_key_rotation(
+        &mut self,
+        agency: Option<i64>,
+        log_id: i64,
+        verifier_key: &str,
+    ) {
+        self.record_event(
+            agency,
+            "ledger.key_rotate",
+            "log",
+            log_id,
+            serde_json::json!({ "verifier_key": verifier_key }),
+        );
+    }
+
     /// Stores an API token by its hash; the token itself is shown once by the caller.
     pub async fn create_api_token(
         &mut self,

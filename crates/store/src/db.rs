@@ -101,6 +101,16 @@ impl Store {
         crate::migrate::run(self).await
     }
 
+    /// Runs arbitrary SQL outside the write path. For tests that play a database
+    /// administrator tampering with the data; nothing in zhifa calls it.
+    #[cfg(feature = "testing")]
+    pub async fn raw_execute(&self, sql: &str) -> Result<(), StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -15,6 +15,8 @@ pub enum StoreError {
     DataDirNotWritable(String),
     #[error("数据库版本 {found} 比本程序支持的 {supported} 新，请升级 zhifa")]
     SchemaTooNew { found: i64, supported: i64 },
+    #[error("签名密钥：{0}")]
+    Keys(String),
     /// Stored data that cannot be right (a tampered or damaged database).
     #[error("数据不一致：{0}")]
     Corrupt(String),

@@ -11,10 +11,12 @@ mod time;
 
 pub mod accounts;
 pub mod journal;
+pub mod keys;
 pub mod ledger;
 pub mod org;
 pub mod password;
 pub mod snapshot;
+pub mod verify;
 pub mod write;
 
 #[cfg(feature = "testing")]

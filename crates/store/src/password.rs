@@ -110,12 +110,19 @@ fn verify_blocking(password: &str, phc: &str) -> bool {
             .is_ok()
     });
     ok && out.len() == expected.len()
-        && out.iter().zip(&expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        && out
+            .iter()
+            .zip(&expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 /// Hashes a password to a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
 pub async fn hash(password: &str) -> String {
-    let _permit = HASHING.acquire().await.expect("the semaphore is never closed");
+    let _permit = HASHING
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
     let p = password.to_owned();
     tokio::task::spawn_blocking(move || hash_blocking(&p))
         .await
@@ -124,7 +131,10 @@ pub async fn hash(password: &str) -> String {
 
 /// Checks a password against a stored hash; `None` burns the same time and fails.
 pub async fn verify(password: &str, phc: Option<String>) -> bool {
-    let _permit = HASHING.acquire().await.expect("the semaphore is never closed");
+    let _permit = HASHING
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
     let p = password.to_owned();
     tokio::task::spawn_blocking(move || match phc {
         Some(h) => verify_blocking(&p, &h),
@@ -150,7 +160,13 @@ mod tests {
         assert!(!verify("zhifa@2026", Some(h)).await);
         assert!(!verify("Zhifa@2026", None).await);
         assert!(!verify("x", Some("not a hash".into())).await);
-        assert!(!verify("x", Some("$argon2id$v=19$m=99999999,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into())).await);
+        assert!(
+            !verify(
+                "x",
+                Some("$argon2id$v=19$m=99999999,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into())
+            )
+            .await
+        );
     }
 
     /// Our PHC strings are standard: the argon2 crate's own verifier accepts ours and
@@ -159,8 +175,15 @@ mod tests {
     fn interoperates_with_the_reference_encoder() {
         let ours = hash_blocking("Zhifa@2026");
         let parsed = PasswordHash::new(&ours).unwrap();
-        assert!(Argon2::default().verify_password(b"Zhifa@2026", &parsed).is_ok());
-        let theirs = Argon2::default().hash_password(b"Zhifa@2026").unwrap().to_string();
+        assert!(
+            Argon2::default()
+                .verify_password(b"Zhifa@2026", &parsed)
+                .is_ok()
+        );
+        let theirs = Argon2::default()
+            .hash_password(b"Zhifa@2026")
+            .unwrap()
+            .to_string();
         assert!(verify_blocking("Zhifa@2026", &theirs));
         assert!(!verify_blocking("Zhifa@2027", &theirs));
     }

@@ -1,0 +1,209 @@
+//! Log signing keys: private keys live in files with owner-only permissions, never in the
+//! database; the database holds the public verifier keys, so every node and every
+//! verifier can check checkpoints.
+//!
+//! A key file is named after the log's origin (`zhifa_zhutang.key`) and holds one line:
+//! `ed25519 <hex secret>` or `sm2 <hex secret>`. Rotation renames the old file to
+//! `<name>.<timestamp>.retired` and publishes the new key; old checkpoints stay
+//! verifiable with the retired public key kept in the database.
+
+use crate::db::Store;
+use crate::error::StoreError;
+use crate::ledger::LogHead;
+use crate::time::now_ms;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use zhifa_ledger::HashAlg;
+use zhifa_ledger::note::{Checkpoint, NoteSigner, sign};
+
+#[derive(Debug, Clone)]
+pub struct KeyStore {
+    dir: PathBuf,
+}
+
+fn io(e: std::io::Error, what: &Path) -> StoreError {
+    StoreError::Keys(format!("{}：{e}", what.display()))
+}
+
+impl KeyStore {
+    /// Opens (creating, owner-only) the key directory.
+    pub fn open(dir: &Path) -> Result<KeyStore, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| io(e, dir))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| io(e, dir))?;
+        }
+        Ok(KeyStore {
+            dir: dir.to_owned(),
+        })
+    }
+
+    fn path(&self, origin: &str) -> PathBuf {
+        let safe: String = origin
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.dir.join(format!("{safe}.key"))
+    }
+
+    /// The current signer of a log, if its key file exists.
+    pub fn signer(&self, origin: &str) -> Result<Option<NoteSigner>, StoreError> {
+        let path = self.path(origin);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e, &path)),
+        };
+        let (kind, hex) = text
+            .trim()
+            .split_once(' ')
+            .ok_or_else(|| StoreError::Keys(format!("{}：格式错误", path.display())))?;
+        let secret: [u8; 32] = zhifa_ledger::hash::from_hex(hex)
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| StoreError::Keys(format!("{}：密钥长度错误", path.display())))?;
+        let signer = match kind {
+            "ed25519" => NoteSigner::ed25519(origin, secret),
+            "sm2" => NoteSigner::sm2(origin, secret),
+            _ => {
+                return Err(StoreError::Keys(format!(
+                    "{}：未知算法 {kind}",
+                    path.display()
+                )));
+            }
+        }
+        .map_err(|e| StoreError::Keys(e.to_string()))?;
+        Ok(Some(signer))
+    }
+
+    /// Creates a new key for a log (Ed25519 for SHA-256 logs, SM2 for SM3 logs), retiring
+    /// the file of the previous one. Returns the signer.
+    pub fn generate(&self, origin: &str, alg: HashAlg) -> Result<NoteSigner, StoreError> {
+        let path = self.path(origin);
+        if path.exists() {
+            let retired = path.with_extension(format!("{}.retired", now_ms()));
+            std::fs::rename(&path, &retired).map_err(|e| io(e, &path))?;
+        }
+        let (kind, signer, secret) = loop {
+            let mut secret = [0u8; 32];
+            getrandom::fill(&mut secret).expect("the operating system provides randomness");
+            let made = match alg {
+                HashAlg::Sha256 => NoteSigner::ed25519(origin, secret).map(|s| ("ed25519", s)),
+                // An SM2 secret must be below the group order; retry the rare miss.
+                HashAlg::Sm3 => NoteSigner::sm2(origin, secret).map(|s| ("sm2", s)),
+            };
+            if let Ok((kind, s)) = made {
+                break (kind, s, secret);
+            }
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut f = options.open(&path).map_err(|e| io(e, &path))?;
+        writeln!(f, "{kind} {}", zhifa_ledger::hash::to_hex(&secret)).map_err(|e| io(e, &path))?;
+        f.sync_all().map_err(|e| io(e, &path))?;
+        Ok(signer)
+    }
+}
+
+impl Store {
+    /// Makes sure a log has a published key whose private half is in `keys`; creates one
+    /// when the log has none. Returns `None` when the published key lives elsewhere
+    /// (another node signs this log).
+    pub async fn log_signer(
+        &self,
+        head: &LogHead,
+        keys: &KeyStore,
+    ) -> Result<Option<NoteSigner>, StoreError> {
+        let published = self.log_keys(head.log_id).await?;
+        let current = published
+            .iter()
+            .find(|(_, retired)| !retired)
+            .map(|(k, _)| k.clone());
+        let signer = match keys.signer(&head.origin)? {
+            Some(s) => s,
+            None if current.is_none() => keys.generate(&head.origin, head.alg)?,
+            None => return Ok(None),
+        };
+        match current {
+            Some(k) if k == signer.verifier_key() => Ok(Some(signer)),
+            Some(_) => Ok(None),
+            None => {
+                let algorithm = match head.alg {
+                    HashAlg::Sha256 => "ed25519",
+                    HashAlg::Sm3 => "sm2",
+                };
+                self.add_log_key(head.log_id, &signer.verifier_key(), algorithm, now_ms())
+                    .await?;
+                Ok(Some(signer))
+            }
+        }
+    }
+
+    /// Replaces a log's key: a new private key in `keys`, the old public key retired.
+    pub async fn rotate_log_key(&self, log_id: i64, keys: &KeyStore) -> Result<String, StoreError> {
+        let head = self.log_head(log_id).await?;
+        let signer = keys.generate(&head.origin, head.alg)?;
+        let algorithm = match head.alg {
+            HashAlg::Sha256 => "ed25519",
+            HashAlg::Sm3 => "sm2",
+        };
+        self.add_log_key(log_id, &signer.verifier_key(), algorithm, now_ms())
+            .await?;
+        // The rotation is itself an entry of the log, so the next checkpoint — signed
+        // with the new key — covers it.
+        let agency = (log_id != crate::ledger::SYSTEM_LOG).then_some(log_id);
+        let mut tx = self.write(crate::Actor::System("key-rotation")).await?;
+        tx.record_key_rotation(agency, log_id, &signer.verifier_key());
+        tx.commit().await?;
+        let head = self.log_head(log_id).await?;
+        self.checkpoint_log(&head, &signer).await?;
+        Ok(signer.verifier_key())
+    }
+
+    async fn checkpoint_log(
+        &self,
+        head: &LogHead,
+        signer: &NoteSigner,
+    ) -> Result<bool, StoreError> {
+        let last = self.latest_checkpoint(head.log_id).await?;
+        if last.as_ref().is_some_and(|(size, _)| *size >= head.size) {
+            return Ok(false);
+        }
+        let body = Checkpoint {
+            origin: head.origin.clone(),
+            size: head.size,
+            root: head.root,
+            extensions: vec![],
+        }
+        .body();
+        let note = sign(&body, &[signer]).map_err(|e| StoreError::Keys(e.to_string()))?;
+        self.store_checkpoint(head.log_id, head.size, &note, now_ms())
+            .await?;
+        Ok(true)
+    }
+
+    /// Signs a checkpoint for every log that grew since its last one. Returns how many.
+    pub async fn checkpoint_all(&self, keys: &KeyStore) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for head in self.log_heads().await? {
+            if let Some(signer) = self.log_signer(&head, keys).await?
+                && self.checkpoint_log(&head, &signer).await?
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}

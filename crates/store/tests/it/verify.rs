@@ -1,0 +1,299 @@
+//! `verify` finds every kind of tampering, and checkpoints are signed and published.
+
+use zhifa_domain::org::{AgencyInput, DepartmentInput};
+use zhifa_domain::{NewAgency, NewDepartment, Role, Username};
+use zhifa_ledger::note::{Checkpoint, NoteVerifier, open};
+use zhifa_store::keys::KeyStore;
+use zhifa_store::testing::TestDb;
+use zhifa_store::verify::Report;
+use zhifa_store::{Actor, Store, on_both_backends};
+
+on_both_backends!(
+    an_untouched_database_verifies_and_checkpoints_are_signed,
+    a_row_changed_behind_zhifas_back_is_named,
+    a_row_inserted_or_deleted_behind_zhifas_back_is_named,
+    a_tampered_payload_is_found,
+    a_deleted_entry_is_found,
+    reordered_entries_are_found,
+    a_replaced_checkpoint_signature_or_foreign_key_is_found,
+    a_rotated_key_keeps_old_checkpoints_verifiable,
+);
+
+struct World {
+    db: TestDb,
+    keys: KeyStore,
+    _key_dir: tempfile::TempDir,
+    agency: i64,
+    dept: i64,
+}
+
+async fn world(db: TestDb) -> World {
+    let s = &db.store;
+    let a = NewAgency::parse(&AgencyInput {
+        name: "甲乡人民政府".into(),
+        slug: "jia".into(),
+        kind: "administrative_organ".into(),
+        credit_code: "914403001922038216".into(),
+        legal_basis: "依据".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut tx = s.write(Actor::System("test")).await.unwrap();
+    let agency = tx.create_agency(&a).await.unwrap();
+    let mut dept = 0;
+    for name in ["司法所", "综合行政执法大队", "市场监管所"] {
+        dept = tx
+            .create_department(
+                agency,
+                &NewDepartment::parse(&DepartmentInput {
+                    name: name.into(),
+                    ..Default::default()
+                })
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    tx.create_user(
+        agency,
+        None,
+        &Username::parse("jia-admin").unwrap(),
+        "甲",
+        "$argon2id$x",
+        &[Role::Admin],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let key_dir = tempfile::tempdir().unwrap();
+    let keys = KeyStore::open(key_dir.path()).unwrap();
+    assert_eq!(s.checkpoint_all(&keys).await.unwrap(), 1);
+    World {
+        db,
+        keys,
+        _key_dir: key_dir,
+        agency,
+        dept,
+    }
+}
+
+async fn sql(s: &Store, q: &str) {
+    // Stands in for a database administrator with a SQL shell.
+    s.raw_execute(q).await.unwrap();
+}
+
+fn failed_with(r: &Report, needle: &str) {
+    assert!(
+        !r.ok(),
+        "verification passed; expected a failure mentioning {needle}"
+    );
+    assert!(
+        r.failures.iter().any(|f| f.contains(needle)),
+        "no failure mentions {needle}: {:#?}",
+        r.failures
+    );
+}
+
+async fn an_untouched_database_verifies_and_checkpoints_are_signed(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    let r = s.verify(&[]).await.unwrap();
+    assert!(r.ok(), "{:#?}", r.failures);
+    assert_eq!(r.entries, 5);
+    assert_eq!(r.checkpoints, 1);
+    assert!(r.rows >= 5);
+    // The checkpoint is a C2SP signed note that the published key verifies.
+    let (size, note) = s.latest_checkpoint(w.agency).await.unwrap().unwrap();
+    assert_eq!(size, 5);
+    let keys = s.log_keys(w.agency).await.unwrap();
+    let v = NoteVerifier::parse(&keys[0].0).unwrap();
+    let (text, _) = open(&note, &[v]).unwrap();
+    let cp = Checkpoint::parse(text).unwrap();
+    assert_eq!(cp.origin, "zhifa/jia");
+    assert_eq!(cp.root, s.log_head(w.agency).await.unwrap().root);
+    // Nothing new, nothing signed; growth gets a new checkpoint.
+    assert_eq!(s.checkpoint_all(&w.keys).await.unwrap(), 0);
+    let mut tx = s.write(Actor::User(1)).await.unwrap();
+    tx.create_department(
+        w.agency,
+        &NewDepartment::parse(&DepartmentInput {
+            name: "信访办".into(),
+            ..Default::default()
+        })
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(s.checkpoint_all(&w.keys).await.unwrap(), 1);
+    let r = s.verify(&[]).await.unwrap();
+    assert!(r.ok(), "{:#?}", r.failures);
+    assert_eq!(r.checkpoints, 2);
+    // The key file is private to its owner.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = std::fs::read_dir(w._key_dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(file.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}
+
+async fn a_row_changed_behind_zhifas_back_is_named(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    sql(
+        s,
+        &format!("UPDATE departments SET name = '篡改' WHERE id = {}", w.dept),
+    )
+    .await;
+    let r = s.verify(&[]).await.unwrap();
+    failed_with(&r, &format!("departments 表 id={}", w.dept));
+    // A password hash swapped in by a DBA is found too.
+    sql(
+        s,
+        &format!(
+            "UPDATE departments SET name = '市场监管所' WHERE id = {}",
+            w.dept
+        ),
+    )
+    .await;
+    assert!(s.verify(&[]).await.unwrap().ok());
+    sql(s, "UPDATE users SET password_hash = '$argon2id$forged'").await;
+    failed_with(&s.verify(&[]).await.unwrap(), "users 表 id=");
+}
+
+async fn a_row_inserted_or_deleted_behind_zhifas_back_is_named(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    sql(s, &format!("INSERT INTO departments (agency_id, name, duties, sort_order, created_at, updated_at) VALUES ({}, '幽灵部门', '', 0, 0, 0)", w.agency)).await;
+    failed_with(&s.verify(&[]).await.unwrap(), "不在日志中");
+    sql(s, "DELETE FROM departments WHERE name = '幽灵部门'").await;
+    sql(s, &format!("DELETE FROM departments WHERE id = {}", w.dept)).await;
+    failed_with(
+        &s.verify(&[]).await.unwrap(),
+        &format!("departments 表 id={} 已被绕过系统删除", w.dept),
+    );
+}
+
+async fn a_tampered_payload_is_found(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    sql(s, "UPDATE journal SET payload = REPLACE(payload, '司法所', '公安局') WHERE action = 'department.create'").await;
+    failed_with(&s.verify(&[]).await.unwrap(), "承诺哈希");
+}
+
+async fn a_deleted_entry_is_found(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    sql(
+        s,
+        &format!(
+            "DELETE FROM ledger_entries WHERE log_id = {} AND seq = 2",
+            w.agency
+        ),
+    )
+    .await;
+    failed_with(&s.verify(&[]).await.unwrap(), "缺少第 2 条");
+}
+
+async fn reordered_entries_are_found(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    let a = w.agency;
+    sql(
+        s,
+        &format!("UPDATE ledger_entries SET seq = 100 WHERE log_id = {a} AND seq = 1"),
+    )
+    .await;
+    sql(
+        s,
+        &format!("UPDATE ledger_entries SET seq = 1 WHERE log_id = {a} AND seq = 2"),
+    )
+    .await;
+    sql(
+        s,
+        &format!("UPDATE ledger_entries SET seq = 2 WHERE log_id = {a} AND seq = 100"),
+    )
+    .await;
+    failed_with(&s.verify(&[]).await.unwrap(), "被移动或调换");
+}
+
+async fn a_replaced_checkpoint_signature_or_foreign_key_is_found(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    let (size, note) = s.latest_checkpoint(w.agency).await.unwrap().unwrap();
+    // Flip one character of the signature.
+    let sig_start = note.rfind(' ').unwrap() + 5;
+    let mut bytes = note.clone().into_bytes();
+    bytes[sig_start] = if bytes[sig_start] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(bytes).unwrap();
+    sql(
+        s,
+        &format!(
+            "UPDATE ledger_checkpoints SET note = '{}' WHERE log_id = {} AND size = {size}",
+            forged.replace('\'', "''"),
+            w.agency
+        ),
+    )
+    .await;
+    failed_with(&s.verify(&[]).await.unwrap(), "签名无效");
+
+    // A checkpoint signed by another key with the same name.
+    let other = zhifa_ledger::note::NoteSigner::ed25519("zhifa/jia", [42u8; 32]).unwrap();
+    let body = Checkpoint {
+        origin: "zhifa/jia".into(),
+        size,
+        root: s.log_head(w.agency).await.unwrap().root,
+        extensions: vec![],
+    }
+    .body();
+    let foreign = zhifa_ledger::note::sign(&body, &[&other]).unwrap();
+    sql(
+        s,
+        &format!(
+            "UPDATE ledger_checkpoints SET note = '{}' WHERE log_id = {} AND size = {size}",
+            foreign.replace('\'', "''"),
+            w.agency
+        ),
+    )
+    .await;
+    failed_with(&s.verify(&[]).await.unwrap(), "签名无效");
+
+    // And a DBA who also swaps the published key is caught by a key known out of band.
+    let real_key = s.log_keys(w.agency).await.unwrap()[0].0.clone();
+    sql(
+        s,
+        &format!(
+            "UPDATE ledger_keys SET verifier_key = '{}' WHERE log_id = {}",
+            other.verifier_key(),
+            w.agency
+        ),
+    )
+    .await;
+    assert!(
+        s.verify(&[]).await.unwrap().ok(),
+        "with the swapped key alone the forgery passes"
+    );
+    failed_with(&s.verify(&[real_key]).await.unwrap(), "签名无效");
+}
+
+async fn a_rotated_key_keeps_old_checkpoints_verifiable(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    let old = s.log_keys(w.agency).await.unwrap()[0].0.clone();
+    let new = s.rotate_log_key(w.agency, &w.keys).await.unwrap();
+    assert_ne!(old, new);
+    let keys = s.log_keys(w.agency).await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(keys[0].1 && !keys[1].1, "old retired, new current");
+    let r = s.verify(&[]).await.unwrap();
+    assert!(r.ok(), "{:#?}", r.failures);
+    assert_eq!(r.checkpoints, 2);
+    let (_, note) = s.latest_checkpoint(w.agency).await.unwrap().unwrap();
+    assert!(open(&note, &[NoteVerifier::parse(&new).unwrap()]).is_ok());
+    assert!(open(&note, &[NoteVerifier::parse(&old).unwrap()]).is_err());
+}
