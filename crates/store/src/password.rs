@@ -69,8 +69,17 @@ fn hash_blocking(password: &str) -> String {
     )
 }
 
+/// A parsed PHC string.
+struct Phc {
+    alg: Algorithm,
+    version: Version,
+    params: Params,
+    salt: Vec<u8>,
+    hash: Vec<u8>,
+}
+
 /// Parses `$argon2id$v=19$m=…,t=…,p=…$salt$hash`.
-fn parse_phc(phc: &str) -> Option<(Algorithm, Version, Params, Vec<u8>, Vec<u8>)> {
+fn parse_phc(phc: &str) -> Option<Phc> {
     let parts: Vec<&str> = phc.split('$').collect();
     let [empty, alg, version, params, salt, hash] = parts.as_slice() else {
         return None;
@@ -94,11 +103,24 @@ fn parse_phc(phc: &str) -> Option<(Algorithm, Version, Params, Vec<u8>, Vec<u8>)
     let m = m.filter(|&m| m <= MAX_M_COST_KIB)?;
     let hash = B64.decode(hash).ok()?;
     let params = Params::new(m, t?, p?, Some(hash.len())).ok()?;
-    Some((alg, version, params, B64.decode(salt).ok()?, hash))
+    Some(Phc {
+        alg,
+        version,
+        params,
+        salt: B64.decode(salt).ok()?,
+        hash,
+    })
 }
 
 fn verify_blocking(password: &str, phc: &str) -> bool {
-    let Some((alg, version, params, salt, expected)) = parse_phc(phc) else {
+    let Some(Phc {
+        alg,
+        version,
+        params,
+        salt,
+        hash: expected,
+    }) = parse_phc(phc)
+    else {
         return false;
     };
     let blocks = params.block_count();
