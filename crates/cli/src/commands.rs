@@ -1,6 +1,9 @@
 //! The commands.
 
-use crate::config::{Cli, Command, Database, InitArgs, Settings, TokenCommand, UserCommand};
+use crate::config::{
+    Cli, Command, Database, InitArgs, LedgerCommand, Settings, TokenCommand, UserCommand,
+    VerifyArgs,
+};
 use crate::{demo, server};
 use anyhow::{Context, anyhow, bail};
 use std::io::BufRead;
@@ -9,6 +12,7 @@ use std::time::Instant;
 use zhifa_domain::org::AgencyInput;
 use zhifa_domain::{NewAgency, Password, Role, Username};
 use zhifa_store::accounts::new_secret;
+use zhifa_store::keys::KeyStore;
 use zhifa_store::{Actor, Store, StoreError, password};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -28,6 +32,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Verify(args) => verify_command(settings, args).await,
+        Command::Ledger(cmd) => ledger_command(settings, cmd).await,
         Command::User(cmd) => user_command(settings, cmd).await,
         Command::Token(cmd) => token_command(settings, cmd).await,
     }
@@ -71,6 +77,91 @@ async fn open(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// The key store of this node, if it has one.
+fn key_store(settings: &Settings) -> anyhow::Result<Option<KeyStore>> {
+    settings
+        .key_dir
+        .as_deref()
+        .map(|d| {
+            KeyStore::open(d)
+                .map_err(|e| anyhow!("无法打开密钥目录 / cannot open the key directory: {e}"))
+        })
+        .transpose()
+}
+
+async fn verify_command(settings: Settings, args: VerifyArgs) -> anyhow::Result<()> {
+    let store = open(&settings).await?;
+    let started = Instant::now();
+    let report = store.verify(&args.trusted_keys).await?;
+    println!(
+        "核验 / verified: {} 个日志 logs, {} 条记录 entries, {} 个签名树头 checkpoints, {} 行数据 rows ({} ms)",
+        report.logs,
+        report.entries,
+        report.checkpoints,
+        report.rows,
+        started.elapsed().as_millis()
+    );
+    if report.ok() {
+        println!("通过 / OK");
+        return Ok(());
+    }
+    for f in &report.failures {
+        println!("失败 / FAILED: {f}");
+    }
+    if report.more_failures > 0 {
+        println!(
+            "……另有 {} 处 / and {} more",
+            report.more_failures, report.more_failures
+        );
+    }
+    bail!(
+        "核验未通过：{} 处问题 / verification failed: {} problems",
+        report.failures.len() + report.more_failures,
+        report.failures.len() + report.more_failures
+    )
+}
+
+async fn ledger_command(settings: Settings, cmd: LedgerCommand) -> anyhow::Result<()> {
+    let store = open(&settings).await?;
+    match cmd {
+        LedgerCommand::List => {
+            for head in store.log_heads().await? {
+                println!(
+                    "{}  size={}  root={}",
+                    head.origin,
+                    head.size,
+                    zhifa_ledger::hash::to_hex(&head.root)
+                );
+                for (key, retired) in store.log_keys(head.log_id).await? {
+                    println!("    {} {key}", if retired { "retired" } else { "current" });
+                }
+            }
+        }
+        LedgerCommand::RotateKey { agency } => {
+            let keys = key_store(&settings)?
+                .ok_or_else(|| anyhow!("请用 --key-dir 指定密钥目录 / use --key-dir"))?;
+            let log_id = if agency == zhifa_store::ledger::SYSTEM_LOG_NAME {
+                zhifa_store::ledger::SYSTEM_LOG
+            } else {
+                store
+                    .agency_by_slug(&agency)
+                    .await
+                    .map_err(|_| anyhow!("执法主体不存在 / no agency with slug {agency}"))?
+                    .id
+            };
+            let vkey = store.rotate_log_key(log_id, &keys).await?;
+            println!("新公钥 / new verifier key: {vkey}");
+        }
+        LedgerCommand::Checkpoint => {
+            let keys = key_store(&settings)?
+                .ok_or_else(|| anyhow!("请用 --key-dir 指定密钥目录 / use --key-dir"))?;
+            let n = store.checkpoint_all(&keys).await?;
+            println!("已签发 {n} 个树头 / {n} checkpoints signed");
+        }
+    }
+    Ok(())
+}
+
 async fn demo_command(mut settings: Settings) -> anyhow::Result<()> {
     let started = Instant::now();
     let shutdown = server::Shutdown::install()?;
@@ -81,6 +172,11 @@ async fn demo_command(mut settings: Settings) -> anyhow::Result<()> {
     let listener = server::bind(settings.addr).await?;
     let store = open(&settings).await?;
     let created = demo::ensure(&store).await?;
+    let keys = key_store(&settings)?;
+    // The demo's logs are signed before the first page is served.
+    if let Some(k) = &keys {
+        store.checkpoint_all(k).await?;
+    }
     let url = format!("http://{}", listener.local_addr()?);
     println!(
         "zhifa 示例乡镇已就绪 / demo township ready ({} ms{})",
@@ -115,7 +211,7 @@ async fn demo_command(mut settings: Settings) -> anyhow::Result<()> {
             a.department
         );
     }
-    server::serve(listener, store, settings.web, shutdown).await
+    server::serve(listener, store, settings.web, keys, shutdown).await
 }
 
 async fn serve_command(settings: Settings) -> anyhow::Result<()> {
@@ -127,7 +223,11 @@ async fn serve_command(settings: Settings) -> anyhow::Result<()> {
         "zhifa 正在运行 / serving on http://{}",
         listener.local_addr()?
     );
-    server::serve(listener, store, settings.web, shutdown).await
+    let keys = key_store(&settings)?;
+    if keys.is_none() {
+        tracing::warn!("no --key-dir: this node signs no checkpoints");
+    }
+    server::serve(listener, store, settings.web, keys, shutdown).await
 }
 
 /// Reads a password from standard input (first line) or `ZHIFA_PASSWORD`.
@@ -193,6 +293,9 @@ async fn init_command(settings: Settings, args: InitArgs) -> anyhow::Result<()> 
     .await
     .map_err(|e| anyhow!("{e}"))?;
     tx.commit().await?;
+    if let Some(keys) = key_store(&settings)? {
+        store.checkpoint_all(&keys).await?;
+    }
     println!(
         "已创建执法主体 {}（{}）及管理员 {} / agency and administrator created",
         agency.name,

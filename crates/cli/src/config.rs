@@ -17,6 +17,7 @@ zhifa — the platform for China's administrative law-enforcement \"three system
 
 配置文件示例 / example zhifa.toml:
   data = \"/var/lib/zhifa\"            # or: database_url = \"postgres://user@host/zhifa\"
+  key_dir = \"/etc/zhifa/keys\"        # log signing keys (default: <data>/keys)
   addr = \"0.0.0.0:8080\"
   log_format = \"json\"                 # text | json
   idle_timeout_minutes = 30
@@ -93,6 +94,10 @@ pub struct GlobalArgs {
     /// (needed behind a reverse proxy: browsers' Origin is checked against it)
     #[arg(long, global = true, env = "ZHIFA_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// 日志签名密钥目录（默认为数据目录下的 keys）/ directory of the log signing keys
+    /// [default: DIR/keys with --data; none with --database-url]
+    #[arg(long, global = true, env = "ZHIFA_KEY_DIR", value_name = "DIR")]
+    pub key_dir: Option<PathBuf>,
     /// Where `data` and `database_url` came from (filled after parsing).
     #[arg(skip)]
     pub sources: Sources,
@@ -116,6 +121,12 @@ pub enum Command {
     Init(InitArgs),
     /// 升级数据库结构 / apply database migrations
     Migrate,
+    /// 核验日志、签名树头和全部入账数据；有问题时返回非零 / verify the logs, checkpoints and every
+    /// ledgered row; exits non-zero and names what failed
+    Verify(VerifyArgs),
+    /// 执法记录日志 / the tamper-evident logs
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
     /// 账号管理 / manage accounts
     #[command(subcommand)]
     User(UserCommand),
@@ -153,6 +164,28 @@ pub struct InitArgs {
     /// 从标准输入读取密码 / read the password from standard input (else ZHIFA_PASSWORD)
     #[arg(long)]
     pub password_stdin: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// 另行获得的公钥（签名说明格式），可重复 / a verifier key obtained out of band
+    /// (signed-note form); repeatable. Checkpoints of its log must carry its signature.
+    #[arg(long = "trusted-key", value_name = "VKEY")]
+    pub trusted_keys: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LedgerCommand {
+    /// 列出各日志及其公钥 / list the logs with their size and keys
+    List,
+    /// 更换日志签名密钥（旧树头仍可核验）/ rotate a log's signing key (old checkpoints stay verifiable)
+    RotateKey {
+        /// 执法主体标识，或 _system / agency slug, or _system for the installation's log
+        #[arg(long)]
+        agency: String,
+    },
+    /// 立即为增长的日志签发树头 / sign checkpoints now for logs that grew
+    Checkpoint,
 }
 
 #[derive(Subcommand, Debug)]
@@ -230,6 +263,7 @@ pub struct FileConfig {
     pub lockout_window_minutes: Option<u64>,
     pub secure_cookies: Option<bool>,
     pub public_url: Option<String>,
+    pub key_dir: Option<PathBuf>,
 }
 
 /// Where the data lives.
@@ -243,6 +277,8 @@ pub enum Database {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database: Option<Database>,
+    /// Where this node keeps log signing keys (`None`: this node signs nothing).
+    pub key_dir: Option<PathBuf>,
     pub addr: SocketAddr,
     pub json_logs: bool,
     pub web: WebConfig,
@@ -391,7 +427,16 @@ impl GlobalArgs {
         if web.lockout_failures < 1 {
             bail!("锁定次数至少为 1 / lockout_failures must be at least 1");
         }
+        let key_dir = self
+            .key_dir
+            .clone()
+            .or(file.key_dir)
+            .or_else(|| match &database {
+                Some(Database::DataDir(d)) => Some(d.join("keys")),
+                _ => None,
+            });
         Ok(Settings {
+            key_dir,
             database,
             addr,
             json_logs,

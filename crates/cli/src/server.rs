@@ -4,6 +4,7 @@ use anyhow::Context;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use zhifa_store::keys::KeyStore;
 use zhifa_store::{Store, now_ms};
 use zhifa_web::{AppState, WebConfig, app};
 
@@ -25,6 +26,7 @@ pub async fn serve(
     listener: TcpListener,
     store: Store,
     config: WebConfig,
+    keys: Option<KeyStore>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let idle = config.idle_timeout;
@@ -32,6 +34,7 @@ pub async fn serve(
     let lockout = config.lockout_window;
     let state = AppState::new(store.clone(), config);
     let sweeper = tokio::spawn(sweep(store.clone(), idle, absolute, lockout));
+    let checkpointer = keys.map(|k| tokio::spawn(checkpoint(store.clone(), k)));
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -40,9 +43,26 @@ pub async fn serve(
     .await
     .context("server failed")?;
     sweeper.abort();
+    if let Some(c) = checkpointer {
+        c.abort();
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Signs a checkpoint for every log that grew, at start and then every few seconds, so a
+/// growing log gets one at least every minute.
+async fn checkpoint(store: Store, keys: KeyStore) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tick.tick().await;
+        match store.checkpoint_all(&keys).await {
+            Ok(n) if n > 0 => tracing::info!(checkpoints = n, "checkpoints signed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "checkpoint signing failed"),
+        }
+    }
 }
 
 /// Deletes expired sessions and old failed-login records every few minutes (each request

@@ -149,6 +149,8 @@ CREATE TABLE ledger_nodes (
     hash BYTEA NOT NULL,
     PRIMARY KEY (log_id, level, idx)
 );
+-- Finding an entry by its leaf hash (the portal's 记录核验).
+CREATE INDEX ledger_leaves_by_hash ON ledger_nodes (log_id, hash) WHERE level = 0;
 
 -- Signed tree heads (C2SP tlog-checkpoint notes), kept as history.
 CREATE TABLE ledger_checkpoints (

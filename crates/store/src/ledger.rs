@@ -333,6 +333,18 @@ impl Store {
         load_nodes(&mut conn, log_id, ids).await
     }
 
+    /// The index of the entry whose leaf hash is `hash`, if any.
+    pub async fn leaf_index(&self, log_id: i64, hash: &[u8]) -> Result<Option<u64>, StoreError> {
+        let idx: Option<i64> = sqlx::query_scalar(
+            "SELECT idx FROM ledger_nodes WHERE log_id = $1 AND level = 0 AND hash = $2 ORDER BY idx LIMIT 1",
+        )
+        .bind(log_id)
+        .bind(hash.to_vec())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(idx.map(|i| i as u64))
+    }
+
     /// Nodes of one level with indices in `[from, to)` (a tile row).
     pub async fn log_node_range(
         &self,

@@ -11,6 +11,7 @@ mod config;
 mod csrf;
 mod error;
 mod forms;
+mod log;
 mod middleware;
 mod pages;
 mod scope;
@@ -55,6 +56,7 @@ pub fn app(state: AppState) -> Router {
     let router = Router::new()
         .merge(pages::router())
         .merge(assets::router())
+        .merge(log::router())
         .merge(api_router)
         .route(
             "/api/v1/openapi.json",

@@ -271,3 +271,55 @@ fn cli_story(database: &[&str]) {
             .contains("up to date")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_passes_on_the_demo_and_names_a_row_changed_with_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = zhifa()
+        .args(["demo", "--addr", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for_health(port));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+
+    let verify = || {
+        zhifa()
+            .args(["verify", "--data"])
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = verify();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("通过 / OK"));
+    assert!(
+        dir.path().join("keys").is_dir(),
+        "keys generated in the data dir"
+    );
+
+    // A database administrator changes a leadership member's post with SQL.
+    let url = format!("sqlite://{}/zhifa.db", dir.path().display());
+    let store = zhifa_store::Store::connect(&url).await.unwrap();
+    store
+        .raw_execute("UPDATE leadership_members SET post = '组长' WHERE name = '刘哲'")
+        .await
+        .unwrap();
+    store.close().await;
+    let out = verify();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("leadership_members 表 id="), "{stdout}");
+}

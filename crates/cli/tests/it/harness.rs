@@ -11,6 +11,9 @@ pub const PASSWORD: &str = "Zhifa@2026";
 
 pub struct TestApp {
     pub base: String,
+    /// The signing keys of this app's logs (tests sign new checkpoints with them).
+    pub keys: zhifa_store::keys::KeyStore,
+    _key_dir: tempfile::TempDir,
     pub store: Store,
     /// Owns the database for the test's duration (dropped last, cleaning up).
     _db: TestDb,
@@ -32,6 +35,12 @@ impl TestApp {
         zhifa::demo::ensure(&db.store)
             .await
             .expect("demo data loads");
+        let key_dir = tempfile::tempdir().unwrap();
+        let keys = zhifa_store::keys::KeyStore::open(key_dir.path()).unwrap();
+        db.store
+            .checkpoint_all(&keys)
+            .await
+            .expect("checkpoints signed");
         let store = db.store.clone();
         let app = zhifa_web::app(AppState::new(store.clone(), config));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -46,6 +55,8 @@ impl TestApp {
         });
         TestApp {
             base: format!("http://{addr}"),
+            keys,
+            _key_dir: key_dir,
             store,
             _db: db,
             server,

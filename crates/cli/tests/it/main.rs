@@ -6,4 +6,5 @@ mod app;
 mod browser;
 mod cli;
 mod harness;
+mod log;
 mod security;

@@ -1,0 +1,386 @@
+//! The public log: C2SP `tlog-checkpoint` and `tlog-tiles` read paths, the verifier key,
+//! and JSON inclusion and consistency proofs. Everything here is public by design: log
+//! entries hold ids and commitments, never personal data.
+
+use crate::AppState;
+use crate::error::Rendered;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Deserialize;
+use zhifa_ledger::tiles::{self, TILE_WIDTH};
+use zhifa_ledger::tree::{consistency_plan, inclusion_plan};
+use zhifa_store::StoreError;
+use zhifa_store::ledger::{LogHead, SYSTEM_LOG, SYSTEM_LOG_NAME};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/log/{agency}/checkpoint", get(checkpoint))
+        .route("/log/{agency}/key", get(key))
+        .route("/log/{agency}/tile/{*rest}", get(tile))
+        .route("/log/{agency}/proof/inclusion", get(inclusion))
+        .route("/log/{agency}/proof/consistency", get(consistency))
+}
+
+/// A plain-text or JSON answer that the error-page layer leaves alone.
+fn answer(
+    status: StatusCode,
+    content_type: &'static str,
+    cache: &'static str,
+    body: impl Into<axum::body::Body>,
+) -> Response {
+    let mut r = (
+        status,
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body.into(),
+    )
+        .into_response();
+    r.extensions_mut().insert(Rendered);
+    r
+}
+
+fn bad_request(message: &str) -> Response {
+    let body = serde_json::json!({ "error": { "code": "bad_request", "message": message } });
+    answer(
+        StatusCode::BAD_REQUEST,
+        "application/json",
+        "no-store",
+        body.to_string(),
+    )
+}
+
+fn not_found(message: &str) -> Response {
+    let body = serde_json::json!({ "error": { "code": "not_found", "message": message } });
+    answer(
+        StatusCode::NOT_FOUND,
+        "application/json",
+        "no-store",
+        body.to_string(),
+    )
+}
+
+fn store_error(e: StoreError) -> Response {
+    let unavailable = e.is_unavailable();
+    tracing::error!(error = %e, "log read failed");
+    let (status, message) = if unavailable {
+        (StatusCode::SERVICE_UNAVAILABLE, "数据库暂不可用")
+    } else {
+        (StatusCode::INTERNAL_SERVER_ERROR, "系统错误，已记录")
+    };
+    let body = serde_json::json!({ "error": { "code": "unavailable", "message": message } });
+    answer(status, "application/json", "no-store", body.to_string())
+}
+
+/// The log named in the path: an agency slug, or `_system` for the installation's log.
+async fn head(state: &AppState, name: &str) -> Result<LogHead, Response> {
+    let log_id = if name == SYSTEM_LOG_NAME {
+        SYSTEM_LOG
+    } else {
+        match state.store.agency_by_slug(name).await {
+            Ok(a) => a.id,
+            Err(StoreError::NotFound) => return Err(not_found("没有这个执法主体的日志")),
+            Err(e) => return Err(store_error(e)),
+        }
+    };
+    match state.store.log_head(log_id).await {
+        Ok(h) => Ok(h),
+        Err(StoreError::NotFound) => Err(not_found("该日志尚无记录")),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// The size clients may rely on: that of the newest signed checkpoint.
+async fn signed_size(state: &AppState, head: &LogHead) -> Result<u64, Response> {
+    match state.store.latest_checkpoint(head.log_id).await {
+        Ok(Some((size, _))) => Ok(size),
+        Ok(None) => Err(not_found("该日志尚未签发树头")),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+async fn checkpoint(State(state): State<AppState>, Path(agency): Path<String>) -> Response {
+    let head = match head(&state, &agency).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    match state.store.latest_checkpoint(head.log_id).await {
+        Ok(Some((_, note))) => answer(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "public, max-age=5",
+            note,
+        ),
+        Ok(None) => not_found("该日志尚未签发树头"),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn key(State(state): State<AppState>, Path(agency): Path<String>) -> Response {
+    let head = match head(&state, &agency).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    match state.store.log_keys(head.log_id).await {
+        Ok(keys) => match keys.into_iter().rev().find(|(_, retired)| !retired) {
+            Some((k, _)) => answer(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                "public, max-age=60",
+                format!("{k}\n"),
+            ),
+            None => not_found("该日志尚无公钥"),
+        },
+        Err(e) => store_error(e),
+    }
+}
+
+async fn tile(
+    State(state): State<AppState>,
+    Path((agency, rest)): Path<(String, String)>,
+) -> Response {
+    let tile = match tiles::parse(&rest) {
+        Ok(t) => t,
+        Err(e) => return bad_request(&format!("瓦片路径格式错误：{e}")),
+    };
+    let head = match head(&state, &agency).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let size = match signed_size(&state, &head).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !tiles::available(&tile, size) {
+        return not_found("该瓦片不存在（超出已签发的日志大小）");
+    }
+    let width = tile.width.map(u64::from).unwrap_or(TILE_WIDTH);
+    let from = tile.index * TILE_WIDTH;
+    let body = match tile.level {
+        Some(level) => match state
+            .store
+            .log_node_range(head.log_id, level * 8, from, from + width)
+            .await
+        {
+            Ok(hashes) if hashes.len() as u64 == width => hashes.concat(),
+            Ok(_) => return store_error(StoreError::Corrupt("tile nodes missing".into())),
+            Err(e) => return store_error(e),
+        },
+        None => match state
+            .store
+            .log_entries(head.log_id, from, from + width)
+            .await
+        {
+            Ok(entries) if entries.len() as u64 == width => {
+                match tiles::bundle(&entries.into_iter().map(|(_, e)| e).collect::<Vec<_>>()) {
+                    Some(b) => b,
+                    None => return store_error(StoreError::Corrupt("entry too long".into())),
+                }
+            }
+            Ok(_) => return store_error(StoreError::Corrupt("entries missing".into())),
+            Err(e) => return store_error(e),
+        },
+    };
+    // Tile contents never change: full tiles forever, partial ones until replaced.
+    let cache = if tile.width.is_none() {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=3600"
+    };
+    answer(StatusCode::OK, "application/octet-stream", cache, body)
+}
+
+#[derive(Deserialize)]
+struct InclusionQuery {
+    index: Option<String>,
+    /// Hex or base64 leaf hash, instead of `index`.
+    hash: Option<String>,
+    size: Option<String>,
+}
+
+fn number(raw: Option<&str>, name: &str) -> Result<Option<u64>, Response> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| bad_request(&format!("参数 {name} 应为非负整数"))),
+    }
+}
+
+fn decode_hash(raw: &str) -> Option<Vec<u8>> {
+    let raw = raw.trim();
+    zhifa_ledger::hash::from_hex(raw)
+        .or_else(|| B64.decode(raw).ok())
+        .filter(|h| h.len() == 32)
+}
+
+async fn inclusion(
+    State(state): State<AppState>,
+    Path(agency): Path<String>,
+    Query(q): Query<InclusionQuery>,
+) -> Response {
+    let head = match head(&state, &agency).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let signed = match signed_size(&state, &head).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let size = match number(q.size.as_deref(), "size") {
+        Ok(s) => s.unwrap_or(signed),
+        Err(r) => return r,
+    };
+    if size == 0 || size > signed {
+        return bad_request(&format!(
+            "参数 size 应在 1 到 {signed}（最新签发的日志大小）之间"
+        ));
+    }
+    let index = match (number(q.index.as_deref(), "index"), q.hash.as_deref()) {
+        (Err(r), _) => return r,
+        (Ok(Some(i)), _) => i,
+        (Ok(None), Some(h)) => {
+            let Some(hash) = decode_hash(h) else {
+                return bad_request("参数 hash 应为 64 位十六进制或 base64 编码的 32 字节哈希");
+            };
+            match state.store.leaf_index(head.log_id, &hash).await {
+                Ok(Some(i)) => i,
+                Ok(None) => return not_found("日志中没有这个哈希的记录"),
+                Err(e) => return store_error(e),
+            }
+        }
+        (Ok(None), None) => return bad_request("请提供 index 或 hash 参数"),
+    };
+    if index >= size {
+        return bad_request("参数 index 应小于 size");
+    }
+    let plan = match inclusion_plan(index, size) {
+        Ok(p) => p,
+        Err(e) => return bad_request(&e.to_string()),
+    };
+    let mut ids = plan.nodes();
+    let leaf_id = zhifa_ledger::tree::NodeId { level: 0, index };
+    ids.push(leaf_id);
+    let nodes = match state.store.log_nodes(head.log_id, &ids).await {
+        Ok(n) => n,
+        Err(e) => return store_error(e),
+    };
+    let proof = match plan.assemble(head.alg, |id| nodes.get(&id).copied()) {
+        Ok(p) => p,
+        Err(e) => return store_error(StoreError::Corrupt(e.to_string())),
+    };
+    let root = match root_at(&state, &head, size).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let entry = match state.store.log_entries(head.log_id, index, index + 1).await {
+        Ok(mut e) => e.pop().map(|(_, b)| B64.encode(b)),
+        Err(e) => return store_error(e),
+    };
+    let body = serde_json::json!({
+        "log": head.origin,
+        "hash_algorithm": head.alg.code(),
+        "index": index,
+        "size": size,
+        "leaf_hash": nodes.get(&leaf_id).map(|h| B64.encode(h)),
+        "entry": entry,
+        "proof": proof.iter().map(|h| B64.encode(h)).collect::<Vec<_>>(),
+        "root": B64.encode(root),
+    });
+    answer(
+        StatusCode::OK,
+        "application/json",
+        "public, max-age=60",
+        body.to_string(),
+    )
+}
+
+/// The root of the first `size` entries (from stored nodes).
+async fn root_at(
+    state: &AppState,
+    head: &LogHead,
+    size: u64,
+) -> Result<zhifa_ledger::Hash, Response> {
+    let ids = zhifa_ledger::tree::frontier_ids(size);
+    let nodes = state
+        .store
+        .log_nodes(head.log_id, &ids)
+        .await
+        .map_err(store_error)?;
+    let parts: Option<Vec<_>> = ids.iter().map(|id| nodes.get(id).copied()).collect();
+    let parts = parts.ok_or_else(|| store_error(StoreError::Corrupt("frontier missing".into())))?;
+    Ok(zhifa_ledger::tree::fold(head.alg, &parts).unwrap_or_else(|| head.alg.empty_root()))
+}
+
+#[derive(Deserialize)]
+struct ConsistencyQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn consistency(
+    State(state): State<AppState>,
+    Path(agency): Path<String>,
+    Query(q): Query<ConsistencyQuery>,
+) -> Response {
+    let head = match head(&state, &agency).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let signed = match signed_size(&state, &head).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (from, to) = match (
+        number(q.from.as_deref(), "from"),
+        number(q.to.as_deref(), "to"),
+    ) {
+        (Ok(Some(f)), Ok(t)) => (f, t.unwrap_or(signed)),
+        (Ok(None), _) => return bad_request("请提供 from 参数"),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    if from == 0 || from > to || to > signed {
+        return bad_request(&format!("参数应满足 1 ≤ from ≤ to ≤ {signed}"));
+    }
+    let plan = match consistency_plan(from, to) {
+        Ok(p) => p,
+        Err(e) => return bad_request(&e.to_string()),
+    };
+    let nodes = match state.store.log_nodes(head.log_id, &plan.nodes()).await {
+        Ok(n) => n,
+        Err(e) => return store_error(e),
+    };
+    let proof = match plan.assemble(head.alg, |id| nodes.get(&id).copied()) {
+        Ok(p) => p,
+        Err(e) => return store_error(StoreError::Corrupt(e.to_string())),
+    };
+    let (r1, r2) = match (
+        root_at(&state, &head, from).await,
+        root_at(&state, &head, to).await,
+    ) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let body = serde_json::json!({
+        "log": head.origin,
+        "hash_algorithm": head.alg.code(),
+        "from": from,
+        "to": to,
+        "proof": proof.iter().map(|h| B64.encode(h)).collect::<Vec<_>>(),
+        "root_from": B64.encode(r1),
+        "root_to": B64.encode(r2),
+    });
+    answer(
+        StatusCode::OK,
+        "application/json",
+        "public, max-age=60",
+        body.to_string(),
+    )
+}
