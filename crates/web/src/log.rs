@@ -46,40 +46,63 @@ fn answer(
     r
 }
 
-fn bad_request(message: &str) -> Response {
-    let body = serde_json::json!({ "error": { "code": "bad_request", "message": message } });
-    answer(
-        StatusCode::BAD_REQUEST,
-        "application/json",
-        "no-store",
-        body.to_string(),
-    )
+/// A refused or failed log request, answered as JSON.
+#[derive(Debug)]
+struct LogError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
 }
 
-fn not_found(message: &str) -> Response {
-    let body = serde_json::json!({ "error": { "code": "not_found", "message": message } });
-    answer(
-        StatusCode::NOT_FOUND,
-        "application/json",
-        "no-store",
-        body.to_string(),
-    )
+impl IntoResponse for LogError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        answer(
+            self.status,
+            "application/json",
+            "no-store",
+            body.to_string(),
+        )
+    }
 }
 
-fn store_error(e: StoreError) -> Response {
-    let unavailable = e.is_unavailable();
+fn bad_request(message: &str) -> LogError {
+    LogError {
+        status: StatusCode::BAD_REQUEST,
+        code: "bad_request",
+        message: message.to_owned(),
+    }
+}
+
+fn not_found(message: &str) -> LogError {
+    LogError {
+        status: StatusCode::NOT_FOUND,
+        code: "not_found",
+        message: message.to_owned(),
+    }
+}
+
+fn store_error(e: StoreError) -> LogError {
     tracing::error!(error = %e, "log read failed");
-    let (status, message) = if unavailable {
-        (StatusCode::SERVICE_UNAVAILABLE, "数据库暂不可用")
+    if e.is_unavailable() {
+        LogError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "unavailable",
+            message: "数据库暂不可用".into(),
+        }
     } else {
-        (StatusCode::INTERNAL_SERVER_ERROR, "系统错误，已记录")
-    };
-    let body = serde_json::json!({ "error": { "code": "unavailable", "message": message } });
-    answer(status, "application/json", "no-store", body.to_string())
+        LogError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: "系统错误，已记录".into(),
+        }
+    }
 }
+
+type LogResult = Result<Response, LogError>;
 
 /// The log named in the path: an agency slug, or `_system` for the installation's log.
-async fn head(state: &AppState, name: &str) -> Result<LogHead, Response> {
+async fn head(state: &AppState, name: &str) -> Result<LogHead, LogError> {
     let log_id = if name == SYSTEM_LOG_NAME {
         SYSTEM_LOG
     } else {
@@ -97,7 +120,7 @@ async fn head(state: &AppState, name: &str) -> Result<LogHead, Response> {
 }
 
 /// The size clients may rely on: that of the newest signed checkpoint.
-async fn signed_size(state: &AppState, head: &LogHead) -> Result<u64, Response> {
+async fn signed_size(state: &AppState, head: &LogHead) -> Result<u64, LogError> {
     match state.store.latest_checkpoint(head.log_id).await {
         Ok(Some((size, _))) => Ok(size),
         Ok(None) => Err(not_found("该日志尚未签发树头")),
@@ -105,60 +128,48 @@ async fn signed_size(state: &AppState, head: &LogHead) -> Result<u64, Response> 
     }
 }
 
-async fn checkpoint(State(state): State<AppState>, Path(agency): Path<String>) -> Response {
-    let head = match head(&state, &agency).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+async fn checkpoint(State(state): State<AppState>, Path(agency): Path<String>) -> LogResult {
+    let head = head(&state, &agency).await?;
     match state.store.latest_checkpoint(head.log_id).await {
-        Ok(Some((_, note))) => answer(
+        Ok(Some((_, note))) => Ok(answer(
             StatusCode::OK,
             "text/plain; charset=utf-8",
             "public, max-age=5",
             note,
-        ),
-        Ok(None) => not_found("该日志尚未签发树头"),
-        Err(e) => store_error(e),
+        )),
+        Ok(None) => Err(not_found("该日志尚未签发树头")),
+        Err(e) => Err(store_error(e)),
     }
 }
 
-async fn key(State(state): State<AppState>, Path(agency): Path<String>) -> Response {
-    let head = match head(&state, &agency).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+async fn key(State(state): State<AppState>, Path(agency): Path<String>) -> LogResult {
+    let head = head(&state, &agency).await?;
     match state.store.log_keys(head.log_id).await {
         Ok(keys) => match keys.into_iter().rev().find(|(_, retired)| !retired) {
-            Some((k, _)) => answer(
+            Some((k, _)) => Ok(answer(
                 StatusCode::OK,
                 "text/plain; charset=utf-8",
                 "public, max-age=60",
                 format!("{k}\n"),
-            ),
-            None => not_found("该日志尚无公钥"),
+            )),
+            None => Err(not_found("该日志尚无公钥")),
         },
-        Err(e) => store_error(e),
+        Err(e) => Err(store_error(e)),
     }
 }
 
 async fn tile(
     State(state): State<AppState>,
     Path((agency, rest)): Path<(String, String)>,
-) -> Response {
+) -> LogResult {
     let tile = match tiles::parse(&rest) {
         Ok(t) => t,
-        Err(e) => return bad_request(&format!("瓦片路径格式错误：{e}")),
+        Err(e) => return Err(bad_request(&format!("瓦片路径格式错误：{e}"))),
     };
-    let head = match head(&state, &agency).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
-    let size = match signed_size(&state, &head).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let head = head(&state, &agency).await?;
+    let size = signed_size(&state, &head).await?;
     if !tiles::available(&tile, size) {
-        return not_found("该瓦片不存在（超出已签发的日志大小）");
+        return Err(not_found("该瓦片不存在（超出已签发的日志大小）"));
     }
     let width = tile.width.map(u64::from).unwrap_or(TILE_WIDTH);
     let from = tile.index * TILE_WIDTH;
@@ -169,8 +180,12 @@ async fn tile(
             .await
         {
             Ok(hashes) if hashes.len() as u64 == width => hashes.concat(),
-            Ok(_) => return store_error(StoreError::Corrupt("tile nodes missing".into())),
-            Err(e) => return store_error(e),
+            Ok(_) => {
+                return Err(store_error(StoreError::Corrupt(
+                    "tile nodes missing".into(),
+                )));
+            }
+            Err(e) => return Err(store_error(e)),
         },
         None => match state
             .store
@@ -180,11 +195,11 @@ async fn tile(
             Ok(entries) if entries.len() as u64 == width => {
                 match tiles::bundle(&entries.into_iter().map(|(_, e)| e).collect::<Vec<_>>()) {
                     Some(b) => b,
-                    None => return store_error(StoreError::Corrupt("entry too long".into())),
+                    None => return Err(store_error(StoreError::Corrupt("entry too long".into()))),
                 }
             }
-            Ok(_) => return store_error(StoreError::Corrupt("entries missing".into())),
-            Err(e) => return store_error(e),
+            Ok(_) => return Err(store_error(StoreError::Corrupt("entries missing".into()))),
+            Err(e) => return Err(store_error(e)),
         },
     };
     // Tile contents never change: full tiles forever, partial ones until replaced.
@@ -193,7 +208,12 @@ async fn tile(
     } else {
         "public, max-age=3600"
     };
-    answer(StatusCode::OK, "application/octet-stream", cache, body)
+    Ok(answer(
+        StatusCode::OK,
+        "application/octet-stream",
+        cache,
+        body,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -204,7 +224,7 @@ struct InclusionQuery {
     size: Option<String>,
 }
 
-fn number(raw: Option<&str>, name: &str) -> Result<Option<u64>, Response> {
+fn number(raw: Option<&str>, name: &str) -> Result<Option<u64>, LogError> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(s) => s
@@ -225,64 +245,60 @@ async fn inclusion(
     State(state): State<AppState>,
     Path(agency): Path<String>,
     Query(q): Query<InclusionQuery>,
-) -> Response {
-    let head = match head(&state, &agency).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
-    let signed = match signed_size(&state, &head).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+) -> LogResult {
+    let head = head(&state, &agency).await?;
+    let signed = signed_size(&state, &head).await?;
     let size = match number(q.size.as_deref(), "size") {
         Ok(s) => s.unwrap_or(signed),
-        Err(r) => return r,
+        Err(r) => return Err(r),
     };
     if size == 0 || size > signed {
-        return bad_request(&format!(
+        return Err(bad_request(&format!(
             "参数 size 应在 1 到 {signed}（最新签发的日志大小）之间"
-        ));
+        )));
     }
     let index = match (number(q.index.as_deref(), "index"), q.hash.as_deref()) {
-        (Err(r), _) => return r,
+        (Err(r), _) => return Err(r),
         (Ok(Some(i)), _) => i,
         (Ok(None), Some(h)) => {
             let Some(hash) = decode_hash(h) else {
-                return bad_request("参数 hash 应为 64 位十六进制或 base64 编码的 32 字节哈希");
+                return Err(bad_request(
+                    "参数 hash 应为 64 位十六进制或 base64 编码的 32 字节哈希",
+                ));
             };
             match state.store.leaf_index(head.log_id, &hash).await {
                 Ok(Some(i)) => i,
-                Ok(None) => return not_found("日志中没有这个哈希的记录"),
-                Err(e) => return store_error(e),
+                Ok(None) => return Err(not_found("日志中没有这个哈希的记录")),
+                Err(e) => return Err(store_error(e)),
             }
         }
-        (Ok(None), None) => return bad_request("请提供 index 或 hash 参数"),
+        (Ok(None), None) => return Err(bad_request("请提供 index 或 hash 参数")),
     };
     if index >= size {
-        return bad_request("参数 index 应小于 size");
+        return Err(bad_request("参数 index 应小于 size"));
     }
     let plan = match inclusion_plan(index, size) {
         Ok(p) => p,
-        Err(e) => return bad_request(&e.to_string()),
+        Err(e) => return Err(bad_request(&e.to_string())),
     };
     let mut ids = plan.nodes();
     let leaf_id = zhifa_ledger::tree::NodeId { level: 0, index };
     ids.push(leaf_id);
     let nodes = match state.store.log_nodes(head.log_id, &ids).await {
         Ok(n) => n,
-        Err(e) => return store_error(e),
+        Err(e) => return Err(store_error(e)),
     };
     let proof = match plan.assemble(head.alg, |id| nodes.get(&id).copied()) {
         Ok(p) => p,
-        Err(e) => return store_error(StoreError::Corrupt(e.to_string())),
+        Err(e) => return Err(store_error(StoreError::Corrupt(e.to_string()))),
     };
     let root = match root_at(&state, &head, size).await {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return Err(r),
     };
     let entry = match state.store.log_entries(head.log_id, index, index + 1).await {
         Ok(mut e) => e.pop().map(|(_, b)| B64.encode(b)),
-        Err(e) => return store_error(e),
+        Err(e) => return Err(store_error(e)),
     };
     let body = serde_json::json!({
         "log": head.origin,
@@ -294,12 +310,12 @@ async fn inclusion(
         "proof": proof.iter().map(|h| B64.encode(h)).collect::<Vec<_>>(),
         "root": B64.encode(root),
     });
-    answer(
+    Ok(answer(
         StatusCode::OK,
         "application/json",
         "public, max-age=60",
         body.to_string(),
-    )
+    ))
 }
 
 /// The root of the first `size` entries (from stored nodes).
@@ -307,7 +323,7 @@ async fn root_at(
     state: &AppState,
     head: &LogHead,
     size: u64,
-) -> Result<zhifa_ledger::Hash, Response> {
+) -> Result<zhifa_ledger::Hash, LogError> {
     let ids = zhifa_ledger::tree::frontier_ids(size);
     let nodes = state
         .store
@@ -329,44 +345,38 @@ async fn consistency(
     State(state): State<AppState>,
     Path(agency): Path<String>,
     Query(q): Query<ConsistencyQuery>,
-) -> Response {
-    let head = match head(&state, &agency).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
-    let signed = match signed_size(&state, &head).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+) -> LogResult {
+    let head = head(&state, &agency).await?;
+    let signed = signed_size(&state, &head).await?;
     let (from, to) = match (
         number(q.from.as_deref(), "from"),
         number(q.to.as_deref(), "to"),
     ) {
         (Ok(Some(f)), Ok(t)) => (f, t.unwrap_or(signed)),
-        (Ok(None), _) => return bad_request("请提供 from 参数"),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Ok(None), _) => return Err(bad_request("请提供 from 参数")),
+        (Err(r), _) | (_, Err(r)) => return Err(r),
     };
     if from == 0 || from > to || to > signed {
-        return bad_request(&format!("参数应满足 1 ≤ from ≤ to ≤ {signed}"));
+        return Err(bad_request(&format!("参数应满足 1 ≤ from ≤ to ≤ {signed}")));
     }
     let plan = match consistency_plan(from, to) {
         Ok(p) => p,
-        Err(e) => return bad_request(&e.to_string()),
+        Err(e) => return Err(bad_request(&e.to_string())),
     };
     let nodes = match state.store.log_nodes(head.log_id, &plan.nodes()).await {
         Ok(n) => n,
-        Err(e) => return store_error(e),
+        Err(e) => return Err(store_error(e)),
     };
     let proof = match plan.assemble(head.alg, |id| nodes.get(&id).copied()) {
         Ok(p) => p,
-        Err(e) => return store_error(StoreError::Corrupt(e.to_string())),
+        Err(e) => return Err(store_error(StoreError::Corrupt(e.to_string()))),
     };
     let (r1, r2) = match (
         root_at(&state, &head, from).await,
         root_at(&state, &head, to).await,
     ) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(r), _) | (_, Err(r)) => return Err(r),
     };
     let body = serde_json::json!({
         "log": head.origin,
@@ -377,10 +387,10 @@ async fn consistency(
         "root_from": B64.encode(r1),
         "root_to": B64.encode(r2),
     });
-    answer(
+    Ok(answer(
         StatusCode::OK,
         "application/json",
         "public, max-age=60",
         body.to_string(),
-    )
+    ))
 }
