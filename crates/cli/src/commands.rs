@@ -89,7 +89,30 @@ fn key_store(settings: &Settings) -> anyhow::Result<Option<KeyStore>> {
         .transpose()
 }
 
+fn verify_bundle(path: &std::path::Path, trusted: &[String]) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("无法读取日志包 / cannot read {}", path.display()))?;
+    let bundle: zhifa_ledger::bundle::Bundle = serde_json::from_str(&text)
+        .with_context(|| format!("日志包格式错误 / not a log bundle: {}", path.display()))?;
+    let report = zhifa_ledger::bundle::verify(&bundle, trusted);
+    println!(
+        "核验日志包 / bundle {}: {} 条记录 entries, {} 个签名树头 checkpoints, {} 个瓦片 tiles",
+        bundle.origin, report.entries, report.checkpoints, report.tiles
+    );
+    if report.ok() {
+        println!("通过 / OK");
+        return Ok(());
+    }
+    for f in &report.failures {
+        println!("失败 / FAILED: {f}");
+    }
+    bail!("核验未通过 / verification failed: {} problems", report.failures.len())
+}
+
 async fn verify_command(settings: Settings, args: VerifyArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.bundle {
+        return verify_bundle(path, &args.trusted_keys);
+    }
     let store = open(&settings).await?;
     let started = Instant::now();
     let report = store.verify(&args.trusted_keys).await?;
@@ -151,6 +174,26 @@ async fn ledger_command(settings: Settings, cmd: LedgerCommand) -> anyhow::Resul
             };
             let vkey = store.rotate_log_key(log_id, &keys).await?;
             println!("新公钥 / new verifier key: {vkey}");
+        }
+        LedgerCommand::Export { agency, out } => {
+            let log_id = if agency == zhifa_store::ledger::SYSTEM_LOG_NAME {
+                zhifa_store::ledger::SYSTEM_LOG
+            } else {
+                store
+                    .agency_by_slug(&agency)
+                    .await
+                    .map_err(|_| anyhow!("执法主体不存在 / no agency with slug {agency}"))?
+                    .id
+            };
+            let bundle = store.export_bundle(log_id).await?;
+            std::fs::write(&out, serde_json::to_vec(&bundle)?)
+                .with_context(|| format!("无法写入 / cannot write {}", out.display()))?;
+            println!(
+                "已导出 {} 条记录到 {} / exported {} entries",
+                bundle.entries.len(),
+                out.display(),
+                bundle.entries.len()
+            );
         }
         LedgerCommand::Checkpoint => {
             let keys = key_store(&settings)?

@@ -172,6 +172,9 @@ pub struct VerifyArgs {
     /// (signed-note form); repeatable. Checkpoints of its log must carry its signature.
     #[arg(long = "trusted-key", value_name = "VKEY")]
     pub trusted_keys: Vec<String>,
+    /// 核验导出的日志包（无需数据库）/ verify an exported log bundle, with no database
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,6 +189,16 @@ pub enum LedgerCommand {
     },
     /// 立即为增长的日志签发树头 / sign checkpoints now for logs that grew
     Checkpoint,
+    /// 导出日志包（记录、瓦片、签名树头、公钥），可离线核验 / export a log as a self-contained
+    /// bundle (entries, tiles, checkpoints, keys) for offline verification
+    Export {
+        /// 执法主体标识，或 _system / agency slug, or _system
+        #[arg(long)]
+        agency: String,
+        /// 输出文件 / output file
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -310,6 +310,33 @@ async fn verify_passes_on_the_demo_and_names_a_row_changed_with_sql() {
         "keys generated in the data dir"
     );
 
+    // The exported bundle verifies with no database, and a bundle missing an entry fails.
+    let bundle = dir.path().join("zhutang.bundle.json");
+    let out = zhifa()
+        .args(["ledger", "export", "--agency", "zhutang", "--out"])
+        .arg(&bundle)
+        .args(["--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let offline = |path: &std::path::Path| {
+        zhifa()
+            .args(["verify", "--bundle"])
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let out = offline(&bundle);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let mut b: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    b["entries"].as_array_mut().unwrap().remove(5);
+    let broken = dir.path().join("broken.bundle.json");
+    std::fs::write(&broken, serde_json::to_vec(&b).unwrap()).unwrap();
+    let out = offline(&broken);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED"));
+
     // A database administrator changes a leadership member's post with SQL.
     let url = format!("sqlite://{}/zhifa.db", dir.path().display());
     let store = zhifa_store::Store::connect(&url).await.unwrap();
