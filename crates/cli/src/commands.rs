@@ -106,7 +106,10 @@ fn verify_bundle(path: &std::path::Path, trusted: &[String]) -> anyhow::Result<(
     for f in &report.failures {
         println!("失败 / FAILED: {f}");
     }
-    bail!("核验未通过 / verification failed: {} problems", report.failures.len())
+    bail!(
+        "核验未通过 / verification failed: {} problems",
+        report.failures.len()
+    )
 }
 
 async fn verify_command(settings: Settings, args: VerifyArgs) -> anyhow::Result<()> {

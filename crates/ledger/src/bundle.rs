@@ -46,19 +46,35 @@ pub fn tiles_for(size: u64) -> Vec<TileRef> {
         }
         let full = size / per;
         for n in 0..full {
-            out.push(TileRef { level: Some(level), index: n, width: None });
+            out.push(TileRef {
+                level: Some(level),
+                index: n,
+                width: None,
+            });
         }
         let w = (size / (per / TILE_WIDTH)) % TILE_WIDTH;
         if w > 0 {
-            out.push(TileRef { level: Some(level), index: full, width: Some(w as u16) });
+            out.push(TileRef {
+                level: Some(level),
+                index: full,
+                width: Some(w as u16),
+            });
         }
     }
     let full = size / TILE_WIDTH;
     for n in 0..full {
-        out.push(TileRef { level: None, index: n, width: None });
+        out.push(TileRef {
+            level: None,
+            index: n,
+            width: None,
+        });
     }
     if size % TILE_WIDTH > 0 {
-        out.push(TileRef { level: None, index: full, width: Some((size % TILE_WIDTH) as u16) });
+        out.push(TileRef {
+            level: None,
+            index: full,
+            width: Some((size % TILE_WIDTH) as u16),
+        });
     }
     out
 }
@@ -83,31 +99,47 @@ impl BundleReport {
 pub fn verify(bundle: &Bundle, trusted: &[String]) -> BundleReport {
     let mut r = BundleReport::default();
     if bundle.format != FORMAT {
-        r.failures.push(format!("不支持的格式 / unsupported format {}", bundle.format));
+        r.failures.push(format!(
+            "不支持的格式 / unsupported format {}",
+            bundle.format
+        ));
         return r;
     }
     let Some(alg) = HashAlg::from_code(&bundle.hash_algorithm) else {
-        r.failures.push(format!("未知哈希算法 / unknown hash {}", bundle.hash_algorithm));
+        r.failures.push(format!(
+            "未知哈希算法 / unknown hash {}",
+            bundle.hash_algorithm
+        ));
         return r;
     };
-    let keys: Vec<NoteVerifier> = if trusted.is_empty() { &bundle.keys } else { trusted }
-        .iter()
-        .filter_map(|k| match NoteVerifier::parse(k) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                r.failures.push(format!("公钥无效 / bad key {k}: {e}"));
-                None
-            }
-        })
-        .collect();
-    let name = bundle.origin.rsplit('/').next().unwrap_or_default().to_owned();
+    let keys: Vec<NoteVerifier> = if trusted.is_empty() {
+        &bundle.keys
+    } else {
+        trusted
+    }
+    .iter()
+    .filter_map(|k| match NoteVerifier::parse(k) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            r.failures.push(format!("公钥无效 / bad key {k}: {e}"));
+            None
+        }
+    })
+    .collect();
+    let name = bundle
+        .origin
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let mut tree = MemoryTree::new(alg);
     let mut roots = std::collections::HashMap::new();
     roots.insert(0u64, alg.empty_root());
     let mut raw_entries = Vec::with_capacity(bundle.entries.len());
     for (i, e) in bundle.entries.iter().enumerate() {
         let Ok(bytes) = B64.decode(e) else {
-            r.failures.push(format!("第 {i} 条：base64 无效 / entry {i}: bad base64"));
+            r.failures
+                .push(format!("第 {i} 条：base64 无效 / entry {i}: bad base64"));
             return r;
         };
         match Entry::decode(&bytes) {
@@ -130,7 +162,9 @@ pub fn verify(bundle: &Bundle, trusted: &[String]) -> BundleReport {
             .map_err(|e| e.to_string())
             .and_then(|(text, _)| Checkpoint::parse(text).map_err(|e| e.to_string()));
         match checked {
-            Err(e) => r.failures.push(format!("签名树头无效 / checkpoint rejected: {e}")),
+            Err(e) => r
+                .failures
+                .push(format!("签名树头无效 / checkpoint rejected: {e}")),
             Ok(cp) => {
                 if cp.origin != bundle.origin || roots.get(&cp.size) != Some(&cp.root) {
                     r.failures.push(format!(
@@ -149,7 +183,8 @@ pub fn verify(bundle: &Bundle, trusted: &[String]) -> BundleReport {
     for t in &bundle.tiles {
         r.tiles += 1;
         let Ok(tile) = tiles::parse(t.path.strip_prefix("tile/").unwrap_or("")) else {
-            r.failures.push(format!("瓦片路径无效 / bad tile path {}", t.path));
+            r.failures
+                .push(format!("瓦片路径无效 / bad tile path {}", t.path));
             continue;
         };
         let Ok(data) = B64.decode(&t.data) else {
@@ -160,7 +195,12 @@ pub fn verify(bundle: &Bundle, trusted: &[String]) -> BundleReport {
         let start = tile.index * TILE_WIDTH;
         let expected = match tile.level {
             Some(level) => (start..start + width)
-                .map(|i| tree.node(crate::tree::NodeId { level: level * 8, index: i }))
+                .map(|i| {
+                    tree.node(crate::tree::NodeId {
+                        level: level * 8,
+                        index: i,
+                    })
+                })
                 .collect::<Option<Vec<_>>>()
                 .map(|v| v.concat()),
             None => raw_entries
@@ -168,7 +208,10 @@ pub fn verify(bundle: &Bundle, trusted: &[String]) -> BundleReport {
                 .and_then(|s| tiles::bundle(s)),
         };
         if expected.as_deref() != Some(data.as_slice()) {
-            r.failures.push(format!("瓦片 {} 与记录不符 / tile {} does not match the entries", t.path, t.path));
+            r.failures.push(format!(
+                "瓦片 {} 与记录不符 / tile {} does not match the entries",
+                t.path, t.path
+            ));
         }
     }
     let _ = newest;
@@ -200,7 +243,12 @@ mod tests {
             tree.append_entry(&e);
             entries.push(e);
         }
-        let cp = Checkpoint { origin: "zhifa/jia".into(), size: n, root: tree.root(), extensions: vec![] };
+        let cp = Checkpoint {
+            origin: "zhifa/jia".into(),
+            size: n,
+            root: tree.root(),
+            extensions: vec![],
+        };
         let tiles = tiles_for(n)
             .into_iter()
             .map(|t| {
@@ -208,12 +256,23 @@ mod tests {
                 let start = t.index * 256;
                 let data = match t.level {
                     Some(l) => (start..start + width)
-                        .map(|i| tree.node(crate::tree::NodeId { level: l * 8, index: i }).unwrap())
+                        .map(|i| {
+                            tree.node(crate::tree::NodeId {
+                                level: l * 8,
+                                index: i,
+                            })
+                            .unwrap()
+                        })
                         .collect::<Vec<_>>()
                         .concat(),
-                    None => tiles::bundle(&entries[start as usize..(start + width) as usize]).unwrap(),
+                    None => {
+                        tiles::bundle(&entries[start as usize..(start + width) as usize]).unwrap()
+                    }
                 };
-                BundleTile { path: tiles::path(&t), data: B64.encode(data) }
+                BundleTile {
+                    path: tiles::path(&t),
+                    data: B64.encode(data),
+                }
             })
             .collect();
         (
@@ -257,7 +316,10 @@ mod tests {
         assert!(!verify(&swapped, &[]).ok());
 
         let other = NoteSigner::ed25519("zhifa/jia", [4u8; 32]).unwrap();
-        assert!(!verify(&b, &[other.verifier_key()]).ok(), "a key known out of band must sign");
+        assert!(
+            !verify(&b, &[other.verifier_key()]).ok(),
+            "a key known out of band must sign"
+        );
 
         let mut bad_tile = b.clone();
         bad_tile.tiles[0].data = B64.encode([0u8; 32 * 256]);

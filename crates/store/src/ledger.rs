@@ -488,7 +488,10 @@ impl Store {
 impl Store {
     /// Exports one log as a self-contained bundle (see `zhifa_ledger::bundle`), with the
     /// tiles of its newest checkpoint.
-    pub async fn export_bundle(&self, log_id: i64) -> Result<zhifa_ledger::bundle::Bundle, StoreError> {
+    pub async fn export_bundle(
+        &self,
+        log_id: i64,
+    ) -> Result<zhifa_ledger::bundle::Bundle, StoreError> {
         use base64::Engine;
         use base64::engine::general_purpose::STANDARD as B64;
         use zhifa_ledger::bundle::{Bundle, BundleTile, FORMAT, tiles_for};
@@ -507,17 +510,28 @@ impl Store {
             let width = t.width.map(u64::from).unwrap_or(TILE_WIDTH);
             let start = t.index * TILE_WIDTH;
             let data = match t.level {
-                Some(l) => self.log_node_range(log_id, l * 8, start, start + width).await?.concat(),
+                Some(l) => self
+                    .log_node_range(log_id, l * 8, start, start + width)
+                    .await?
+                    .concat(),
                 None => tiles::bundle(&entries[start as usize..(start + width) as usize])
                     .ok_or_else(|| StoreError::Corrupt("entry too long for a bundle".into()))?,
             };
-            tiles_out.push(BundleTile { path: tiles::path(&t), data: B64.encode(data) });
+            tiles_out.push(BundleTile {
+                path: tiles::path(&t),
+                data: B64.encode(data),
+            });
         }
         Ok(Bundle {
             format: FORMAT.into(),
             origin: head.origin,
             hash_algorithm: head.alg.code().into(),
-            keys: self.log_keys(log_id).await?.into_iter().map(|(k, _)| k).collect(),
+            keys: self
+                .log_keys(log_id)
+                .await?
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect(),
             checkpoints: checkpoints.into_iter().map(|(_, n)| n).collect(),
             entries: entries.iter().map(|e| B64.encode(e)).collect(),
             tiles: tiles_out,

@@ -319,7 +319,11 @@ async fn verify_passes_on_the_demo_and_names_a_row_changed_with_sql() {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let offline = |path: &std::path::Path| {
         zhifa()
             .args(["verify", "--bundle"])
@@ -328,8 +332,13 @@ async fn verify_passes_on_the_demo_and_names_a_row_changed_with_sql() {
             .unwrap()
     };
     let out = offline(&bundle);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-    let mut b: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let mut b: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
     b["entries"].as_array_mut().unwrap().remove(5);
     let broken = dir.path().join("broken.bundle.json");
     std::fs::write(&broken, serde_json::to_vec(&b).unwrap()).unwrap();
