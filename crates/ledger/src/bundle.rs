@@ -69,7 +69,7 @@ pub fn tiles_for(size: u64) -> Vec<TileRef> {
             width: None,
         });
     }
-    if size % TILE_WIDTH > 0 {
+    if !size.is_multiple_of(TILE_WIDTH) {
         out.push(TileRef {
             level: None,
             index: full,
@@ -205,7 +205,7 @@ pub fn verify(bundle: &Bundle, trusted: &[String]) -> BundleReport {
                 .map(|v| v.concat()),
             None => raw_entries
                 .get(start as usize..(start + width) as usize)
-                .and_then(|s| tiles::bundle(s)),
+                .and_then(tiles::bundle),
         };
         if expected.as_deref() != Some(data.as_slice()) {
             r.failures.push(format!(
