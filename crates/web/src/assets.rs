@@ -8,10 +8,12 @@ use axum::routing::get;
 
 const CSS: &str = include_str!("../assets/zhifa.css");
 const FAVICON: &str = include_str!("../assets/favicon.svg");
+const VERIFY_JS: &str = include_str!("../assets/verify.js");
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/static/zhifa.css", get(css))
+        .route("/static/verify.js", get(verify_js))
         .route("/favicon.ico", get(favicon))
         .route("/static/favicon.svg", get(favicon))
         .route("/robots.txt", get(robots))
@@ -24,6 +26,16 @@ async fn css() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         CSS,
+    )
+}
+
+async fn verify_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        VERIFY_JS,
     )
 }
 

@@ -205,6 +205,10 @@ pub fn action_label(action: &str) -> &'static str {
         "auth.locked" => "账号锁定",
         "access.denied" => "越权访问被拒绝",
         "token.create" => "创建 API 令牌",
+        "token.revoke" => "吊销 API 令牌",
+        "auth.unlock" => "解除登录锁定",
+        "access.refused" => "请求被拒绝（来源或令牌无效）",
+        "ledger.key_rotate" => "更换日志签名密钥",
         _ => "其他操作",
     }
 }
@@ -344,4 +348,37 @@ pub struct UserFormPage {
     pub errors: FieldErrors,
     pub notice: Option<&'static str>,
     pub history: Vec<JournalRow>,
+}
+
+/// One log as listed on the 记录核验 page.
+pub struct LogRow {
+    pub name: String,
+    pub slug: String,
+    pub size: u64,
+    pub key: Option<String>,
+}
+
+/// The server's check of one record, shown under the form.
+pub struct CheckResult {
+    pub verified: bool,
+    pub message: String,
+    pub origin: String,
+    pub index: u64,
+    pub size: u64,
+    pub time: String,
+    pub action: &'static str,
+    pub subject: String,
+    pub actor: String,
+    pub root: String,
+    pub proof: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/verify.html")]
+pub struct VerifyPage {
+    pub chrome: Chrome,
+    pub logs: Vec<LogRow>,
+    pub agency: String,
+    pub hash: String,
+    pub result: Option<CheckResult>,
 }

@@ -162,6 +162,49 @@ async fn a_browser_logs_in_and_sees_the_workbench_on_desktop_and_phone() {
             "{tag}: page wider than the screen by {overflow}"
         );
 
+        // 记录核验: the browser checks a record's inclusion proof by itself.
+        let bundle = reqwest::get(app.url("/log/zhutang/tile/entries/000.p/5"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let entry = &zhifa_ledger::tiles::unbundle(&bundle).unwrap()[4];
+        let leaf = zhifa_ledger::hash::to_hex(&zhifa_ledger::HashAlg::Sha256.leaf(entry));
+        c.goto(&app.url("/verify")).await.unwrap();
+        c.find(Locator::Id("f-hash"))
+            .await
+            .unwrap()
+            .send_keys(&leaf)
+            .await
+            .unwrap();
+        c.find(Locator::Css("#verify-form button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let mut checked = String::new();
+        for _ in 0..50 {
+            checked = c
+                .find(Locator::Id("browser-check"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if checked.contains("核验通过") || checked.contains("未通过") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(checked.contains("本浏览器独立核验通过"), "{tag}: {checked}");
+        std::fs::write(
+            shots.join(format!("verify-{tag}.png")),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+
         c.goto(&app.url("/app/admin/leadership")).await.unwrap();
         std::fs::write(
             shots.join(format!("admin-leadership-{tag}.png")),

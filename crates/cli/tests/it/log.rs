@@ -13,6 +13,7 @@ use zhifa_store::on_both_backends;
 use zhifa_store::testing::TestDb;
 
 on_both_backends!(
+    the_portal_checks_a_record_without_javascript,
     a_client_verifies_the_demo_log_with_only_the_c2sp_formats,
     proofs_verify_against_the_checkpoint,
     malformed_log_requests_get_400_never_500,
@@ -213,4 +214,30 @@ async fn malformed_log_requests_get_400_never_500(db: TestDb) {
         .unwrap();
     assert_eq!(tile.status(), StatusCode::OK);
     assert_eq!(tile.headers()["content-type"], "application/octet-stream");
+}
+
+async fn the_portal_checks_a_record_without_javascript(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let (status, page) = text(&app, "/verify").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("记录核验")
+            && page.contains("朱堂乡人民政府")
+            && page.contains("zhifa/zhutang+")
+    );
+    let (_, bundle) = bytes(&app, "/log/zhutang/tile/entries/000.p/3").await;
+    let third = &tiles::unbundle(&bundle).unwrap()[2];
+    let leaf = zhifa_ledger::hash::to_hex(&HashAlg::Sha256.leaf(third));
+    let (status, page) = text(&app, &format!("/verify?agency=zhutang&hash={leaf}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("服务器核验通过"), "{page}");
+    assert!(page.contains("第 2 条"));
+    for bad in ["xyz", "00", "<script>", &"0".repeat(64)] {
+        let (status, page) = text(&app, &format!("/verify?agency=zhutang&hash={bad}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!page.contains("服务器核验通过"));
+        assert!(!page.contains("<script>alert"));
+    }
+    let (status, _) = text(&app, "/verify?agency=nowhere&hash=00").await;
+    assert_eq!(status, StatusCode::OK);
 }

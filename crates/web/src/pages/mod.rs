@@ -5,6 +5,7 @@ mod admin_users;
 mod auth;
 mod health;
 mod portal;
+mod verify;
 mod workbench;
 
 use crate::AppState;
@@ -21,6 +22,7 @@ use zhifa_domain::{Capability, Scope};
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(portal::router())
+        .merge(verify::router())
         .merge(auth::router())
         .merge(health::router())
         .merge(workbench::router())
