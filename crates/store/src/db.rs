@@ -111,6 +111,22 @@ impl Store {
         Ok(())
     }
 
+    /// Runs statements in one transaction outside the write path (benchmarks' ceiling).
+    #[cfg(feature = "testing")]
+    pub async fn raw_transaction(&self, statements: &[String]) -> Result<(), StoreError> {
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        for s in statements {
+            sqlx::query(sqlx::AssertSqlSafe(s.clone()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -18,9 +18,15 @@ pub struct JournalEntry {
     pub subject_id: String,
     /// `None` once erased (de-identification); the log entry stays verifiable.
     pub payload: Option<String>,
+    /// The entry's leaf hash in its log's Merkle tree.
+    pub leaf_hash: Option<Vec<u8>>,
 }
 
-const COLS: &str = "log_id, seq, agency_id, at, actor, action, subject_kind, subject_id, payload";
+const COLS: &str =
+    "j.log_id, j.seq, j.agency_id, j.at, j.actor, j.action, j.subject_kind, j.subject_id,
+    j.payload, n.hash AS leaf_hash";
+const FROM: &str =
+    "journal j LEFT JOIN ledger_nodes n ON n.log_id = j.log_id AND n.level = 0 AND n.idx = j.seq";
 
 impl Store {
     /// The newest `limit` entries of an agency's log, newest first.
@@ -30,7 +36,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<JournalEntry>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLS} FROM journal WHERE log_id = $1 ORDER BY seq DESC LIMIT $2"
+            "SELECT {COLS} FROM {FROM} WHERE j.log_id = $1 ORDER BY j.seq DESC LIMIT $2"
         )))
         .bind(agency_id)
         .bind(limit)
@@ -46,7 +52,7 @@ impl Store {
         subject_id: &str,
     ) -> Result<Vec<JournalEntry>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLS} FROM journal WHERE subject_kind = $1 AND subject_id = $2 ORDER BY at, log_id, seq"
+            "SELECT {COLS} FROM {FROM} WHERE j.subject_kind = $1 AND j.subject_id = $2 ORDER BY j.at, j.log_id, j.seq"
         )))
         .bind(subject_kind.to_owned())
         .bind(subject_id.to_owned())
@@ -77,5 +83,6 @@ fn decode(r: &sqlx::any::AnyRow) -> Result<JournalEntry, StoreError> {
         subject_kind: r.try_get("subject_kind")?,
         subject_id: r.try_get("subject_id")?,
         payload: r.try_get("payload")?,
+        leaf_hash: r.try_get("leaf_hash")?,
     })
 }

@@ -165,6 +165,10 @@ pub struct StaffPage {
 
 pub struct JournalRow {
     pub id: i64,
+    /// `/verify?…` link for the entry, when its leaf hash is known.
+    pub verify_href: Option<String>,
+    /// Covered by a signed checkpoint already.
+    pub signed: bool,
     pub at: String,
     pub actor: String,
     pub action: &'static str,
@@ -175,6 +179,8 @@ impl JournalRow {
     pub fn from(e: &JournalEntry, actor_name: String) -> Self {
         JournalRow {
             id: e.seq,
+            verify_href: None,
+            signed: false,
             at: fmt_time(e.at),
             actor: actor_name,
             action: action_label(&e.action),

@@ -1,0 +1,266 @@
+//! Ledger benchmarks (not tests): durable appends against raw inserts of the same rows,
+//! inclusion-proof latency at a large size, and `verify` throughput.
+//!
+//! cargo bench -p zhifa-store --bench ledger -- [append|proof|verify] [N]
+//! ZHIFA_BENCH_DATABASE_URL=postgres://… runs the append benchmark on PostgreSQL too.
+
+use std::time::{Duration, Instant};
+use zhifa_domain::org::AgencyInput;
+use zhifa_domain::{NewAgency, Principal};
+use zhifa_ledger::tree::{inclusion_plan, verify_inclusion};
+use zhifa_store::accounts::Denial;
+use zhifa_store::{Actor, Store};
+
+const BATCH: usize = 1000;
+
+async fn agency(store: &Store) -> i64 {
+    let a = NewAgency::parse(&AgencyInput {
+        name: "基准乡".into(),
+        slug: "bench".into(),
+        kind: "administrative_organ".into(),
+        credit_code: "914403001922038216".into(),
+        legal_basis: "基准测试".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut tx = store.write(Actor::System("bench")).await.unwrap();
+    let id = tx.create_agency(&a).await.unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+fn principal(agency: i64) -> Principal {
+    Principal {
+        user_id: 1,
+        username: "bench".into(),
+        display_name: "基准".into(),
+        agency_id: agency,
+        department_id: None,
+        roles: vec![],
+    }
+}
+
+/// Appends `n` entries in transactions of `BATCH` (a batching sequencer's unit of work).
+async fn append(store: &Store, agency: i64, n: usize) -> Duration {
+    let p = principal(agency);
+    let started = Instant::now();
+    let mut done = 0;
+    while done < n {
+        let mut tx = store.write(Actor::User(1)).await.unwrap();
+        for _ in 0..BATCH.min(n - done) {
+            tx.record_denial(
+                &p,
+                &Denial {
+                    capability: "bench",
+                    method: "GET",
+                    path: "/bench",
+                },
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        done += BATCH;
+    }
+    started.elapsed()
+}
+
+/// The ceiling: the same number of rows (one journal row, one entry row and about two
+/// node rows per entry) inserted raw, in the same transactions, with no hashing.
+async fn raw_inserts(store: &Store, n: usize) -> Duration {
+    store
+        .raw_execute("CREATE TABLE IF NOT EXISTS bench_raw (a BIGINT, b BIGINT, c TEXT, d BYTEA)")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let row = "(1, 2, 'access.denied', x'00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff')";
+    let row_pg = "(1, 2, 'access.denied', '\\x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff'::bytea)";
+    let row = if store.backend() == zhifa_store::Backend::Postgres {
+        row_pg
+    } else {
+        row
+    };
+    let mut done = 0;
+    while done < n {
+        let k = BATCH.min(n - done);
+        // 4 rows per entry, 100 rows per statement, one transaction per batch.
+        let rows = k * 4;
+        let statements: Vec<String> = (0..rows.div_ceil(100))
+            .map(|chunk| {
+                let m = 100.min(rows - chunk * 100);
+                format!("INSERT INTO bench_raw VALUES {}", vec![row; m].join(","))
+            })
+            .collect();
+        store.raw_transaction(&statements).await.unwrap();
+        done += BATCH;
+    }
+    started.elapsed()
+}
+
+async fn open_sqlite(dir: &std::path::Path) -> Store {
+    let s = Store::open_data_dir(dir).await.unwrap();
+    s.migrate().await.unwrap();
+    s
+}
+
+async fn bench_append(n: usize) {
+    println!("## append {n} entries in transactions of {BATCH}");
+    let dir = tempfile::tempdir().unwrap();
+    let s = open_sqlite(dir.path()).await;
+    let a = agency(&s).await;
+    let t = append(&s, a, n).await;
+    let raw = raw_inserts(&s, n).await;
+    println!(
+        "SQLite: zhifa {:.0} entries/s ({:.2?}); raw inserts of the same rows {:.0} entries/s ({:.2?}); ratio {:.0} %",
+        n as f64 / t.as_secs_f64(),
+        t,
+        n as f64 / raw.as_secs_f64(),
+        raw,
+        100.0 * raw.as_secs_f64() / t.as_secs_f64()
+    );
+    if let Ok(url) = std::env::var("ZHIFA_BENCH_DATABASE_URL") {
+        let admin = Store::connect(&url).await.unwrap();
+        let _ = admin
+            .raw_execute("DROP DATABASE IF EXISTS zhifa_bench")
+            .await;
+        admin
+            .raw_execute("CREATE DATABASE zhifa_bench")
+            .await
+            .unwrap();
+        let pg_url = zhifa_store::testing::replace_database(&url, "zhifa_bench");
+        let s = Store::connect(&pg_url).await.unwrap();
+        s.migrate().await.unwrap();
+        let a = agency(&s).await;
+        let t = append(&s, a, n).await;
+        let raw = raw_inserts(&s, n).await;
+        println!(
+            "PostgreSQL: zhifa {:.0} entries/s ({:.2?}); raw inserts of the same rows {:.0} entries/s ({:.2?}); ratio {:.0} %",
+            n as f64 / t.as_secs_f64(),
+            t,
+            n as f64 / raw.as_secs_f64(),
+            raw,
+            100.0 * raw.as_secs_f64() / t.as_secs_f64()
+        );
+        s.close().await;
+        let _ = admin
+            .raw_execute("DROP DATABASE zhifa_bench WITH (FORCE)")
+            .await;
+    }
+}
+
+/// Inclusion proofs (plan, one fetch of stored nodes, assemble, verify) at size `n`.
+async fn bench_proof(n: usize, dir: Option<String>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = dir
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_owned());
+    let s = open_sqlite(&path).await;
+    let a = match s.agency_by_slug("bench").await {
+        Ok(x) => x.id,
+        Err(_) => agency(&s).await,
+    };
+    let have = s.log_head(a).await.unwrap().size as usize;
+    if have < n {
+        println!("## building a log of {n} entries (have {have})");
+        let t = append(&s, a, n - have).await;
+        println!("built in {t:.2?}");
+    }
+    let head = s.log_head(a).await.unwrap();
+    let size = head.size;
+    let mut lat = Vec::new();
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for _ in 0..5000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let index = x % size;
+        let t = Instant::now();
+        let plan = inclusion_plan(index, size).unwrap();
+        let mut ids = plan.nodes();
+        let leaf_id = zhifa_ledger::tree::NodeId { level: 0, index };
+        ids.push(leaf_id);
+        let nodes = s.log_nodes(a, &ids).await.unwrap();
+        let proof = plan
+            .assemble(head.alg, |id| nodes.get(&id).copied())
+            .unwrap();
+        lat.push(t.elapsed());
+        verify_inclusion(head.alg, index, size, &nodes[&leaf_id], &proof, &head.root).unwrap();
+    }
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    println!(
+        "## inclusion proofs at size {size}: p50 {:.3?}, p99 {:.3?}, max {:.3?} (5000 random leaves)",
+        pct(0.50),
+        pct(0.99),
+        lat[lat.len() - 1]
+    );
+}
+
+/// `verify` over a log of `n` entries; prints the entry bytes for the sha256sum reference.
+async fn bench_verify(n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open_sqlite(dir.path()).await;
+    let a = agency(&s).await;
+    append(&s, a, n).await;
+    let entries = s.log_entries(a, 0, n as u64 + 1).await.unwrap();
+    let bytes: usize = entries.iter().map(|(_, e)| e.len()).sum();
+    let file = std::env::temp_dir().join("zhifa-bench-entries.bin");
+    std::fs::write(
+        &file,
+        entries
+            .iter()
+            .flat_map(|(_, e)| e.clone())
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let r = s.verify(&[]).await.unwrap();
+    let took = t.elapsed();
+    assert!(r.ok(), "{:?}", r.failures);
+    let db = std::fs::metadata(dir.path().join("zhifa.db"))
+        .unwrap()
+        .len()
+        + std::fs::metadata(dir.path().join("zhifa.db-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    println!(
+        "## verify {} entries: {:.2?} ({:.1} MB/s of entry bytes, {bytes} bytes; database {db} bytes)",
+        r.entries,
+        took,
+        bytes as f64 / took.as_secs_f64() / 1e6
+    );
+    println!("entry bytes written to {} for `sha256sum`", file.display());
+    let sha = Instant::now();
+    let out = std::process::Command::new("sha256sum").arg(&file).output();
+    if let Ok(o) = out
+        && o.status.success()
+    {
+        let t2 = sha.elapsed();
+        println!(
+            "sha256sum over the same bytes: {t2:.2?} ({:.1} MB/s); verify/sha256sum throughput = {:.1} %",
+            bytes as f64 / t2.as_secs_f64() / 1e6,
+            100.0 * t2.as_secs_f64() / took.as_secs_f64()
+        );
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let what = args.first().cloned().unwrap_or_else(|| "append".into());
+    let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        match what.as_str() {
+            "append" => bench_append(n).await,
+            "proof" => bench_proof(n, args.get(2).cloned()).await,
+            "verify" => bench_verify(n).await,
+            other => eprintln!("unknown benchmark {other}"),
+        }
+    });
+}
