@@ -26,6 +26,8 @@ impl Backend {
 pub struct Store {
     pub(crate) pool: AnyPool,
     backend: Backend,
+    /// Upper tree nodes, which never change once written (see `ledger::NodeCache`).
+    pub(crate) node_cache: std::sync::Arc<crate::ledger::NodeCache>,
 }
 
 impl Store {
@@ -83,7 +85,11 @@ impl Store {
             options
         };
         let pool = options.connect(url).await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            node_cache: Default::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {

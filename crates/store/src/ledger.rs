@@ -126,13 +126,15 @@ pub(crate) async fn load_nodes(
 ) -> Result<BTreeMap<NodeId, Hash>, StoreError> {
     let mut out = BTreeMap::new();
     for chunk in ids.chunks(200) {
-        // Node coordinates are integers we computed: safe to inline.
+        // Node coordinates are integers we computed: safe to inline. Each disjunct names
+        // the whole primary key, so both databases answer with one index probe per node
+        // (a shared `log_id = $1` outside the OR made SQLite scan the whole log).
         let cond: Vec<String> = chunk
             .iter()
-            .map(|id| format!("(level = {} AND idx = {})", id.level, id.index))
+            .map(|id| format!("(log_id = $1 AND level = {} AND idx = {})", id.level, id.index))
             .collect();
         let sql = format!(
-            "SELECT level, idx, hash FROM ledger_nodes WHERE log_id = $1 AND ({})",
+            "SELECT level, idx, hash FROM ledger_nodes WHERE {}",
             cond.join(" OR ")
         );
         for r in sqlx::query(AssertSqlSafe(sql))
@@ -302,6 +304,37 @@ pub(crate) async fn append(
     Ok(ids.into_iter().map(|(_, id)| id).collect())
 }
 
+/// A cache of tree nodes at level 8 and above. A perfect subtree's hash never changes once
+/// written, so caching cannot serve a stale value; there are few such nodes (1/128 of the
+/// entries), and they are on every proof, so proofs need a handful of index probes fewer.
+/// `verify` never reads through it.
+#[derive(Debug, Default)]
+pub struct NodeCache {
+    map: std::sync::Mutex<std::collections::HashMap<(i64, NodeId), Hash>>,
+}
+
+const CACHED_FROM_LEVEL: u8 = 8;
+const CACHE_LIMIT: usize = 1_000_000;
+
+impl NodeCache {
+    fn get(&self, log_id: i64, id: NodeId) -> Option<Hash> {
+        self.map.lock().ok()?.get(&(log_id, id)).copied()
+    }
+
+    fn put(&self, log_id: i64, found: &BTreeMap<NodeId, Hash>) {
+        if let Ok(mut m) = self.map.lock() {
+            if m.len() > CACHE_LIMIT {
+                m.clear();
+            }
+            for (id, h) in found {
+                if id.level >= CACHED_FROM_LEVEL {
+                    m.insert((log_id, *id), *h);
+                }
+            }
+        }
+    }
+}
+
 impl Store {
     pub async fn log_heads(&self) -> Result<Vec<LogHead>, StoreError> {
         let rows = sqlx::query(
@@ -323,14 +356,29 @@ impl Store {
         head(&r)
     }
 
-    /// Stored nodes by id (proofs and tiles).
+    /// Stored nodes by id (proofs), upper levels from the cache.
     pub async fn log_nodes(
         &self,
         log_id: i64,
         ids: &[NodeId],
     ) -> Result<BTreeMap<NodeId, Hash>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        load_nodes(&mut conn, log_id, ids).await
+        let mut found = BTreeMap::new();
+        let mut missing = Vec::new();
+        for &id in ids {
+            match self.node_cache.get(log_id, id) {
+                Some(h) => {
+                    found.insert(id, h);
+                }
+                None => missing.push(id),
+            }
+        }
+        if !missing.is_empty() {
+            let mut conn = self.pool.acquire().await?;
+            let loaded = load_nodes(&mut conn, log_id, &missing).await?;
+            self.node_cache.put(log_id, &loaded);
+            found.extend(loaded);
+        }
+        Ok(found)
     }
 
     /// The index of the entry whose leaf hash is `hash`, if any.

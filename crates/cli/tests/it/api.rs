@@ -377,4 +377,6 @@ async fn accounts_are_managed_through_the_api(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let report = app.store.verify(&[]).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.failures);
 }

@@ -269,6 +269,11 @@ async fn admin_manages_the_organisation_through_forms(db: TestDb) {
         .await
         .unwrap();
     assert!(audit.contains("新建承办机构") && audit.contains("登录"));
+
+    // Every change above went through the log: a full verification finds nothing amiss.
+    // (A mutation that forgot its entry would show here as a row without a log entry.)
+    let report = app.store.verify(&[]).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.failures);
 }
 
 async fn stale_edit_is_refused_and_the_newer_edit_kept(db: TestDb) {

@@ -172,6 +172,8 @@ async fn disabled_account_cannot_log_in_and_its_session_ends(db: TestDb) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(!app.store.user(me).await.unwrap().disabled);
+    let report = app.store.verify(&[]).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.failures);
 }
 
 async fn officer_is_denied_admin_pages_and_other_departments_and_it_is_recorded(db: TestDb) {
@@ -568,6 +570,8 @@ async fn parallel_guesses_cannot_exceed_the_lockout_and_the_lockout_is_recorded(
     tx.unlock_user(id).await.unwrap();
     tx.commit().await.unwrap();
     app.login("officer2").await;
+    let report = app.store.verify(&[]).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.failures);
 }
 
 async fn login_never_redirects_off_site(db: TestDb) {
