@@ -213,24 +213,39 @@ async fn bulk_load_tree(s: &Store, log_id: i64, from: u64, to: u64) {
     while seq < to {
         let leaf = alg.leaf(&seq.to_be_bytes());
         for (id, h) in range.append(alg, leaf) {
-            let lit = if pg { format!("'\\x{}'::bytea", hex(&h)) } else { format!("x'{}'", hex(&h)) };
+            let lit = if pg {
+                format!("'\\x{}'::bytea", hex(&h))
+            } else {
+                format!("x'{}'", hex(&h))
+            };
             rows.push(format!("({log_id},{},{},{lit})", id.level, id.index));
         }
         seq += 1;
         if rows.len() >= 200_000 || seq == to {
             let statements: Vec<String> = rows
                 .chunks(500)
-                .map(|c| format!("INSERT INTO ledger_nodes (log_id, level, idx, hash) VALUES {}", c.join(",")))
+                .map(|c| {
+                    format!(
+                        "INSERT INTO ledger_nodes (log_id, level, idx, hash) VALUES {}",
+                        c.join(",")
+                    )
+                })
                 .collect();
             s.raw_transaction(&statements).await.unwrap();
             rows.clear();
         }
     }
     let root = hex(&range.root(alg));
-    let root_lit = if pg { format!("'\\x{root}'::bytea") } else { format!("x'{root}'") };
-    s.raw_execute(&format!("UPDATE ledger_logs SET size = {to}, root = {root_lit} WHERE log_id = {log_id}"))
-        .await
-        .unwrap();
+    let root_lit = if pg {
+        format!("'\\x{root}'::bytea")
+    } else {
+        format!("x'{root}'")
+    };
+    s.raw_execute(&format!(
+        "UPDATE ledger_logs SET size = {to}, root = {root_lit} WHERE log_id = {log_id}"
+    ))
+    .await
+    .unwrap();
 }
 
 /// `verify` over a log of `n` entries; prints the entry bytes for the sha256sum reference.

@@ -131,7 +131,12 @@ pub(crate) async fn load_nodes(
         // (a shared `log_id = $1` outside the OR made SQLite scan the whole log).
         let cond: Vec<String> = chunk
             .iter()
-            .map(|id| format!("(log_id = $1 AND level = {} AND idx = {})", id.level, id.index))
+            .map(|id| {
+                format!(
+                    "(log_id = $1 AND level = {} AND idx = {})",
+                    id.level, id.index
+                )
+            })
             .collect();
         let sql = format!(
             "SELECT level, idx, hash FROM ledger_nodes WHERE {}",
