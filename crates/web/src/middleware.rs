@@ -53,7 +53,17 @@ async fn error_pages(req: Request, next: Next) -> Response {
         return resp;
     }
     if api {
-        let body = serde_json::json!({ "error": { "code": status.as_str(), "message": status_message(status) } });
+        let code = match status.as_u16() {
+            400 => "bad_request",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            413 => "too_large",
+            415 => "unsupported_media_type",
+            s if s >= 500 => "internal",
+            _ => "error",
+        };
+        let body =
+            serde_json::json!({ "error": { "code": code, "message": status_message(status) } });
         let mut r = (status, axum::Json(body)).into_response();
         r.extensions_mut().insert(Rendered);
         return r;
@@ -63,6 +73,7 @@ async fn error_pages(req: Request, next: Next) -> Response {
 
 fn status_message(status: StatusCode) -> &'static str {
     match status.as_u16() {
+        400 => "请求参数无效：路径或查询参数的格式不正确",
         404 => "地址不存在",
         405 => "此地址不支持该请求方式",
         413 => "请求体超过允许的大小",

@@ -318,6 +318,9 @@ async fn api_refuses_malformed_oversized_and_unauthorised_requests(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request");
+    assert!(body["error"]["message"].as_str().unwrap().contains("参数"));
 }
 
 async fn accounts_are_managed_through_the_api(db: TestDb) {
