@@ -113,6 +113,11 @@ fn verify_bundle(path: &std::path::Path, trusted: &[String]) -> anyhow::Result<(
 }
 
 async fn verify_command(settings: Settings, args: VerifyArgs) -> anyhow::Result<()> {
+    // A mistyped key must not silently fall back to the keys in the database.
+    for k in &args.trusted_keys {
+        zhifa_ledger::note::NoteVerifier::parse(k)
+            .map_err(|e| anyhow!("--trusted-key 无效 / invalid --trusted-key {k}: {e}"))?;
+    }
     if let Some(path) = &args.bundle {
         return verify_bundle(path, &args.trusted_keys);
     }

@@ -214,7 +214,14 @@ pub fn verify(bundle: &Bundle, trusted: &[String]) -> BundleReport {
             ));
         }
     }
-    let _ = newest;
+    // Everything in the bundle must be covered by a signed checkpoint.
+    if r.entries > newest {
+        r.failures.push(format!(
+            "第 {newest} 条之后的 {} 条记录没有签名树头覆盖 / {} entries after {newest} are not covered by a checkpoint",
+            r.entries - newest,
+            r.entries - newest
+        ));
+    }
     r
 }
 
@@ -319,6 +326,13 @@ mod tests {
         assert!(
             !verify(&b, &[other.verifier_key()]).ok(),
             "a key known out of band must sign"
+        );
+
+        let mut unsigned_tail = b.clone();
+        unsigned_tail.entries.push(unsigned_tail.entries[0].clone());
+        assert!(
+            !verify(&unsigned_tail, &[]).ok(),
+            "entries beyond the checkpoint"
         );
 
         let mut bad_tile = b.clone();

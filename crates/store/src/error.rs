@@ -42,8 +42,11 @@ impl StoreError {
             StoreError::Database(sqlx::Error::Database(db)) => {
                 let code = db.code().unwrap_or_default();
                 // PostgreSQL: 08xxx connection exceptions, 57P0x operator intervention,
-                // 53xxx insufficient resources. SQLite: 5 BUSY, 6 LOCKED.
-                code.starts_with("08")
+                // 53xxx insufficient resources, 40001/40P01 serialization failure or
+                // deadlock (safe to retry). SQLite: 5 BUSY, 6 LOCKED.
+                code == "40001"
+                    || code == "40P01"
+                    || code.starts_with("08")
                     || code.starts_with("57P")
                     || code.starts_with("53")
                     || code == "5"

@@ -54,6 +54,45 @@ impl KeyStore {
         self.dir.join(format!("{safe}.key"))
     }
 
+    fn state_path(&self, origin: &str) -> PathBuf {
+        self.path(origin).with_extension("signed")
+    }
+
+    /// The last (size, root) this key store signed for a log.
+    pub fn last_signed(
+        &self,
+        origin: &str,
+    ) -> Result<Option<(u64, zhifa_ledger::Hash)>, StoreError> {
+        let path = self.state_path(origin);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e, &path)),
+        };
+        let bad = || StoreError::Keys(format!("{}：格式错误", path.display()));
+        let (size, root) = text.trim().split_once(' ').ok_or_else(bad)?;
+        let size = size.parse().map_err(|_| bad())?;
+        let root = zhifa_ledger::hash::from_hex(root)
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(bad)?;
+        Ok(Some((size, root)))
+    }
+
+    /// Records a signed head (written to a temporary file, synced, then renamed).
+    fn record_signed(
+        &self,
+        origin: &str,
+        size: u64,
+        root: &zhifa_ledger::Hash,
+    ) -> Result<(), StoreError> {
+        let path = self.state_path(origin);
+        let tmp = path.with_extension("signed.tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(|e| io(e, &tmp))?;
+        writeln!(f, "{size} {}", zhifa_ledger::hash::to_hex(root)).map_err(|e| io(e, &tmp))?;
+        f.sync_all().map_err(|e| io(e, &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io(e, &path))
+    }
+
     /// The current signer of a log, if its key file exists.
     pub fn signer(&self, origin: &str) -> Result<Option<NoteSigner>, StoreError> {
         let path = self.path(origin);
@@ -168,42 +207,137 @@ impl Store {
         tx.record_key_rotation(agency, log_id, &signer.verifier_key());
         tx.commit().await?;
         let head = self.log_head(log_id).await?;
-        self.checkpoint_log(&head, &signer).await?;
+        self.checkpoint_log(&head, &signer, keys).await?;
         Ok(signer.verifier_key())
     }
 
+    /// Signs the head of a log — but only a head that extends, consistently, the last one
+    /// this key store signed. That record lives beside the key, outside the database, so
+    /// someone who can only write the database cannot get a rewritten, truncated or made-up
+    /// history signed: the root is recomputed from the stored tree, and a consistency proof
+    /// from the stored tree must lead from the last signed root to it.
     async fn checkpoint_log(
         &self,
         head: &LogHead,
         signer: &NoteSigner,
+        keys: &KeyStore,
     ) -> Result<bool, StoreError> {
-        let last = self.latest_checkpoint(head.log_id).await?;
-        if last.as_ref().is_some_and(|(size, _)| *size >= head.size) {
-            return Ok(false);
+        let refuse = |why: String| {
+            StoreError::Corrupt(format!(
+                "日志 {} 拒绝签名 / refusing to sign log {}: {why}",
+                head.name, head.name
+            ))
+        };
+        // The head as the stored tree gives it, not as the head row says.
+        let ids = zhifa_ledger::tree::frontier_ids(head.size);
+        let nodes = self.log_nodes(head.log_id, &ids).await?;
+        let parts: Option<Vec<_>> = ids.iter().map(|id| nodes.get(id).copied()).collect();
+        let root = match parts {
+            Some(p) => {
+                zhifa_ledger::tree::fold(head.alg, &p).unwrap_or_else(|| head.alg.empty_root())
+            }
+            None => return Err(refuse("stored tree is missing nodes of the head".into())),
+        };
+        if root != head.root {
+            return Err(refuse("the head row does not match the stored tree".into()));
+        }
+        let last = match keys.last_signed(&head.origin)? {
+            Some(l) => Some(l),
+            // A key store without a record (first run, or restored): start from the
+            // newest checkpoint in the database that this very key signed.
+            None => self.own_latest_checkpoint(head, signer).await?,
+        };
+        if let Some((size, last_root)) = last {
+            if head.size < size {
+                return Err(refuse(format!(
+                    "the log shrank from {size} to {}",
+                    head.size
+                )));
+            }
+            if head.size == size {
+                if root != last_root {
+                    return Err(refuse(format!("size {size} now has a different root")));
+                }
+                if self
+                    .latest_checkpoint(head.log_id)
+                    .await?
+                    .is_some_and(|(s, _)| s >= size)
+                {
+                    return Ok(false);
+                }
+            } else if size > 0 {
+                let plan = zhifa_ledger::tree::consistency_plan(size, head.size)
+                    .map_err(|e| refuse(e.to_string()))?;
+                let nodes = self.log_nodes(head.log_id, &plan.nodes()).await?;
+                let proof = plan
+                    .assemble(head.alg, |id| nodes.get(&id).copied())
+                    .map_err(|e| refuse(e.to_string()))?;
+                zhifa_ledger::tree::verify_consistency(
+                    head.alg, size, head.size, &proof, &last_root, &root,
+                )
+                .map_err(|_| {
+                    refuse(format!(
+                        "the log is not an extension of the signed size {size}"
+                    ))
+                })?;
+            }
         }
         let body = Checkpoint {
             origin: head.origin.clone(),
             size: head.size,
-            root: head.root,
+            root,
             extensions: vec![],
         }
         .body();
         let note = sign(&body, &[signer]).map_err(|e| StoreError::Keys(e.to_string()))?;
         self.store_checkpoint(head.log_id, head.size, &note, now_ms())
             .await?;
+        keys.record_signed(&head.origin, head.size, &root)?;
         Ok(true)
     }
 
-    /// Signs a checkpoint for every log that grew since its last one. Returns how many.
-    pub async fn checkpoint_all(&self, keys: &KeyStore) -> Result<usize, StoreError> {
-        let mut n = 0;
-        for head in self.log_heads().await? {
-            if let Some(signer) = self.log_signer(&head, keys).await?
-                && self.checkpoint_log(&head, &signer).await?
+    /// The newest checkpoint in the database that `signer` itself signed, as (size, root).
+    async fn own_latest_checkpoint(
+        &self,
+        head: &LogHead,
+        signer: &NoteSigner,
+    ) -> Result<Option<(u64, zhifa_ledger::Hash)>, StoreError> {
+        let Ok(own) = zhifa_ledger::note::NoteVerifier::parse(&signer.verifier_key()) else {
+            return Ok(None);
+        };
+        let own = [own];
+        for (_, note) in self.checkpoints(head.log_id).await?.into_iter().rev() {
+            if let Ok((text, _)) = zhifa_ledger::note::open(&note, &own)
+                && let Ok(cp) = Checkpoint::parse(text)
             {
-                n += 1;
+                return Ok(Some((cp.size, cp.root)));
             }
         }
-        Ok(n)
+        Ok(None)
+    }
+
+    /// Signs a checkpoint for every log that grew since its last one. Returns how many;
+    /// a log whose head cannot be signed (see `checkpoint_log`) is reported in the error
+    /// after the others have been signed.
+    pub async fn checkpoint_all(&self, keys: &KeyStore) -> Result<usize, StoreError> {
+        let mut n = 0;
+        let mut refused = Vec::new();
+        for head in self.log_heads().await? {
+            match self.log_signer(&head, keys).await? {
+                Some(signer) => match self.checkpoint_log(&head, &signer, keys).await {
+                    Ok(true) => n += 1,
+                    Ok(false) => {}
+                    Err(e) => refused.push(e.to_string()),
+                },
+                None => {
+                    tracing::warn!(log = %head.origin, "the published key of this log is not in this key store; not signing")
+                }
+            }
+        }
+        if refused.is_empty() {
+            Ok(n)
+        } else {
+            Err(StoreError::Corrupt(refused.join("；")))
+        }
     }
 }

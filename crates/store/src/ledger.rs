@@ -567,8 +567,12 @@ impl Store {
                     .log_node_range(log_id, l * 8, start, start + width)
                     .await?
                     .concat(),
-                None => tiles::bundle(&entries[start as usize..(start + width) as usize])
-                    .ok_or_else(|| StoreError::Corrupt("entry too long for a bundle".into()))?,
+                None => entries
+                    .get(start as usize..(start + width) as usize)
+                    .and_then(tiles::bundle)
+                    .ok_or_else(|| {
+                        StoreError::Corrupt("entries missing or too long for a bundle".into())
+                    })?,
             };
             tiles_out.push(BundleTile {
                 path: tiles::path(&t),

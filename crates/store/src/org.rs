@@ -307,8 +307,19 @@ impl WriteTx {
                 .bind(except)
                 .fetch_one(self.conn())
                 .await?;
-        if slug_taken > 0 {
-            return Err(StoreError::field("slug", "该标识已被其他执法主体使用"));
+        // A log keeps the name (and origin) its agency had at creation, so a slug once
+        // used by any log stays taken.
+        let log_name_taken: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM ledger_logs WHERE name = $1 AND log_id <> $2")
+                .bind(a.slug.as_str().to_owned())
+                .bind(except)
+                .fetch_one(self.conn())
+                .await?;
+        if slug_taken > 0 || log_name_taken > 0 {
+            return Err(StoreError::field(
+                "slug",
+                "该标识已被其他执法主体使用（或曾被使用）",
+            ));
         }
         if let Some(parent) = a.parent_id {
             let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agencies WHERE id = $1")
@@ -376,6 +387,10 @@ impl WriteTx {
         version: i64,
         a: &NewAgency,
     ) -> Result<(), StoreError> {
+        // Take the agency's log head first: a commit appending to this log takes the head
+        // and then needs a key-share lock on the agency row (journal's foreign key), so
+        // the opposite order deadlocks on PostgreSQL.
+        self.lock_log_head(id).await?;
         self.check_agency_unique(a, Some(id)).await?;
         // A parent must not be the agency itself or one of its descendants.
         let mut cursor = a.parent_id;

@@ -20,6 +20,31 @@ pub const LEDGERED: &[(&str, &str)] = &[
     ("api_token", "api_tokens"),
 ];
 
+/// The actions whose entries commit to a row's full state. Which entries are snapshots is
+/// decided by the action, which the signed entry itself carries, never by a journal flag.
+pub const ROW_ACTIONS: &[&str] = &[
+    "agency.create",
+    "agency.update",
+    "department.create",
+    "department.update",
+    "person.create",
+    "person.update",
+    "leadership.create",
+    "leadership.update",
+    "leadership.remove",
+    "user.create",
+    "user.roles",
+    "user.password",
+    "user.disable",
+    "user.enable",
+    "token.create",
+    "token.revoke",
+];
+
+pub fn is_row_action(action: &str) -> bool {
+    ROW_ACTIONS.contains(&action)
+}
+
 /// Canonical JSON of `fields` (sorted by key).
 pub fn canonical(mut fields: Vec<(&'static str, Value)>) -> String {
     fields.sort_by(|a, b| a.0.cmp(b.0));

@@ -79,6 +79,18 @@ impl WriteTx {
         &mut self.tx
     }
 
+    /// Locks a log's head row for the rest of the transaction (PostgreSQL; SQLite's
+    /// writer lock already covers it).
+    pub(crate) async fn lock_log_head(&mut self, log_id: i64) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT size FROM ledger_logs WHERE log_id = $1 FOR UPDATE")
+                .bind(log_id)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The time of this transaction, used for every row it touches.
     pub fn now(&self) -> i64 {
         self.now
@@ -97,6 +109,10 @@ impl WriteTx {
         subject_kind: &'static str,
         id: i64,
     ) -> Result<(), StoreError> {
+        debug_assert!(
+            snapshot::is_row_action(action),
+            "{action} is not a row action"
+        );
         let payload = snapshot::read(self.conn(), subject_kind, id)
             .await?
             .unwrap_or_else(snapshot::deleted);
@@ -120,6 +136,7 @@ impl WriteTx {
         subject_id: impl ToString,
         payload: impl Serialize,
     ) {
+        debug_assert!(!snapshot::is_row_action(action), "{action} is a row action");
         let value = serde_json::to_value(&payload).expect("payloads are plain data");
         self.pending.push(Pending {
             agency_id,

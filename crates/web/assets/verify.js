@@ -101,33 +101,41 @@
     out.className = "alert info";
     out.textContent = "正在本浏览器中独立核验……";
     var base = "/log/" + encodeURIComponent(agency);
-    Promise.all([
-      fetch(base + "/proof/inclusion?hash=" + encodeURIComponent(hash)).then(function (r) { return r.json(); }),
-      fetch(base + "/checkpoint").then(function (r) { return r.ok ? r.text() : ""; })
-    ]).then(function (res) {
-      var p = res[0], note = res[1];
+    // The checkpoint first, then the proof for exactly its size, so the two always match.
+    fetch(base + "/checkpoint", { cache: "no-store" }).then(function (r) {
+      if (!r.ok) throw new Error("该日志尚未签发树头");
+      return r.text();
+    }).then(function (note) {
+      var lines = note.split("\n");
+      var cpSize = parseInt(lines[1], 10), cpRoot = b64(lines[2] || "");
+      return fetch(base + "/proof/inclusion?size=" + cpSize + "&hash=" + encodeURIComponent(hash), { cache: "no-store" })
+        .then(function (r) { return r.json(); })
+        .then(function (p) { return { p: p, size: cpSize, root: cpRoot }; });
+    }).then(function (res) {
+      var p = res.p;
       if (p.error) { out.className = "alert error"; out.textContent = p.error.message; return; }
       if (p.hash_algorithm !== "sha256") {
         out.className = "alert info";
-        out.textContent = "该日志使用 " + p.hash_algorithm + "，请使用 zhifa verify --bundle 离线核验。";
+        out.textContent = "该日志使用 " + p.hash_algorithm + "（国密），请使用 zhifa verify --bundle 离线核验。";
         return;
       }
-      var lines = note.split("\n");
-      var cpSize = parseInt(lines[1], 10), cpRoot = lines[2] ? b64(lines[2]) : new Uint8Array(0);
       var entry = b64(p.entry), leaf = sha256(concat([new Uint8Array([0]), entry]));
+      var wanted = hash.toLowerCase();
       var proof = p.proof.map(b64);
-      var ok = cpSize === p.size && verifyInclusion(p.index, p.size, leaf, proof, cpRoot);
+      // The entry the server returned must be the one asked about, and the proof must lead
+      // from it to the published root.
+      var ok = hex(leaf) === wanted && p.size === res.size && verifyInclusion(p.index, p.size, leaf, proof, res.root);
       out.className = ok ? "alert ok" : "alert error";
       out.textContent = ok
-        ? "本浏览器独立核验通过：第 " + p.index + " 条记录（叶哈希 " + hex(leaf).slice(0, 16) + "…）包含在大小为 " + cpSize + " 的已签名日志中。"
-        : "本浏览器独立核验未通过：证明与已签名的树头不符。";
+        ? "本浏览器独立核验通过：第 " + p.index + " 条记录（叶哈希 " + hex(leaf).slice(0, 16) + "…）包含在已公布的、大小为 " + res.size + " 的树头中。树头的签名请用公钥与 zhifa verify 或任一 C2SP 工具核验。"
+        : "本浏览器独立核验未通过：记录或证明与已公布的树头不符。";
       var more = document.createElement("a");
       more.href = "/verify?agency=" + encodeURIComponent(agency) + "&hash=" + encodeURIComponent(hash);
       more.textContent = " 查看记录详情";
       out.appendChild(more);
-    }).catch(function () {
+    }).catch(function (e) {
       out.className = "alert error";
-      out.textContent = "无法取得证明，请稍后再试。";
+      out.textContent = (e && e.message) ? e.message : "无法取得证明，请稍后再试。";
     });
   });
 })();

@@ -248,10 +248,11 @@ async fn inclusion(
 ) -> LogResult {
     let head = head(&state, &agency).await?;
     let signed = signed_size(&state, &head).await?;
-    let size = match number(q.size.as_deref(), "size") {
-        Ok(s) => s.unwrap_or(signed),
+    let explicit_size = match number(q.size.as_deref(), "size") {
+        Ok(s) => s,
         Err(r) => return Err(r),
     };
+    let size = explicit_size.unwrap_or(signed);
     if size == 0 || size > signed {
         return Err(bad_request(&format!(
             "参数 size 应在 1 到 {signed}（最新签发的日志大小）之间"
@@ -310,10 +311,16 @@ async fn inclusion(
         "proof": proof.iter().map(|h| B64.encode(h)).collect::<Vec<_>>(),
         "root": B64.encode(root),
     });
+    // A proof for a stated size never changes; one for "the newest size" does.
+    let cache = if explicit_size.is_some() {
+        "public, max-age=86400"
+    } else {
+        "no-cache"
+    };
     Ok(answer(
         StatusCode::OK,
         "application/json",
-        "public, max-age=60",
+        cache,
         body.to_string(),
     ))
 }

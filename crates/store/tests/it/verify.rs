@@ -17,6 +17,8 @@ on_both_backends!(
     reordered_entries_are_found,
     a_replaced_checkpoint_signature_or_foreign_key_is_found,
     a_rotated_key_keeps_old_checkpoints_verifiable,
+    the_checkpointer_refuses_a_forged_or_truncated_head,
+    erased_payloads_and_journal_flags_cannot_hide_a_changed_row,
 );
 
 struct World {
@@ -133,12 +135,12 @@ async fn an_untouched_database_verifies_and_checkpoints_are_signed(db: TestDb) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let file = std::fs::read_dir(w._key_dir.path())
+        let key = std::fs::read_dir(w._key_dir.path())
             .unwrap()
-            .next()
-            .unwrap()
+            .map(|e| e.unwrap())
+            .find(|e| e.path().extension().is_some_and(|x| x == "key"))
             .unwrap();
-        assert_eq!(file.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(key.metadata().unwrap().permissions().mode() & 0o777, 0o600);
     }
 }
 
@@ -296,4 +298,111 @@ async fn a_rotated_key_keeps_old_checkpoints_verifiable(db: TestDb) {
     let (_, note) = s.latest_checkpoint(w.agency).await.unwrap().unwrap();
     assert!(open(&note, &[NoteVerifier::parse(&new).unwrap()]).is_ok());
     assert!(open(&note, &[NoteVerifier::parse(&old).unwrap()]).is_err());
+}
+
+async fn the_checkpointer_refuses_a_forged_or_truncated_head(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    let a = w.agency;
+    // A made-up head: never signed.
+    let real = s.log_head(a).await.unwrap();
+    sql(
+        s,
+        &format!("UPDATE ledger_logs SET size = 1000 WHERE log_id = {a}"),
+    )
+    .await;
+    assert!(s.checkpoint_all(&w.keys).await.is_err());
+    assert_eq!(
+        s.latest_checkpoint(a).await.unwrap().unwrap().0,
+        real.size,
+        "nothing new signed"
+    );
+    sql(
+        s,
+        &format!(
+            "UPDATE ledger_logs SET size = {} WHERE log_id = {a}",
+            real.size
+        ),
+    )
+    .await;
+
+    // A truncated log whose head row was made to agree with the shorter tree.
+    let last = real.size - 1;
+    sql(
+        s,
+        &format!("DELETE FROM ledger_entries WHERE log_id = {a} AND seq = {last}"),
+    )
+    .await;
+    sql(
+        s,
+        &format!("DELETE FROM journal WHERE log_id = {a} AND seq = {last}"),
+    )
+    .await;
+    sql(s, &format!("DELETE FROM ledger_nodes WHERE log_id = {a} AND ((level = 0 AND idx = {last}) OR (level = 2 AND idx = 1))")).await;
+    let shorter = {
+        let mut t = zhifa_ledger::tree::MemoryTree::new(real.alg);
+        for (_, e) in s.log_entries(a, 0, last).await.unwrap() {
+            t.append_entry(&e);
+        }
+        t.root()
+    };
+    let hex: String = shorter.iter().map(|b| format!("{b:02x}")).collect();
+    let lit = if s.backend() == zhifa_store::Backend::Postgres {
+        format!("'\\x{hex}'::bytea")
+    } else {
+        format!("x'{hex}'")
+    };
+    sql(
+        s,
+        &format!("UPDATE ledger_logs SET size = {last}, root = {lit} WHERE log_id = {a}"),
+    )
+    .await;
+    let err = s.checkpoint_all(&w.keys).await.unwrap_err();
+    assert!(err.to_string().contains("shrank"), "{err}");
+}
+
+async fn erased_payloads_and_journal_flags_cannot_hide_a_changed_row(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    // Erasing the readable payload (as de-identification will) keeps the row checkable.
+    sql(
+        s,
+        "UPDATE journal SET payload = NULL WHERE subject_kind = 'department'",
+    )
+    .await;
+    let r = s.verify(&[]).await.unwrap();
+    assert!(r.ok(), "erasure alone is not tampering: {:#?}", r.failures);
+    sql(
+        s,
+        &format!("UPDATE departments SET name = '篡改' WHERE id = {}", w.dept),
+    )
+    .await;
+    failed_with(
+        &s.verify(&[]).await.unwrap(),
+        &format!("departments 表 id={}", w.dept),
+    );
+    sql(
+        s,
+        &format!(
+            "UPDATE departments SET name = '市场监管所' WHERE id = {}",
+            w.dept
+        ),
+    )
+    .await;
+    // Flipping the journal's snapshot flag changes nothing: entries decide by their action.
+    sql(s, "UPDATE journal SET snapshot = 0").await;
+    assert!(s.verify(&[]).await.unwrap().ok());
+    // A removed salt is damage.
+    sql(
+        s,
+        "UPDATE journal SET salt = NULL WHERE action = 'user.create'",
+    )
+    .await;
+    failed_with(&s.verify(&[]).await.unwrap(), "盐值缺失");
+    // A trusted key that names no log is an operator error, not a pass.
+    let stray = zhifa_ledger::note::NoteSigner::ed25519("zhifa/nowhere", [9u8; 32]).unwrap();
+    failed_with(
+        &s.verify(&[stray.verifier_key()]).await.unwrap(),
+        "trusted key names no log",
+    );
 }
