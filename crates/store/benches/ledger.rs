@@ -148,6 +148,50 @@ async fn bench_append(n: usize) {
     }
 }
 
+/// One entry per transaction from `tasks` concurrent writers: a request's own commit, the
+/// unit a busy workbench produces.
+async fn bench_append_single(n: usize, tasks: usize) {
+    println!("## {n} entries, one per transaction, {tasks} concurrent writers");
+    let run = |s: Store, a: i64| async move {
+        let started = Instant::now();
+        let mut handles = Vec::new();
+        for _ in 0..tasks {
+            let s = s.clone();
+            handles.push(tokio::spawn(async move {
+                let p = principal(a);
+                for _ in 0..n / tasks {
+                    let mut tx = s.write(Actor::User(1)).await.unwrap();
+                    tx.record_denial(&p, &Denial { capability: "bench", method: "GET", path: "/bench" })
+                        .await
+                        .unwrap();
+                    tx.commit().await.unwrap();
+                }
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        started.elapsed()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = open_sqlite(dir.path()).await;
+    let a = agency(&s).await;
+    let t = run(s.clone(), a).await;
+    println!("SQLite: {:.0} entries/s ({t:.2?})", n as f64 / t.as_secs_f64());
+    if let Ok(url) = std::env::var("ZHIFA_BENCH_DATABASE_URL") {
+        let admin = Store::connect(&url).await.unwrap();
+        let _ = admin.raw_execute("DROP DATABASE IF EXISTS zhifa_bench1").await;
+        admin.raw_execute("CREATE DATABASE zhifa_bench1").await.unwrap();
+        let s = Store::connect(&zhifa_store::testing::replace_database(&url, "zhifa_bench1")).await.unwrap();
+        s.migrate().await.unwrap();
+        let a = agency(&s).await;
+        let t = run(s.clone(), a).await;
+        println!("PostgreSQL: {:.0} entries/s ({t:.2?})", n as f64 / t.as_secs_f64());
+        s.close().await;
+        let _ = admin.raw_execute("DROP DATABASE zhifa_bench1 WITH (FORCE)").await;
+    }
+}
+
 /// Inclusion proofs (plan, one fetch of stored nodes, assemble, verify) at size `n`.
 async fn bench_proof(n: usize, dir: Option<String>) {
     let tmp = tempfile::tempdir().unwrap();
@@ -321,6 +365,7 @@ fn main() {
     rt.block_on(async {
         match what.as_str() {
             "append" => bench_append(n).await,
+            "append1" => bench_append_single(n, 8).await,
             "proof" => bench_proof(n, args.get(2).cloned()).await,
             "verify" => bench_verify(n).await,
             other => eprintln!("unknown benchmark {other}"),
