@@ -161,9 +161,16 @@ async fn bench_append_single(n: usize, tasks: usize) {
                 let p = principal(a);
                 for _ in 0..n / tasks {
                     let mut tx = s.write(Actor::User(1)).await.unwrap();
-                    tx.record_denial(&p, &Denial { capability: "bench", method: "GET", path: "/bench" })
-                        .await
-                        .unwrap();
+                    tx.record_denial(
+                        &p,
+                        &Denial {
+                            capability: "bench",
+                            method: "GET",
+                            path: "/bench",
+                        },
+                    )
+                    .await
+                    .unwrap();
                     tx.commit().await.unwrap();
                 }
             }));
@@ -177,18 +184,36 @@ async fn bench_append_single(n: usize, tasks: usize) {
     let s = open_sqlite(dir.path()).await;
     let a = agency(&s).await;
     let t = run(s.clone(), a).await;
-    println!("SQLite: {:.0} entries/s ({t:.2?})", n as f64 / t.as_secs_f64());
+    println!(
+        "SQLite: {:.0} entries/s ({t:.2?})",
+        n as f64 / t.as_secs_f64()
+    );
     if let Ok(url) = std::env::var("ZHIFA_BENCH_DATABASE_URL") {
         let admin = Store::connect(&url).await.unwrap();
-        let _ = admin.raw_execute("DROP DATABASE IF EXISTS zhifa_bench1").await;
-        admin.raw_execute("CREATE DATABASE zhifa_bench1").await.unwrap();
-        let s = Store::connect(&zhifa_store::testing::replace_database(&url, "zhifa_bench1")).await.unwrap();
+        let _ = admin
+            .raw_execute("DROP DATABASE IF EXISTS zhifa_bench1")
+            .await;
+        admin
+            .raw_execute("CREATE DATABASE zhifa_bench1")
+            .await
+            .unwrap();
+        let s = Store::connect(&zhifa_store::testing::replace_database(
+            &url,
+            "zhifa_bench1",
+        ))
+        .await
+        .unwrap();
         s.migrate().await.unwrap();
         let a = agency(&s).await;
         let t = run(s.clone(), a).await;
-        println!("PostgreSQL: {:.0} entries/s ({t:.2?})", n as f64 / t.as_secs_f64());
+        println!(
+            "PostgreSQL: {:.0} entries/s ({t:.2?})",
+            n as f64 / t.as_secs_f64()
+        );
         s.close().await;
-        let _ = admin.raw_execute("DROP DATABASE zhifa_bench1 WITH (FORCE)").await;
+        let _ = admin
+            .raw_execute("DROP DATABASE zhifa_bench1 WITH (FORCE)")
+            .await;
     }
 }
 
