@@ -74,8 +74,8 @@ async fn write_until(
     agency: i64,
     tag: String,
     stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Vec<String>>>,
 ) -> Vec<String> {
-    let acked = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for w in 0..6 {
         let (token, tag, stop, acked) = (token.clone(), tag.clone(), stop.clone(), acked.clone());
@@ -108,7 +108,16 @@ async fn write_until(
     for t in tasks {
         t.await.unwrap();
     }
-    Arc::try_unwrap(acked).unwrap().into_inner()
+    acked.lock().await.clone()
+}
+
+/// Waits until at least `n` writes were acknowledged (the kill must land mid-stream).
+async fn until_acked(acked: &Arc<Mutex<Vec<String>>>, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.lock().await.len() < n {
+        assert!(Instant::now() < deadline, "writes did not get through");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn department_names(port: u16, token: &str, agency: i64) -> Vec<String> {
@@ -148,14 +157,18 @@ async fn crash_loop(first: &[&str], serve: &[&str], db: &[&str]) {
     let mut all_acked = Vec::new();
     for round in 0..5 {
         let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(Mutex::new(Vec::new()));
         let writers = tokio::spawn(write_until(
             vec![port],
             token.clone(),
             agency,
             format!("r{round}"),
             stop.clone(),
+            acked.clone(),
         ));
-        tokio::time::sleep(Duration::from_millis(150 + 97 * round)).await;
+        // Kill mid-stream: after some writes went through, at a varying moment.
+        until_acked(&acked, 5).await;
+        tokio::time::sleep(Duration::from_millis(20 + 37 * round)).await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         stop.store(true, Ordering::Relaxed);
@@ -226,14 +239,17 @@ async fn two_nodes_append_to_one_postgres_log() {
     let token = token(&["--database-url", &url]);
     let before = db.store.log_head(1).await.unwrap().size;
     let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::new()));
     let writers = tokio::spawn(write_until(
         vec![p1, p2],
         token.clone(),
         1,
         "two".into(),
         stop.clone(),
+        acked.clone(),
     ));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    until_acked(&acked, 30).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
     let acked = writers.await.unwrap();
     n1.kill().unwrap();
