@@ -723,6 +723,22 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Records, in the installation's log, that an agency's log was created.
+    pub(crate) fn record_log_created(
+        &mut self,
+        log_id: i64,
+        name: &str,
+        alg: zhifa_ledger::HashAlg,
+    ) {
+        self.record_event(
+            None,
+            "ledger.log_create",
+            "log",
+            log_id,
+            serde_json::json!({ "origin": crate::ledger::origin_for(name), "hash_algorithm": alg.code() }),
+        );
+    }
+
     /// Records that a log's signing key was replaced (the public key is in the payload).
     pub(crate) fn record_key_rotation(
         &mut self,

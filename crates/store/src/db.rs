@@ -102,6 +102,17 @@ impl Store {
         Ok(())
     }
 
+    /// Makes every committed transaction durable against power loss (SQLite: a passive WAL
+    /// checkpoint, which syncs the WAL; PostgreSQL commits are already synced).
+    pub async fn make_durable(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Applies pending migrations; returns the versions applied.
     pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
         crate::migrate::run(self).await

@@ -282,6 +282,9 @@ impl Store {
                 })?;
             }
         }
+        // What is signed must survive a power loss, not only a process crash: SQLite in WAL
+        // mode with synchronous=NORMAL syncs the WAL at a checkpoint, so force one first.
+        self.make_durable().await?;
         let body = Checkpoint {
             origin: head.origin.clone(),
             size: head.size,

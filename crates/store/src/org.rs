@@ -377,6 +377,9 @@ impl WriteTx {
         .await
         .map_err(|e| unique_as_field(e, "credit_code", "统一社会信用代码或标识与已有执法主体重复"))?;
         crate::ledger::create_log(self.conn(), id, a.slug.as_str(), alg, now).await?;
+        // The installation's own log records that this log exists, so that deleting an
+        // agency together with its whole log does not go unnoticed.
+        self.record_log_created(id, a.slug.as_str(), alg);
         self.record_row(id, "agency.create", "agency", id).await?;
         Ok(id)
     }

@@ -69,10 +69,31 @@ impl Store {
                 )),
             }
         }
+        let mut announced: std::collections::HashSet<i64> = Default::default();
         for head in &heads {
             report.logs += 1;
-            self.verify_log(head, trusted, &mut latest, &mut report)
+            self.verify_log(head, trusted, &mut latest, &mut announced, &mut report)
                 .await?;
+        }
+        // Every agency log is announced in the installation's log, and every announced
+        // log still exists.
+        for head in heads
+            .iter()
+            .filter(|h| h.log_id != crate::ledger::SYSTEM_LOG)
+        {
+            if !announced.contains(&head.log_id) {
+                report.fail(format!(
+                    "日志 {} 未在系统日志中登记 / log {} is not announced in the installation's log",
+                    head.name, head.name
+                ));
+            }
+        }
+        for id in &announced {
+            if !heads.iter().any(|h| h.log_id == *id) {
+                report.fail(format!(
+                    "系统日志登记的日志 {id} 已不存在（整个执法主体的日志被删除）/ announced log {id} is gone"
+                ));
+            }
         }
         let sizes: HashMap<i64, u64> = heads.iter().map(|h| (h.log_id, h.size)).collect();
         self.verify_rows(&latest, &sizes, &mut report).await?;
@@ -84,6 +105,7 @@ impl Store {
         head: &LogHead,
         trusted: &[String],
         latest: &mut HashMap<(String, String), Latest>,
+        announced: &mut std::collections::HashSet<i64>,
         report: &mut Report,
     ) -> Result<(), StoreError> {
         let name = &head.name;
@@ -150,6 +172,12 @@ impl Store {
                     ));
                 }
                 self.check_journal(head, seq, &entry, r, latest, report)?;
+                if head.log_id == crate::ledger::SYSTEM_LOG
+                    && entry.action == "ledger.log_create"
+                    && let Ok(id) = entry.subject_id.parse()
+                {
+                    announced.insert(id);
+                }
                 for (id, h) in range.append(alg, alg.leaf(&bytes)) {
                     created.push((id.level, id.index, h));
                 }

@@ -143,9 +143,15 @@ async fn every_change_is_an_entry_and_the_stored_tree_matches_the_entries(db: Te
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    // The installation's log: the announcement of the agency's log, then the failure.
     let system = s.log_head(zhifa_store::ledger::SYSTEM_LOG).await.unwrap();
-    assert_eq!(system.size, 1);
-    let bytes = &s.log_entries(0, 0, 1).await.unwrap()[0].1;
+    assert_eq!(system.size, 2);
+    let first = Entry::decode(&s.log_entries(0, 0, 1).await.unwrap()[0].1).unwrap();
+    assert_eq!(
+        (first.action.as_str(), first.subject_id.as_str()),
+        ("ledger.log_create", a.to_string().as_str())
+    );
+    let bytes = &s.log_entries(0, 1, 2).await.unwrap()[0].1;
     let e = Entry::decode(bytes).unwrap();
     assert_eq!(
         (e.subject_kind.as_str(), e.subject_id.as_str()),

@@ -98,7 +98,8 @@ async fn organisation_story(db: TestDb) {
         .await
         .unwrap();
     let ids = tx.commit().await.unwrap();
-    assert_eq!(ids.len(), 5, "one journal entry per change");
+    // One entry per change, plus the announcement of the new agency's log.
+    assert_eq!(ids.len(), 6, "one journal entry per change");
 
     let scope = s.agency_scope(town).await.unwrap();
     assert_eq!(scope.ancestors, vec![county]);

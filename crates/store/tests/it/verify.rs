@@ -17,6 +17,7 @@ on_both_backends!(
     reordered_entries_are_found,
     a_replaced_checkpoint_signature_or_foreign_key_is_found,
     a_rotated_key_keeps_old_checkpoints_verifiable,
+    an_agency_deleted_with_its_whole_log_is_found,
     the_checkpointer_refuses_a_forged_or_truncated_head,
     erased_payloads_and_journal_flags_cannot_hide_a_changed_row,
 );
@@ -69,7 +70,8 @@ async fn world(db: TestDb) -> World {
     tx.commit().await.unwrap();
     let key_dir = tempfile::tempdir().unwrap();
     let keys = KeyStore::open(key_dir.path()).unwrap();
-    assert_eq!(s.checkpoint_all(&keys).await.unwrap(), 1);
+    // The agency's log and the installation's log (which announced it).
+    assert_eq!(s.checkpoint_all(&keys).await.unwrap(), 2);
     World {
         db,
         keys,
@@ -101,8 +103,9 @@ async fn an_untouched_database_verifies_and_checkpoints_are_signed(db: TestDb) {
     let s = &w.db.store;
     let r = s.verify(&[]).await.unwrap();
     assert!(r.ok(), "{:#?}", r.failures);
-    assert_eq!(r.entries, 5);
-    assert_eq!(r.checkpoints, 1);
+    // Five in the agency's log, one (its announcement) in the installation's log.
+    assert_eq!(r.entries, 6);
+    assert_eq!(r.checkpoints, 2);
     assert!(r.rows >= 5);
     // The checkpoint is a C2SP signed note that the published key verifies.
     let (size, note) = s.latest_checkpoint(w.agency).await.unwrap().unwrap();
@@ -130,7 +133,7 @@ async fn an_untouched_database_verifies_and_checkpoints_are_signed(db: TestDb) {
     assert_eq!(s.checkpoint_all(&w.keys).await.unwrap(), 1);
     let r = s.verify(&[]).await.unwrap();
     assert!(r.ok(), "{:#?}", r.failures);
-    assert_eq!(r.checkpoints, 2);
+    assert_eq!(r.checkpoints, 3);
     // The key file is private to its owner.
     #[cfg(unix)]
     {
@@ -294,7 +297,10 @@ async fn a_rotated_key_keeps_old_checkpoints_verifiable(db: TestDb) {
     assert!(keys[0].1 && !keys[1].1, "old retired, new current");
     let r = s.verify(&[]).await.unwrap();
     assert!(r.ok(), "{:#?}", r.failures);
-    assert_eq!(r.checkpoints, 2);
+    assert_eq!(
+        r.checkpoints, 3,
+        "two of the agency's log (old and new key), one of the installation's"
+    );
     let (_, note) = s.latest_checkpoint(w.agency).await.unwrap().unwrap();
     assert!(open(&note, &[NoteVerifier::parse(&new).unwrap()]).is_ok());
     assert!(open(&note, &[NoteVerifier::parse(&old).unwrap()]).is_err());
@@ -404,5 +410,29 @@ async fn erased_payloads_and_journal_flags_cannot_hide_a_changed_row(db: TestDb)
     failed_with(
         &s.verify(&[stray.verifier_key()]).await.unwrap(),
         "trusted key names no log",
+    );
+}
+
+async fn an_agency_deleted_with_its_whole_log_is_found(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    let a = w.agency;
+    for table in [
+        "ledger_checkpoints",
+        "ledger_keys",
+        "ledger_nodes",
+        "ledger_entries",
+        "journal",
+        "ledger_logs",
+    ] {
+        sql(s, &format!("DELETE FROM {table} WHERE log_id = {a}")).await;
+    }
+    for table in ["users", "departments"] {
+        sql(s, &format!("DELETE FROM {table} WHERE agency_id = {a}")).await;
+    }
+    sql(s, &format!("DELETE FROM agencies WHERE id = {a}")).await;
+    failed_with(
+        &s.verify(&[]).await.unwrap(),
+        &format!("系统日志登记的日志 {a} 已不存在"),
     );
 }
