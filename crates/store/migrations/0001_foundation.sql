@@ -169,5 +169,7 @@ CREATE TABLE ledger_keys (
     verifier_key TEXT NOT NULL UNIQUE,
     algorithm TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    retired_at BIGINT
+    retired_at BIGINT,
+    -- The log size when the key was retired: it may sign no checkpoint beyond it.
+    retired_at_size BIGINT
 );

@@ -125,11 +125,19 @@ impl KeyStore {
     /// Creates a new key for a log (Ed25519 for SHA-256 logs, SM2 for SM3 logs), retiring
     /// the file of the previous one. Returns the signer.
     pub fn generate(&self, origin: &str, alg: HashAlg) -> Result<NoteSigner, StoreError> {
-        let path = self.path(origin);
-        if path.exists() {
-            let retired = path.with_extension(format!("{}.retired", now_ms()));
-            std::fs::rename(&path, &retired).map_err(|e| io(e, &path))?;
-        }
+        let (signer, pending) = self.generate_pending(origin, alg)?;
+        self.install(origin, &pending)?;
+        Ok(signer)
+    }
+
+    /// Writes a new key beside the current one without replacing it yet, so that the key
+    /// file and the published key never disagree: publish first, then [`KeyStore::install`].
+    pub fn generate_pending(
+        &self,
+        origin: &str,
+        alg: HashAlg,
+    ) -> Result<(NoteSigner, PathBuf), StoreError> {
+        let path = self.path(origin).with_extension("key.new");
         let (kind, signer, secret) = loop {
             let mut secret = [0u8; 32];
             getrandom::fill(&mut secret).expect("the operating system provides randomness");
@@ -142,6 +150,7 @@ impl KeyStore {
                 break (kind, s, secret);
             }
         };
+        let _ = std::fs::remove_file(&path);
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -152,7 +161,14 @@ impl KeyStore {
         let mut f = options.open(&path).map_err(|e| io(e, &path))?;
         writeln!(f, "{kind} {}", zhifa_ledger::hash::to_hex(&secret)).map_err(|e| io(e, &path))?;
         f.sync_all().map_err(|e| io(e, &path))?;
-        Ok(signer)
+        Ok((signer, path))
+    }
+
+    /// Makes a pending key the current one. The replaced private key is destroyed: a
+    /// retired key must not be able to sign again.
+    pub fn install(&self, origin: &str, pending: &Path) -> Result<(), StoreError> {
+        let path = self.path(origin);
+        std::fs::rename(pending, &path).map_err(|e| io(e, &path))
     }
 }
 
@@ -173,18 +189,30 @@ impl Store {
         let signer = match keys.signer(&head.origin)? {
             Some(s) => s,
             None if current.is_none() => keys.generate(&head.origin, head.alg)?,
-            None => return Ok(None),
+            None => {
+                tracing::warn!(log = %head.origin, "no private key for the published key of this log here; not signing");
+                return Ok(None);
+            }
         };
         match current {
             Some(k) if k == signer.verifier_key() => Ok(Some(signer)),
-            Some(_) => Ok(None),
+            Some(_) => {
+                tracing::warn!(log = %head.origin, "the key file here is not the published key of this log; not signing");
+                Ok(None)
+            }
             None => {
                 let algorithm = match head.alg {
                     HashAlg::Sha256 => "ed25519",
                     HashAlg::Sm3 => "sm2",
                 };
-                self.add_log_key(head.log_id, &signer.verifier_key(), algorithm, now_ms())
-                    .await?;
+                self.add_log_key(
+                    head.log_id,
+                    &signer.verifier_key(),
+                    algorithm,
+                    now_ms(),
+                    head.size,
+                )
+                .await?;
                 Ok(Some(signer))
             }
         }
@@ -193,13 +221,24 @@ impl Store {
     /// Replaces a log's key: a new private key in `keys`, the old public key retired.
     pub async fn rotate_log_key(&self, log_id: i64, keys: &KeyStore) -> Result<String, StoreError> {
         let head = self.log_head(log_id).await?;
-        let signer = keys.generate(&head.origin, head.alg)?;
+        // Bring the old key's last checkpoint up to date: it may sign nothing later.
+        if let Some(old) = self.log_signer(&head, keys).await? {
+            self.checkpoint_log(&head, &old, keys).await?;
+        }
+        let (signer, pending) = keys.generate_pending(&head.origin, head.alg)?;
         let algorithm = match head.alg {
             HashAlg::Sha256 => "ed25519",
             HashAlg::Sm3 => "sm2",
         };
-        self.add_log_key(log_id, &signer.verifier_key(), algorithm, now_ms())
-            .await?;
+        self.add_log_key(
+            log_id,
+            &signer.verifier_key(),
+            algorithm,
+            now_ms(),
+            head.size,
+        )
+        .await?;
+        keys.install(&head.origin, &pending)?;
         // The rotation is itself an entry of the log, so the next checkpoint — signed
         // with the new key — covers it.
         let agency = (log_id != crate::ledger::SYSTEM_LOG).then_some(log_id);

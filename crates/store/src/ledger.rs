@@ -489,6 +489,29 @@ impl Store {
         Ok(())
     }
 
+    /// Public keys of a log with the size each was retired at (`None`: current), oldest
+    /// first.
+    pub async fn log_key_history(
+        &self,
+        log_id: i64,
+    ) -> Result<Vec<(String, Option<u64>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT verifier_key, retired_at_size FROM ledger_keys WHERE log_id = $1 ORDER BY id",
+        )
+        .bind(log_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("verifier_key")?,
+                    r.try_get::<Option<i64>, _>("retired_at_size")?
+                        .map(|s| s as u64),
+                ))
+            })
+            .collect()
+    }
+
     /// Public keys of a log: (verifier key, retired?).
     pub async fn log_keys(&self, log_id: i64) -> Result<Vec<(String, bool)>, StoreError> {
         let rows = sqlx::query(
@@ -515,13 +538,15 @@ impl Store {
         verifier_key: &str,
         algorithm: &str,
         now: i64,
+        retire_at_size: u64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "UPDATE ledger_keys SET retired_at = $1 WHERE log_id = $2 AND retired_at IS NULL",
+            "UPDATE ledger_keys SET retired_at = $1, retired_at_size = $3 WHERE log_id = $2 AND retired_at IS NULL",
         )
         .bind(now)
         .bind(log_id)
+        .bind(retire_at_size as i64)
         .execute(&mut *tx)
         .await?;
         sqlx::query(

@@ -340,10 +340,12 @@ impl Store {
         report: &mut Report,
     ) -> Result<(), StoreError> {
         let name = &head.name;
-        let mut keys: Vec<NoteVerifier> = Vec::new();
-        for (vkey, _) in self.log_keys(head.log_id).await? {
+        // Each published key with the size it was retired at: a retired key may sign no
+        // checkpoint beyond that size.
+        let mut keys: Vec<(NoteVerifier, Option<u64>)> = Vec::new();
+        for (vkey, retired_at) in self.log_key_history(head.log_id).await? {
             match NoteVerifier::parse(&vkey) {
-                Ok(v) => keys.push(v),
+                Ok(v) => keys.push((v, retired_at)),
                 Err(e) => report.fail(format!(
                     "日志 {name}：公钥无效 / log {name}: bad key {vkey}: {e}"
                 )),
@@ -356,13 +358,27 @@ impl Store {
             .collect();
         for (size, note) in checkpoints {
             report.checkpoints += 1;
-            let trust: &[NoteVerifier] = if external.is_empty() {
-                &keys
+            let opened = if external.is_empty() {
+                let mut result = Err("no signature from a published key".to_owned());
+                for (k, retired_at) in &keys {
+                    if let Ok((text, _)) = open(note, std::slice::from_ref(k)) {
+                        result = match retired_at {
+                            Some(limit) if size > limit => {
+                                Err(format!("signed by a key retired at size {limit}"))
+                            }
+                            _ => Ok(text),
+                        };
+                        break;
+                    }
+                }
+                result
             } else {
-                &external
+                open(note, &external)
+                    .map(|(t, _)| t)
+                    .map_err(|e| e.to_string())
             };
-            let text = match open(note, trust) {
-                Ok((text, _)) => text,
+            let text = match opened {
+                Ok(text) => text,
                 Err(e) => {
                     report.fail(format!(
                         "日志 {name} 第 {size} 号签名树头：签名无效 / log {name} checkpoint {size}: {e}"

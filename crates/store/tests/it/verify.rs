@@ -17,6 +17,7 @@ on_both_backends!(
     reordered_entries_are_found,
     a_replaced_checkpoint_signature_or_foreign_key_is_found,
     a_rotated_key_keeps_old_checkpoints_verifiable,
+    a_retired_key_cannot_sign_later_checkpoints,
     an_agency_deleted_with_its_whole_log_is_found,
     the_checkpointer_refuses_a_forged_or_truncated_head,
     erased_payloads_and_journal_flags_cannot_hide_a_changed_row,
@@ -304,6 +305,22 @@ async fn a_rotated_key_keeps_old_checkpoints_verifiable(db: TestDb) {
     let (_, note) = s.latest_checkpoint(w.agency).await.unwrap().unwrap();
     assert!(open(&note, &[NoteVerifier::parse(&new).unwrap()]).is_ok());
     assert!(open(&note, &[NoteVerifier::parse(&old).unwrap()]).is_err());
+    // The old private key is gone from the key directory.
+    let files: Vec<String> = std::fs::read_dir(w._key_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        files.iter().filter(|f| f.starts_with("zhifa_jia")).count(),
+        2,
+        "one key and its signed-head record: {files:?}"
+    );
+    assert!(
+        files
+            .iter()
+            .all(|f| !f.contains("retired") && !f.ends_with(".new")),
+        "{files:?}"
+    );
 }
 
 async fn the_checkpointer_refuses_a_forged_or_truncated_head(db: TestDb) {
@@ -435,4 +452,41 @@ async fn an_agency_deleted_with_its_whole_log_is_found(db: TestDb) {
         &s.verify(&[]).await.unwrap(),
         &format!("系统日志登记的日志 {a} 已不存在"),
     );
+}
+
+async fn a_retired_key_cannot_sign_later_checkpoints(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    // Someone kept a copy of the key before it was rotated…
+    let copy = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(w._key_dir.path()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), copy.path().join(e.file_name())).unwrap();
+    }
+    s.rotate_log_key(w.agency, &w.keys).await.unwrap();
+    // …and signs a later head with it.
+    let old = KeyStore::open(copy.path())
+        .unwrap()
+        .signer("zhifa/jia")
+        .unwrap()
+        .unwrap();
+    let head = s.log_head(w.agency).await.unwrap();
+    let body = Checkpoint {
+        origin: head.origin.clone(),
+        size: head.size,
+        root: head.root,
+        extensions: vec![],
+    }
+    .body();
+    let forged = zhifa_ledger::note::sign(&body, &[&old]).unwrap();
+    sql(
+        s,
+        &format!(
+            "DELETE FROM ledger_checkpoints WHERE log_id = {} AND size = {}",
+            w.agency, head.size
+        ),
+    )
+    .await;
+    sql(s, &format!("INSERT INTO ledger_checkpoints (log_id, size, note, created_at) VALUES ({}, {}, '{}', 0)", w.agency, head.size, forged.replace('\'', "''"))).await;
+    failed_with(&s.verify(&[]).await.unwrap(), "retired at size");
 }
