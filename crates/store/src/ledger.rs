@@ -163,14 +163,26 @@ fn random_salt() -> Vec<u8> {
     salt.to_vec()
 }
 
+/// Rows per multi-row INSERT. SQLite looks bound parameters up by name in linear time, so
+/// long statements cost quadratically there (measured: 32 rows ≈ 21–26k appends/s, 100 rows
+/// 18.9k/s, 4 rows 17.2k/s); PostgreSQL prefers fewer round trips (100 rows: 30.8k/s,
+/// 32 rows: 23.7k/s).
+fn multi_row_chunk(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 32,
+        Backend::Postgres => 100,
+    }
+}
+
 /// Inserts rows in multi-row statements (fewer round trips for large batches).
 async fn insert_many(
     conn: &mut AnyConnection,
+    backend: Backend,
     table_and_columns: &str,
     width: usize,
     rows: Vec<Vec<Value>>,
 ) -> Result<(), StoreError> {
-    for chunk in rows.chunks(100) {
+    for chunk in rows.chunks(multi_row_chunk(backend)) {
         let mut sql = format!("INSERT INTO {table_and_columns} VALUES ");
         let mut n = 0;
         for (i, _) in chunk.iter().enumerate() {
@@ -289,15 +301,30 @@ pub(crate) async fn append(
             ]);
             ids.push((i, (log_id, seq)));
         }
-        insert_many(conn, "ledger_entries (log_id, seq, entry)", 3, entries).await?;
         insert_many(
             conn,
+            backend,
+            "ledger_entries (log_id, seq, entry)",
+            3,
+            entries,
+        )
+        .await?;
+        insert_many(
+            conn,
+            backend,
             "journal (log_id, seq, agency_id, at, actor, action, subject_kind, subject_id, snapshot, payload, salt)",
             11,
             journal,
         )
         .await?;
-        insert_many(conn, "ledger_nodes (log_id, level, idx, hash)", 4, nodes).await?;
+        insert_many(
+            conn,
+            backend,
+            "ledger_nodes (log_id, level, idx, hash)",
+            4,
+            nodes,
+        )
+        .await?;
         sqlx::query("UPDATE ledger_logs SET size = $1, root = $2 WHERE log_id = $3")
             .bind(range.size() as i64)
             .bind(range.root(head.alg).to_vec())
