@@ -171,28 +171,18 @@ async fn ledger_command(settings: Settings, cmd: LedgerCommand) -> anyhow::Resul
         LedgerCommand::RotateKey { agency } => {
             let keys = key_store(&settings)?
                 .ok_or_else(|| anyhow!("请用 --key-dir 指定密钥目录 / use --key-dir"))?;
-            let log_id = if agency == zhifa_store::ledger::SYSTEM_LOG_NAME {
-                zhifa_store::ledger::SYSTEM_LOG
-            } else {
-                store
-                    .agency_by_slug(&agency)
-                    .await
-                    .map_err(|_| anyhow!("执法主体不存在 / no agency with slug {agency}"))?
-                    .id
-            };
+            let log_id = store
+                .log_id_by_name(&agency)
+                .await
+                .map_err(|_| anyhow!("执法主体不存在 / no agency with slug {agency}"))?;
             let vkey = store.rotate_log_key(log_id, &keys).await?;
             println!("新公钥 / new verifier key: {vkey}");
         }
         LedgerCommand::Export { agency, out } => {
-            let log_id = if agency == zhifa_store::ledger::SYSTEM_LOG_NAME {
-                zhifa_store::ledger::SYSTEM_LOG
-            } else {
-                store
-                    .agency_by_slug(&agency)
-                    .await
-                    .map_err(|_| anyhow!("执法主体不存在 / no agency with slug {agency}"))?
-                    .id
-            };
+            let log_id = store
+                .log_id_by_name(&agency)
+                .await
+                .map_err(|_| anyhow!("执法主体不存在 / no agency with slug {agency}"))?;
             let bundle = store.export_bundle(log_id).await?;
             std::fs::write(&out, serde_json::to_vec(&bundle)?)
                 .with_context(|| format!("无法写入 / cannot write {}", out.display()))?;

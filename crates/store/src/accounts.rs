@@ -46,8 +46,7 @@ pub fn new_secret() -> String {
 
 /// How a secret is stored: SHA-256, hex. A stolen database holds no usable session or token.
 pub fn secret_hash(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    zhifa_ledger::hash::to_hex(&Sha256::digest(secret.as_bytes()))
 }
 
 pub(crate) fn encode_roles(roles: &[Role]) -> String {
@@ -239,16 +238,6 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
-    }
-
-    /// The time of the newest failure, to tell a locked-out user when to retry.
-    pub async fn last_login_failure(&self, username: &str) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT CAST(MAX(at) AS BIGINT) FROM login_failures WHERE username = $1",
-        )
-        .bind(username.to_owned())
-        .fetch_one(&self.pool)
-        .await?)
     }
 
     /// Resolves a session id hash to its user in one query (the hot path of every page).

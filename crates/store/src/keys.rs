@@ -268,14 +268,12 @@ impl Store {
             ))
         };
         // The head as the stored tree gives it, not as the head row says.
-        let ids = zhifa_ledger::tree::frontier_ids(head.size);
-        let nodes = self.log_nodes(head.log_id, &ids).await?;
-        let parts: Option<Vec<_>> = ids.iter().map(|id| nodes.get(id).copied()).collect();
-        let root = match parts {
-            Some(p) => {
-                zhifa_ledger::tree::fold(head.alg, &p).unwrap_or_else(|| head.alg.empty_root())
+        let root = match self.log_root_at(head.log_id, head.alg, head.size).await {
+            Ok(r) => r,
+            Err(StoreError::Corrupt(_)) => {
+                return Err(refuse("stored tree is missing nodes of the head".into()));
             }
-            None => return Err(refuse("stored tree is missing nodes of the head".into())),
+            Err(e) => return Err(e),
         };
         if root != head.root {
             return Err(refuse("the head row does not match the stored tree".into()));

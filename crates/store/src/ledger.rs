@@ -77,7 +77,7 @@ pub(crate) async fn create_log(
     Ok(())
 }
 
-async fn lock_head(
+pub(crate) async fn lock_head(
     conn: &mut AnyConnection,
     backend: Backend,
     log_id: i64,
@@ -425,6 +425,72 @@ impl Store {
         Ok(idx.map(|i| i as u64))
     }
 
+    /// The log published under `name`: an agency's slug, or `_system` for the
+    /// installation's own log.
+    pub async fn log_id_by_name(&self, name: &str) -> Result<i64, StoreError> {
+        if name == SYSTEM_LOG_NAME {
+            return Ok(SYSTEM_LOG);
+        }
+        Ok(self.agency_by_slug(name).await?.id)
+    }
+
+    /// The tree head of the first `size` entries, computed from the stored tree (not from
+    /// the head row, which it is used to check).
+    pub async fn log_root_at(
+        &self,
+        log_id: i64,
+        alg: HashAlg,
+        size: u64,
+    ) -> Result<Hash, StoreError> {
+        let ids = frontier_ids(size);
+        let nodes = self.log_nodes(log_id, &ids).await?;
+        let parts = ids
+            .iter()
+            .map(|id| nodes.get(id).copied())
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "log {log_id}: stored tree is missing nodes of size {size}"
+                ))
+            })?;
+        Ok(zhifa_ledger::tree::fold(alg, &parts).unwrap_or_else(|| alg.empty_root()))
+    }
+
+    /// The bytes of a C2SP tile or entry bundle (the caller checks it is available).
+    pub async fn tile_data(
+        &self,
+        log_id: i64,
+        tile: &zhifa_ledger::tiles::TileRef,
+    ) -> Result<Vec<u8>, StoreError> {
+        use zhifa_ledger::tiles::{self, TILE_WIDTH};
+        let width = tile.width.map(u64::from).unwrap_or(TILE_WIDTH);
+        let from = tile.index * TILE_WIDTH;
+        match tile.level {
+            Some(level) => {
+                let hashes = self
+                    .log_node_range(log_id, level * 8, from, from + width)
+                    .await?;
+                if hashes.len() as u64 != width {
+                    return Err(StoreError::Corrupt(format!(
+                        "log {log_id}: tile nodes missing"
+                    )));
+                }
+                Ok(hashes.concat())
+            }
+            None => {
+                let entries = self.log_entries(log_id, from, from + width).await?;
+                if entries.len() as u64 != width {
+                    return Err(StoreError::Corrupt(format!(
+                        "log {log_id}: entries missing"
+                    )));
+                }
+                tiles::bundle(&entries.into_iter().map(|(_, e)| e).collect::<Vec<_>>()).ok_or_else(
+                    || StoreError::Corrupt(format!("log {log_id}: entry too long for a bundle")),
+                )
+            }
+        }
+    }
+
     /// Nodes of one level with indices in `[from, to)` (a tile row).
     pub async fn log_node_range(
         &self,
@@ -600,7 +666,7 @@ impl Store {
         use base64::Engine;
         use base64::engine::general_purpose::STANDARD as B64;
         use zhifa_ledger::bundle::{Bundle, BundleTile, FORMAT, tiles_for};
-        use zhifa_ledger::tiles::{self, TILE_WIDTH};
+        use zhifa_ledger::tiles;
         let head = self.log_head(log_id).await?;
         let checkpoints = self.checkpoints(log_id).await?;
         let signed = checkpoints.last().map(|(s, _)| *s).unwrap_or(0);
@@ -612,23 +678,9 @@ impl Store {
             .collect();
         let mut tiles_out = Vec::new();
         for t in tiles_for(signed) {
-            let width = t.width.map(u64::from).unwrap_or(TILE_WIDTH);
-            let start = t.index * TILE_WIDTH;
-            let data = match t.level {
-                Some(l) => self
-                    .log_node_range(log_id, l * 8, start, start + width)
-                    .await?
-                    .concat(),
-                None => entries
-                    .get(start as usize..(start + width) as usize)
-                    .and_then(tiles::bundle)
-                    .ok_or_else(|| {
-                        StoreError::Corrupt("entries missing or too long for a bundle".into())
-                    })?,
-            };
             tiles_out.push(BundleTile {
                 path: tiles::path(&t),
-                data: B64.encode(data),
+                data: B64.encode(self.tile_data(log_id, &t).await?),
             });
         }
         Ok(Bundle {

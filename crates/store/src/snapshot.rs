@@ -46,13 +46,10 @@ pub fn is_row_action(action: &str) -> bool {
 }
 
 /// Canonical JSON of `fields` (sorted by key).
-pub fn canonical(mut fields: Vec<(&'static str, Value)>) -> String {
-    fields.sort_by(|a, b| a.0.cmp(b.0));
-    let body: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| format!("{}:{}", Value::String((*k).into()), v))
-        .collect();
-    format!("{{{}}}", body.join(","))
+pub fn canonical(fields: Vec<(&'static str, Value)>) -> String {
+    canonical_value(&Value::Object(
+        fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+    ))
 }
 
 /// Canonical JSON of any value: object keys sorted at every depth.

@@ -79,16 +79,11 @@ impl WriteTx {
         &mut self.tx
     }
 
-    /// Locks a log's head row for the rest of the transaction (PostgreSQL; SQLite's
-    /// writer lock already covers it).
+    /// Locks a log's head row for the rest of the transaction — the same lock appending
+    /// takes (`FOR UPDATE` on PostgreSQL; SQLite's writer lock already covers it).
     pub(crate) async fn lock_log_head(&mut self, log_id: i64) -> Result<(), StoreError> {
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT size FROM ledger_logs WHERE log_id = $1 FOR UPDATE")
-                .bind(log_id)
-                .fetch_optional(&mut *self.tx)
-                .await?;
-        }
-        Ok(())
+        let (backend, now) = (self.backend, self.now);
+        ledger::lock_head(&mut self.tx, backend, log_id, now).await.map(|_| ())
     }
 
     /// The time of this transaction, used for every row it touches.

@@ -12,10 +12,10 @@ use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::Deserialize;
-use zhifa_ledger::tiles::{self, TILE_WIDTH};
+use zhifa_ledger::tiles;
 use zhifa_ledger::tree::{consistency_plan, inclusion_plan};
 use zhifa_store::StoreError;
-use zhifa_store::ledger::{LogHead, SYSTEM_LOG, SYSTEM_LOG_NAME};
+use zhifa_store::ledger::LogHead;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -103,14 +103,10 @@ type LogResult = Result<Response, LogError>;
 
 /// The log named in the path: an agency slug, or `_system` for the installation's log.
 async fn head(state: &AppState, name: &str) -> Result<LogHead, LogError> {
-    let log_id = if name == SYSTEM_LOG_NAME {
-        SYSTEM_LOG
-    } else {
-        match state.store.agency_by_slug(name).await {
-            Ok(a) => a.id,
-            Err(StoreError::NotFound) => return Err(not_found("没有这个执法主体的日志")),
-            Err(e) => return Err(store_error(e)),
-        }
+    let log_id = match state.store.log_id_by_name(name).await {
+        Ok(id) => id,
+        Err(StoreError::NotFound) => return Err(not_found("没有这个执法主体的日志")),
+        Err(e) => return Err(store_error(e)),
     };
     match state.store.log_head(log_id).await {
         Ok(h) => Ok(h),
@@ -171,37 +167,11 @@ async fn tile(
     if !tiles::available(&tile, size) {
         return Err(not_found("该瓦片不存在（超出已签发的日志大小）"));
     }
-    let width = tile.width.map(u64::from).unwrap_or(TILE_WIDTH);
-    let from = tile.index * TILE_WIDTH;
-    let body = match tile.level {
-        Some(level) => match state
-            .store
-            .log_node_range(head.log_id, level * 8, from, from + width)
-            .await
-        {
-            Ok(hashes) if hashes.len() as u64 == width => hashes.concat(),
-            Ok(_) => {
-                return Err(store_error(StoreError::Corrupt(
-                    "tile nodes missing".into(),
-                )));
-            }
-            Err(e) => return Err(store_error(e)),
-        },
-        None => match state
-            .store
-            .log_entries(head.log_id, from, from + width)
-            .await
-        {
-            Ok(entries) if entries.len() as u64 == width => {
-                match tiles::bundle(&entries.into_iter().map(|(_, e)| e).collect::<Vec<_>>()) {
-                    Some(b) => b,
-                    None => return Err(store_error(StoreError::Corrupt("entry too long".into()))),
-                }
-            }
-            Ok(_) => return Err(store_error(StoreError::Corrupt("entries missing".into()))),
-            Err(e) => return Err(store_error(e)),
-        },
-    };
+    let body = state
+        .store
+        .tile_data(head.log_id, &tile)
+        .await
+        .map_err(store_error)?;
     // Tile contents never change: full tiles forever, partial ones until replaced.
     let cache = if tile.width.is_none() {
         "public, max-age=31536000, immutable"
@@ -331,15 +301,11 @@ async fn root_at(
     head: &LogHead,
     size: u64,
 ) -> Result<zhifa_ledger::Hash, LogError> {
-    let ids = zhifa_ledger::tree::frontier_ids(size);
-    let nodes = state
+    state
         .store
-        .log_nodes(head.log_id, &ids)
+        .log_root_at(head.log_id, head.alg, size)
         .await
-        .map_err(store_error)?;
-    let parts: Option<Vec<_>> = ids.iter().map(|id| nodes.get(id).copied()).collect();
-    let parts = parts.ok_or_else(|| store_error(StoreError::Corrupt("frontier missing".into())))?;
-    Ok(zhifa_ledger::tree::fold(head.alg, &parts).unwrap_or_else(|| head.alg.empty_root()))
+        .map_err(store_error)
 }
 
 #[derive(Deserialize)]

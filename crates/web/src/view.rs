@@ -244,6 +244,8 @@ pub struct AuditPage {
 pub struct AgencyContext {
     pub current: Agency,
     pub choices: Vec<Agency>,
+    /// The hierarchy the access check used, kept so a handler need not load it again.
+    pub tree: crate::scope::AgencyTree,
 }
 
 #[derive(Template)]

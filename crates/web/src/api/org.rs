@@ -44,6 +44,13 @@ async fn agency_scope(state: &AppState, agency_id: i64) -> ApiResult<(AgencyTree
     Ok((tree, scope))
 }
 
+/// The one check before changing an agency's organisation through the API.
+async fn require_manage(state: &AppState, user: &ApiUser, agency_id: i64) -> ApiResult<()> {
+    let (_, scope) = agency_scope(state, agency_id).await?;
+    user.require(state, Capability::ManageOrganisation, &scope)
+        .await
+}
+
 fn require_version(v: Option<i64>) -> ApiResult<i64> {
     v.ok_or_else(|| {
         ApiError::Invalid(FieldErrors::single(
@@ -231,9 +238,7 @@ async fn create_department(
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<DepartmentRequest>,
 ) -> ApiResult<(StatusCode, Json<DepartmentView>)> {
-    let (_, scope) = agency_scope(&state, id).await?;
-    user.require(&state, Capability::ManageOrganisation, &scope)
-        .await?;
+    require_manage(&state, &user, id).await?;
     let d = NewDepartment::parse(&department_input(&body)).map_err(ApiError::Invalid)?;
     let mut tx = state
         .store
@@ -268,9 +273,7 @@ async fn update_department(
     ApiJson(body): ApiJson<DepartmentRequest>,
 ) -> ApiResult<Json<DepartmentView>> {
     let current = state.store.department(id).await?;
-    let (_, scope) = agency_scope(&state, current.agency_id).await?;
-    user.require(&state, Capability::ManageOrganisation, &scope)
-        .await?;
+    require_manage(&state, &user, current.agency_id).await?;
     let version = require_version(body.version)?;
     let d = NewDepartment::parse(&department_input(&body)).map_err(ApiError::Invalid)?;
     let mut tx = state
@@ -323,9 +326,7 @@ async fn create_person(
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<PersonRequest>,
 ) -> ApiResult<(StatusCode, Json<PersonView>)> {
-    let (_, scope) = agency_scope(&state, id).await?;
-    user.require(&state, Capability::ManageOrganisation, &scope)
-        .await?;
+    require_manage(&state, &user, id).await?;
     let p = NewPerson::parse(&person_input(&body)).map_err(ApiError::Invalid)?;
     let mut tx = state
         .store
@@ -376,9 +377,7 @@ async fn update_person(
     ApiJson(body): ApiJson<PersonRequest>,
 ) -> ApiResult<Json<PersonView>> {
     let current = state.store.person(id).await?;
-    let (_, scope) = agency_scope(&state, current.agency_id).await?;
-    user.require(&state, Capability::ManageOrganisation, &scope)
-        .await?;
+    require_manage(&state, &user, current.agency_id).await?;
     let version = require_version(body.version)?;
     let p = NewPerson::parse(&person_input(&body)).map_err(ApiError::Invalid)?;
     let mut tx = state
@@ -431,9 +430,7 @@ async fn create_leadership(
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<LeadershipRequest>,
 ) -> ApiResult<(StatusCode, Json<LeadershipView>)> {
-    let (_, scope) = agency_scope(&state, id).await?;
-    user.require(&state, Capability::ManageOrganisation, &scope)
-        .await?;
+    require_manage(&state, &user, id).await?;
     let m = NewLeadershipMember::parse(&leadership_input(&body)).map_err(ApiError::Invalid)?;
     let mut tx = state
         .store
@@ -457,9 +454,7 @@ async fn update_leadership(
     ApiJson(body): ApiJson<LeadershipRequest>,
 ) -> ApiResult<Json<LeadershipView>> {
     let current = state.store.leadership_member(id).await?;
-    let (_, scope) = agency_scope(&state, current.agency_id).await?;
-    user.require(&state, Capability::ManageOrganisation, &scope)
-        .await?;
+    require_manage(&state, &user, current.agency_id).await?;
     let version = require_version(body.version)?;
     let m = NewLeadershipMember::parse(&leadership_input(&body)).map_err(ApiError::Invalid)?;
     let mut tx = state
@@ -481,9 +476,7 @@ async fn delete_leadership(
     ApiJson(body): ApiJson<VersionRequest>,
 ) -> ApiResult<StatusCode> {
     let current = state.store.leadership_member(id).await?;
-    let (_, scope) = agency_scope(&state, current.agency_id).await?;
-    user.require(&state, Capability::ManageOrganisation, &scope)
-        .await?;
+    require_manage(&state, &user, current.agency_id).await?;
     let mut tx = state
         .store
         .write(Actor::User(user.principal.user_id))

@@ -92,7 +92,28 @@ pub async fn agency_context(
     Ok(AgencyContext {
         current,
         choices: tree.subtree(user.principal.agency_id),
+        tree,
     })
+}
+
+/// The agency named by `?agency=` (or the user's own), checked for 管理组织机构.
+async fn org_context(
+    state: &AppState,
+    user: &CurrentUser,
+    method: Method,
+    uri: Uri,
+    q: &AgencyQuery,
+) -> Result<AgencyContext, PageError> {
+    let agency_id = requested_agency(q, user)?;
+    agency_context(
+        state,
+        user,
+        method,
+        uri,
+        Capability::ManageOrganisation,
+        agency_id,
+    )
+    .await
 }
 
 /// Maps a store refusal on a form to field errors shown beside the inputs.
@@ -128,9 +149,8 @@ async fn agencies(
         user.principal.agency_id,
     )
     .await?;
-    let tree = AgencyTree::load(&state).await?;
-    let agencies = ctx
-        .choices
+    let AgencyContext { choices, tree, .. } = ctx;
+    let agencies = choices
         .into_iter()
         .map(|a| {
             let parent = a
@@ -183,6 +203,7 @@ async fn check_parent(
     user: &CurrentUser,
     method: &Method,
     uri: &Uri,
+    tree: &AgencyTree,
     parent: Option<i64>,
     current_parent: Option<Option<i64>>,
 ) -> Result<Option<FieldErrors>, PageError> {
@@ -191,7 +212,6 @@ async fn check_parent(
         // does not manage the county above).
         Some(p) if current_parent == Some(Some(p)) => Ok(None),
         Some(p) => {
-            let tree = AgencyTree::load(state).await?;
             if tree.get(p).is_none() {
                 return Ok(Some(FieldErrors::single("parent_id", "上级执法主体不存在")));
             }
@@ -233,22 +253,24 @@ async fn agency_create(
     let input: AgencyInput = form.decode()?;
     let result: Result<(), FieldErrors> = match NewAgency::parse(&input) {
         Err(e) => Err(e),
-        Ok(a) => match check_parent(&state, &user, &method, &uri, a.parent_id, None).await? {
-            Some(e) => Err(e),
-            None => {
-                let mut tx = state
-                    .store
-                    .write(Actor::User(user.principal.user_id))
-                    .await?;
-                match tx.create_agency(&a).await {
-                    Ok(id) => {
-                        tx.commit().await?;
-                        return Ok(see_other(format!("/app/admin/agencies/{id}")));
+        Ok(a) => {
+            match check_parent(&state, &user, &method, &uri, &ctx.tree, a.parent_id, None).await? {
+                Some(e) => Err(e),
+                None => {
+                    let mut tx = state
+                        .store
+                        .write(Actor::User(user.principal.user_id))
+                        .await?;
+                    match tx.create_agency(&a).await {
+                        Ok(id) => {
+                            tx.commit().await?;
+                            return Ok(see_other(format!("/app/admin/agencies/{id}")));
+                        }
+                        Err(e) => Err(form_errors(e)?),
                     }
-                    Err(e) => Err(form_errors(e)?),
                 }
             }
-        },
+        }
     };
     let errors = result.expect_err("success returned above");
     Ok(html_status(
@@ -282,7 +304,7 @@ async fn agency_edit(
     )
     .await?;
     let a = ctx.current.clone();
-    let parents = parent_choices(&state, &ctx, id).await?;
+    let parents = parent_choices(&ctx, id);
     Ok(html(&AgencyFormPage {
         chrome: app_chrome(&user, "/app/admin/agencies"),
         id: Some(id),
@@ -320,7 +342,7 @@ async fn agency_update(
     .await?;
     let version = form_version(&form)?;
     let input: AgencyInput = form.decode()?;
-    let parents = parent_choices(&state, &ctx, id).await?;
+    let parents = parent_choices(&ctx, id);
     let errors = match NewAgency::parse(&input) {
         Err(e) => e,
         Ok(a) => match check_parent(
@@ -328,6 +350,7 @@ async fn agency_update(
             &user,
             &method,
             &uri,
+            &ctx.tree,
             a.parent_id,
             Some(ctx.current.parent_id),
         )
@@ -365,21 +388,15 @@ async fn agency_update(
 
 /// Agencies that may be named as the parent of `id`: those the user manages (except
 /// `id` itself) plus its current parent, which the user may not manage but may keep.
-async fn parent_choices(
-    state: &AppState,
-    ctx: &AgencyContext,
-    id: i64,
-) -> Result<Vec<zhifa_store::org::Agency>, PageError> {
+fn parent_choices(ctx: &AgencyContext, id: i64) -> Vec<zhifa_store::org::Agency> {
     let mut parents: Vec<_> = ctx.choices.iter().filter(|p| p.id != id).cloned().collect();
     if let Some(current) = ctx.current.parent_id
         && !parents.iter().any(|p| p.id == current)
+        && let Some(p) = ctx.tree.get(current)
     {
-        let tree = AgencyTree::load(state).await?;
-        if let Some(p) = tree.get(current) {
-            parents.insert(0, p.clone());
-        }
+        parents.insert(0, p.clone());
     }
-    Ok(parents)
+    parents
 }
 
 // ---------- departments ----------
@@ -391,16 +408,8 @@ async fn departments(
     uri: Uri,
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
-    let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(
-        &state,
-        &user,
-        method,
-        uri,
-        Capability::ManageOrganisation,
-        agency_id,
-    )
-    .await?;
+    let ctx = org_context(&state, &user, method, uri, &q).await?;
+    let agency_id = ctx.current.id;
     let departments = state.store.list_departments(agency_id).await?;
     Ok(html(&DepartmentListPage {
         chrome: app_chrome(&user, "/app/admin/departments"),
@@ -416,16 +425,7 @@ async fn department_new(
     uri: Uri,
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
-    let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(
-        &state,
-        &user,
-        method,
-        uri,
-        Capability::ManageOrganisation,
-        agency_id,
-    )
-    .await?;
+    let ctx = org_context(&state, &user, method, uri, &q).await?;
     Ok(html(&DepartmentFormPage {
         chrome: app_chrome(&user, "/app/admin/departments"),
         ctx,
@@ -498,16 +498,7 @@ async fn department_create(
     Query(q): Query<AgencyQuery>,
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
-    let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(
-        &state,
-        &user,
-        method,
-        uri,
-        Capability::ManageOrganisation,
-        agency_id,
-    )
-    .await?;
+    let ctx = org_context(&state, &user, method, uri, &q).await?;
     save_department(&state, &user, ctx, None, form).await
 }
 
@@ -572,16 +563,8 @@ async fn people(
     uri: Uri,
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
-    let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(
-        &state,
-        &user,
-        method,
-        uri,
-        Capability::ManageOrganisation,
-        agency_id,
-    )
-    .await?;
+    let ctx = org_context(&state, &user, method, uri, &q).await?;
+    let agency_id = ctx.current.id;
     let people = state.store.list_people(agency_id, None).await?;
     Ok(html(&PeopleListPage {
         chrome: app_chrome(&user, "/app/admin/people"),
@@ -597,16 +580,8 @@ async fn person_new(
     uri: Uri,
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
-    let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(
-        &state,
-        &user,
-        method,
-        uri,
-        Capability::ManageOrganisation,
-        agency_id,
-    )
-    .await?;
+    let ctx = org_context(&state, &user, method, uri, &q).await?;
+    let agency_id = ctx.current.id;
     let departments = state.store.list_departments(agency_id).await?;
     Ok(html(&PersonFormPage {
         chrome: app_chrome(&user, "/app/admin/people"),
@@ -686,16 +661,7 @@ async fn person_create(
     Query(q): Query<AgencyQuery>,
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
-    let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(
-        &state,
-        &user,
-        method,
-        uri,
-        Capability::ManageOrganisation,
-        agency_id,
-    )
-    .await?;
+    let ctx = org_context(&state, &user, method, uri, &q).await?;
     save_person(&state, &user, ctx, None, form).await
 }
 
@@ -764,16 +730,8 @@ async fn leadership(
     uri: Uri,
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
-    let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(
-        &state,
-        &user,
-        method,
-        uri,
-        Capability::ManageOrganisation,
-        agency_id,
-    )
-    .await?;
+    let ctx = org_context(&state, &user, method, uri, &q).await?;
+    let agency_id = ctx.current.id;
     let groups = LeadershipGroups::from(state.store.list_leadership(agency_id).await?);
     Ok(html(&LeadershipListPage {
         chrome: app_chrome(&user, "/app/admin/leadership"),
@@ -789,16 +747,7 @@ async fn leadership_new(
     uri: Uri,
     Query(q): Query<AgencyQuery>,
 ) -> Result<Response, PageError> {
-    let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(
-        &state,
-        &user,
-        method,
-        uri,
-        Capability::ManageOrganisation,
-        agency_id,
-    )
-    .await?;
+    let ctx = org_context(&state, &user, method, uri, &q).await?;
     Ok(html(&LeadershipFormPage {
         chrome: app_chrome(&user, "/app/admin/leadership"),
         ctx,
@@ -871,16 +820,7 @@ async fn leadership_create(
     Query(q): Query<AgencyQuery>,
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
-    let agency_id = requested_agency(&q, &user)?;
-    let ctx = agency_context(
-        &state,
-        &user,
-        method,
-        uri,
-        Capability::ManageOrganisation,
-        agency_id,
-    )
-    .await?;
+    let ctx = org_context(&state, &user, method, uri, &q).await?;
     save_leadership(&state, &user, ctx, None, form).await
 }
 

@@ -34,9 +34,7 @@ async fn page(
 ) -> Result<Response, PageError> {
     let agencies = state.store.list_agencies().await?;
     let mut logs = Vec::new();
-    let mut heads = Vec::new();
     for a in &agencies {
-        let head = state.store.log_head(a.id).await?;
         let size = state
             .store
             .latest_checkpoint(a.id)
@@ -57,19 +55,15 @@ async fn page(
             size,
             key,
         });
-        heads.push((a.slug.clone(), head));
     }
     let hash = q.hash.trim().chars().take(100).collect::<String>();
     let result = if hash.is_empty() {
         None
     } else {
-        let head = heads
-            .iter()
-            .find(|(slug, _)| *slug == q.agency)
-            .map(|(_, h)| h);
-        Some(match head {
+        // Only the chosen agency's head is needed.
+        Some(match agencies.iter().find(|a| a.slug == q.agency) {
             None => failed("请选择执法主体"),
-            Some(h) => check(&state, h, &hash).await?,
+            Some(a) => check(&state, &state.store.log_head(a.id).await?, &hash).await?,
         })
     };
     let site = agencies
