@@ -83,7 +83,9 @@ impl WriteTx {
     /// takes (`FOR UPDATE` on PostgreSQL; SQLite's writer lock already covers it).
     pub(crate) async fn lock_log_head(&mut self, log_id: i64) -> Result<(), StoreError> {
         let (backend, now) = (self.backend, self.now);
-        ledger::lock_head(&mut self.tx, backend, log_id, now).await.map(|_| ())
+        ledger::lock_head(&mut self.tx, backend, log_id, now)
+            .await
+            .map(|_| ())
     }
 
     /// The time of this transaction, used for every row it touches.
