@@ -69,9 +69,73 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
-    fn text(&mut self) -> Result<String, EntryError> {
+    fn text(&mut self) -> Result<&'a str, EntryError> {
         let len = u16::from_be_bytes(self.take(2)?.try_into().expect("2 bytes")) as usize;
-        String::from_utf8(self.take(len)?.to_vec()).map_err(|_| EntryError::Malformed("UTF-8"))
+        std::str::from_utf8(self.take(len)?).map_err(|_| EntryError::Malformed("UTF-8"))
+    }
+}
+
+/// An entry decoded in place, borrowing its text from the encoded bytes (verification
+/// reads millions of entries and needs no copies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    pub seq: u64,
+    pub time_ms: i64,
+    pub agency: &'a str,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub subject_kind: &'a str,
+    pub subject_id: &'a str,
+    pub commitment: Hash,
+}
+
+impl<'a> EntryRef<'a> {
+    pub fn decode(bytes: &'a [u8]) -> Result<EntryRef<'a>, EntryError> {
+        let mut r = Reader(bytes);
+        if r.take(MAGIC.len())? != MAGIC {
+            return Err(EntryError::Malformed("not a zhifa v1 entry"));
+        }
+        let seq = u64::from_be_bytes(r.take(8)?.try_into().expect("8 bytes"));
+        let time_ms = i64::from_be_bytes(r.take(8)?.try_into().expect("8 bytes"));
+        let entry = EntryRef {
+            seq,
+            time_ms,
+            agency: r.text()?,
+            actor: r.text()?,
+            action: r.text()?,
+            subject_kind: r.text()?,
+            subject_id: r.text()?,
+            commitment: r.take(32)?.try_into().expect("32 bytes"),
+        };
+        if !r.0.is_empty() {
+            return Err(EntryError::Malformed("trailing bytes"));
+        }
+        Ok(entry)
+    }
+
+    /// The sequence number and agency of an encoded entry, without checking the rest
+    /// (a replay that only rebuilds the tree needs no more; the full decode is elsewhere).
+    pub fn header(bytes: &'a [u8]) -> Result<(u64, &'a str), EntryError> {
+        let mut r = Reader(bytes);
+        if r.take(MAGIC.len())? != MAGIC {
+            return Err(EntryError::Malformed("not a zhifa v1 entry"));
+        }
+        let seq = u64::from_be_bytes(r.take(8)?.try_into().expect("8 bytes"));
+        r.take(8)?;
+        Ok((seq, r.text()?))
+    }
+
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            seq: self.seq,
+            time_ms: self.time_ms,
+            agency: self.agency.to_owned(),
+            actor: self.actor.to_owned(),
+            action: self.action.to_owned(),
+            subject_kind: self.subject_kind.to_owned(),
+            subject_id: self.subject_id.to_owned(),
+            commitment: self.commitment,
+        }
     }
 }
 
@@ -91,26 +155,7 @@ impl Entry {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Entry, EntryError> {
-        let mut r = Reader(bytes);
-        if r.take(MAGIC.len())? != MAGIC {
-            return Err(EntryError::Malformed("not a zhifa v1 entry"));
-        }
-        let seq = u64::from_be_bytes(r.take(8)?.try_into().expect("8 bytes"));
-        let time_ms = i64::from_be_bytes(r.take(8)?.try_into().expect("8 bytes"));
-        let entry = Entry {
-            seq,
-            time_ms,
-            agency: r.text()?,
-            actor: r.text()?,
-            action: r.text()?,
-            subject_kind: r.text()?,
-            subject_id: r.text()?,
-            commitment: r.take(32)?.try_into().expect("32 bytes"),
-        };
-        if !r.0.is_empty() {
-            return Err(EntryError::Malformed("trailing bytes"));
-        }
-        Ok(entry)
+        EntryRef::decode(bytes).map(|e| e.to_entry())
     }
 }
 
@@ -141,6 +186,7 @@ mod tests {
             15 + 8 + 8 + (2 + 7) + (2 + 6) + (2 + 17) + (2 + 10) + (2 + 1) + 32
         );
         assert_eq!(Entry::decode(&bytes).unwrap(), sample());
+        assert_eq!(EntryRef::header(&bytes).unwrap(), (41, "zhutang"));
     }
 
     #[test]

@@ -182,13 +182,26 @@ impl CompactRange {
     /// Appends a leaf hash; returns every perfect subtree completed by it (the leaf itself
     /// at level 0 first), to be stored.
     pub fn append(&mut self, alg: HashAlg, leaf: Hash) -> Vec<(NodeId, Hash)> {
-        let mut created = vec![(
+        let mut created = Vec::with_capacity(2);
+        self.append_with(alg, leaf, |id, h| created.push((id, h)));
+        created
+    }
+
+    /// Like [`CompactRange::append`], handing each completed subtree to `completed`
+    /// instead of collecting them (no allocation per leaf when replaying a large log).
+    pub fn append_with(
+        &mut self,
+        alg: HashAlg,
+        leaf: Hash,
+        mut completed: impl FnMut(NodeId, Hash),
+    ) {
+        completed(
             NodeId {
                 level: 0,
                 index: self.size,
             },
             leaf,
-        )];
+        );
         let mut cur = leaf;
         let mut level = 0u8;
         let mut index = self.size;
@@ -197,11 +210,10 @@ impl CompactRange {
             cur = alg.node(&left, &cur);
             level += 1;
             index >>= 1;
-            created.push((NodeId { level, index }, cur));
+            completed(NodeId { level, index }, cur);
         }
         self.frontier.push(cur);
         self.size += 1;
-        created
     }
 
     /// The tree head (RFC 9162 MTH) of the current size.

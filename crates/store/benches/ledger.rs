@@ -1,7 +1,7 @@
 //! Ledger benchmarks (not tests): durable appends against raw inserts of the same rows,
 //! inclusion-proof latency at a large size, and `verify` throughput.
 //!
-//! cargo bench -p zhifa-store --bench ledger -- [append|proof|verify] [N]
+//! cargo bench -p zhifa-store --bench ledger -- [append|append1|proof|verify] [N] [DIR]
 //! ZHIFA_BENCH_DATABASE_URL=postgres://… runs the append benchmark on PostgreSQL too.
 
 use std::time::{Duration, Instant};
@@ -318,11 +318,28 @@ async fn bulk_load_tree(s: &Store, log_id: i64, from: u64, to: u64) {
 }
 
 /// `verify` over a log of `n` entries; prints the entry bytes for the sha256sum reference.
-async fn bench_verify(n: usize) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open_sqlite(dir.path()).await;
-    let a = agency(&s).await;
-    append(&s, a, n).await;
+/// With `DIR`, the log is kept there and reused by later runs (for profiling verify alone).
+async fn bench_verify(n: usize, dir: Option<String>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = dir
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_owned());
+    let s = open_sqlite(&path).await;
+    let a = match s.agency_by_slug("bench").await {
+        Ok(x) => x.id,
+        Err(_) => agency(&s).await,
+    };
+    let have = s.log_head(a).await.unwrap().size as usize;
+    if have < n {
+        append(&s, a, n - have).await;
+    }
+    if std::env::var_os("ZHIFA_BENCH_VERIFY_ONLY").is_some() {
+        // For profiling: nothing but `verify` in the process's samples.
+        let t = Instant::now();
+        let r = s.verify(&[]).await.unwrap();
+        println!("## verify {} entries: {:.2?}", r.entries, t.elapsed());
+        return;
+    }
     let entries = s.log_entries(a, 0, n as u64 + 1).await.unwrap();
     let bytes: usize = entries.iter().map(|(_, e)| e.len()).sum();
     let file = std::env::temp_dir().join("zhifa-bench-entries.bin");
@@ -349,10 +366,8 @@ async fn bench_verify(n: usize) {
     let r = s.verify(&[]).await.unwrap();
     let took = t.elapsed();
     assert!(r.ok(), "{:?}", r.failures);
-    let db = std::fs::metadata(dir.path().join("zhifa.db"))
-        .unwrap()
-        .len()
-        + std::fs::metadata(dir.path().join("zhifa.db-wal"))
+    let db = std::fs::metadata(path.join("zhifa.db")).unwrap().len()
+        + std::fs::metadata(path.join("zhifa.db-wal"))
             .map(|m| m.len())
             .unwrap_or(0);
     println!(
@@ -392,7 +407,7 @@ fn main() {
             "append" => bench_append(n).await,
             "append1" => bench_append_single(n, 8).await,
             "proof" => bench_proof(n, args.get(2).cloned()).await,
-            "verify" => bench_verify(n).await,
+            "verify" => bench_verify(n, args.get(2).cloned()).await,
             other => eprintln!("unknown benchmark {other}"),
         }
     });

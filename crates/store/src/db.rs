@@ -1,7 +1,7 @@
 use crate::error::StoreError;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Which database is behind the pool. SQL is shared; only DDL types, transaction start
@@ -28,6 +28,26 @@ pub struct Store {
     backend: Backend,
     /// Upper tree nodes, which never change once written (see `ledger::NodeCache`).
     pub(crate) node_cache: std::sync::Arc<crate::ledger::NodeCache>,
+    /// The SQLite database file, for verification's direct reads (`None` on PostgreSQL).
+    pub(crate) sqlite_file: Option<PathBuf>,
+}
+
+/// The file a `sqlite://PATH?…` URL names, undoing the escapes `open_data_dir` applies;
+/// `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    let path = path
+        .replace("%20", " ")
+        .replace("%23", "#")
+        .replace("%3F", "?")
+        .replace("%25", "%");
+    Some(PathBuf::from(path))
 }
 
 impl Store {
@@ -89,6 +109,10 @@ impl Store {
             pool,
             backend,
             node_cache: Default::default(),
+            sqlite_file: match backend {
+                Backend::Sqlite => sqlite_file(url),
+                Backend::Postgres => None,
+            },
         })
     }
 

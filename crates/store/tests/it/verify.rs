@@ -21,6 +21,10 @@ on_both_backends!(
     an_agency_deleted_with_its_whole_log_is_found,
     the_checkpointer_refuses_a_forged_or_truncated_head,
     erased_payloads_and_journal_flags_cannot_hide_a_changed_row,
+    a_changed_tree_node_is_found,
+    a_journal_row_without_an_entry_is_found,
+    an_unreadable_entry_is_found,
+    a_log_longer_than_one_comparison_chunk_verifies_and_a_late_node_change_is_found,
 );
 
 struct World {
@@ -489,4 +493,97 @@ async fn a_retired_key_cannot_sign_later_checkpoints(db: TestDb) {
     .await;
     sql(s, &format!("INSERT INTO ledger_checkpoints (log_id, size, note, created_at) VALUES ({}, {}, '{}', 0)", w.agency, head.size, forged.replace('\'', "''"))).await;
     failed_with(&s.verify(&[]).await.unwrap(), "retired at size");
+}
+
+async fn a_changed_tree_node_is_found(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    // An inner node (the hash of entries 2 and 3), as a proof would serve it.
+    sql(
+        s,
+        &format!(
+            "UPDATE ledger_nodes SET hash = (SELECT hash FROM ledger_nodes WHERE log_id = {a} AND level = 0 AND idx = 0) WHERE log_id = {a} AND level = 1 AND idx = 1",
+            a = w.agency
+        ),
+    )
+    .await;
+    failed_with(&s.verify(&[]).await.unwrap(), "树节点（第 1 层第 1 个）");
+}
+
+async fn a_journal_row_without_an_entry_is_found(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    // A history line slipped in between existing ones, with no entry behind it.
+    sql(
+        s,
+        &format!(
+            "INSERT INTO journal (log_id, seq, agency_id, at, actor, action, subject_kind, subject_id, snapshot, payload, salt)
+             SELECT log_id, -1, agency_id, at, actor, action, subject_kind, subject_id, snapshot, payload, salt
+             FROM journal WHERE log_id = {a} AND seq = 1",
+            a = w.agency
+        ),
+    )
+    .await;
+    failed_with(&s.verify(&[]).await.unwrap(), "没有对应的日志条目");
+}
+
+async fn an_unreadable_entry_is_found(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    let garbage = match s.backend() {
+        zhifa_store::Backend::Postgres => "'\\x00ff'::bytea",
+        zhifa_store::Backend::Sqlite => "x'00ff'",
+    };
+    sql(
+        s,
+        &format!(
+            "UPDATE ledger_entries SET entry = {garbage} WHERE log_id = {} AND seq = 3",
+            w.agency
+        ),
+    )
+    .await;
+    failed_with(&s.verify(&[]).await.unwrap(), "无法解析");
+}
+
+async fn a_log_longer_than_one_comparison_chunk_verifies_and_a_late_node_change_is_found(
+    db: TestDb,
+) {
+    use zhifa_store::accounts::Denial;
+    let w = world(db).await;
+    let s = &w.db.store;
+    let p = zhifa_domain::Principal {
+        user_id: 1,
+        username: "jia-admin".into(),
+        display_name: "甲".into(),
+        agency_id: w.agency,
+        department_id: None,
+        roles: vec![],
+    };
+    // Past the replay's first comparison of recomputed and stored nodes (16,384 entries).
+    let mut tx = s.write(Actor::User(1)).await.unwrap();
+    for _ in 0..17_000 {
+        tx.record_denial(
+            &p,
+            &Denial {
+                capability: "test",
+                method: "GET",
+                path: "/test",
+            },
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let r = s.verify(&[]).await.unwrap();
+    assert!(r.ok(), "{:#?}", r.failures);
+    assert_eq!(r.entries, 17_006);
+    sql(
+        s,
+        &format!(
+            "UPDATE ledger_nodes SET hash = (SELECT hash FROM ledger_nodes WHERE log_id = {a} AND level = 0 AND idx = 0) WHERE log_id = {a} AND level = 0 AND idx = 16900",
+            a = w.agency
+        ),
+    )
+    .await;
+    failed_with(&s.verify(&[]).await.unwrap(), "第 0 层第 16900 个）");
 }

@@ -1,0 +1,300 @@
+//! Replaying one log from its stored entries, in order, in two independent halves that a
+//! reader runs side by side (one per core):
+//! - [`TreeReplay`] rebuilds the tree from the entries, compares it with the stored nodes
+//!   and the head, and remembers the roots that checkpoints name;
+//! - [`JournalReplay`] checks each entry against its journal row and payload commitment,
+//!   and remembers the newest snapshot entry of each ledgered row.
+//!
+//! Knows no SQL: a backend's reader feeds both the same entries in order.
+
+use super::{Findings, Latest, Report, Roots};
+use crate::ledger::{LogHead, SYSTEM_LOG};
+use crate::snapshot;
+use std::collections::BTreeMap;
+use zhifa_ledger::Hash;
+use zhifa_ledger::entry::{EntryRef, commitment};
+use zhifa_ledger::tree::CompactRange;
+
+/// The journal row read beside an entry (`None` when it is missing).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JournalRow<'a> {
+    pub at: i64,
+    pub actor: &'a [u8],
+    pub action: &'a [u8],
+    pub subject_kind: &'a [u8],
+    pub subject_id: &'a [u8],
+    /// Only hashed: compared as bytes, never decoded.
+    pub payload: Option<&'a [u8]>,
+    pub salt: Option<&'a [u8]>,
+}
+
+/// Entries replayed between two comparisons of recomputed and stored nodes; bounds the
+/// memory a replay holds, whatever the log's size.
+pub(crate) const COMPARE_EVERY: u64 = 16_384;
+
+/// Nodes recomputed at one level since the last comparison: indices `from..`.
+pub(crate) struct LevelRun {
+    pub level: u8,
+    pub from: u64,
+    pub hashes: Vec<Hash>,
+}
+
+pub(crate) struct TreeReplay<'h> {
+    head: &'h LogHead,
+    range: CompactRange,
+    /// Sizes named by checkpoints, with the root the entries give at that size.
+    roots: BTreeMap<u64, Option<Hash>>,
+    /// Recomputed nodes not yet compared, by level.
+    runs: Vec<LevelRun>,
+    nodes_bad: bool,
+    stopped: bool,
+}
+
+impl<'h> TreeReplay<'h> {
+    pub fn new(head: &'h LogHead, checkpoint_sizes: impl Iterator<Item = u64>) -> Self {
+        let mut roots: BTreeMap<u64, Option<Hash>> = checkpoint_sizes.map(|s| (s, None)).collect();
+        if let Some(slot) = roots.get_mut(&0) {
+            *slot = Some(head.alg.empty_root());
+        }
+        TreeReplay {
+            head,
+            range: CompactRange::empty(),
+            roots,
+            runs: Vec::new(),
+            nodes_bad: false,
+            stopped: false,
+        }
+    }
+
+    /// True once the replay cannot go on (a gap or an unreadable entry).
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Whether the recomputed nodes are due for comparison with the stored ones.
+    pub fn compare_due(&self) -> bool {
+        !self.nodes_bad && self.range.size().is_multiple_of(COMPARE_EVERY) && !self.runs.is_empty()
+    }
+
+    /// Feeds the next stored entry. Returns false when the replay has to stop.
+    pub fn entry(&mut self, report: &mut Report, seq: i64, bytes: &[u8]) -> bool {
+        let name = &self.head.name;
+        let expected = self.range.size();
+        if seq < 0 || seq as u64 != expected {
+            report.fail(format!(
+                "日志 {name}：缺少第 {expected} 条记录（下一条是第 {seq} 条）/ log {name}: entry {expected} missing"
+            ));
+            self.stopped = true;
+            return false;
+        }
+        // The journal replay decodes the whole entry and reports one it cannot read.
+        let Ok((entry_seq, agency)) = EntryRef::header(bytes) else {
+            self.stopped = true;
+            return false;
+        };
+        if entry_seq != expected || agency != name {
+            report.fail(format!(
+                "日志 {name} 第 {seq} 条：序号或所属日志与内容不符（被移动或调换）/ log {name} entry {seq}: names seq {entry_seq} of log {agency}"
+            ));
+        }
+        let alg = self.head.alg;
+        let runs = &mut self.runs;
+        let record = !self.nodes_bad;
+        self.range.append_with(alg, alg.leaf(bytes), |id, h| {
+            if !record {
+                return;
+            }
+            let level = id.level as usize;
+            while runs.len() <= level {
+                runs.push(LevelRun {
+                    level: runs.len() as u8,
+                    from: id.index,
+                    hashes: Vec::new(),
+                });
+            }
+            let run = &mut runs[level];
+            if run.hashes.is_empty() {
+                run.from = id.index;
+            }
+            run.hashes.push(h);
+        });
+        report.entries += 1;
+        if let Some(slot) = self.roots.get_mut(&self.range.size()) {
+            *slot = Some(self.range.root(alg));
+        }
+        true
+    }
+
+    /// The recomputed nodes since the last comparison, to be read back from storage and
+    /// handed to [`TreeReplay::compare`].
+    pub fn take_runs(&mut self) -> Vec<LevelRun> {
+        std::mem::take(&mut self.runs)
+            .into_iter()
+            .filter(|r| !r.hashes.is_empty())
+            .collect()
+    }
+
+    /// Compares one run of recomputed nodes with the stored ones of the same range.
+    pub fn compare(&mut self, report: &mut Report, run: &LevelRun, stored: &[Hash]) {
+        if self.nodes_bad {
+            return;
+        }
+        if stored != run.hashes.as_slice() {
+            // Name the first node that differs (or is missing).
+            let at = run.from
+                + run
+                    .hashes
+                    .iter()
+                    .zip(stored)
+                    .take_while(|(a, b)| a == b)
+                    .count() as u64;
+            let (name, level) = (&self.head.name, run.level);
+            report.fail(format!(
+                "日志 {name}：存储的树节点（第 {level} 层第 {at} 个）与记录不符或缺失 / log {name}: stored tree node {at} at level {level} does not match the entries or is missing"
+            ));
+            self.nodes_bad = true;
+        }
+    }
+
+    /// Ends the replay: the head must match the entries. Returns the roots at the
+    /// checkpointed sizes.
+    pub fn finish(self, report: &mut Report) -> Roots {
+        let head = self.head;
+        let name = &head.name;
+        if self.stopped {
+            return self.roots;
+        }
+        if self.range.size() != head.size {
+            report.fail(format!(
+                "日志 {name}：头部记录 {} 条，实际 {} 条 / log {name}: head says size {}, entries give {}",
+                head.size,
+                self.range.size(),
+                head.size,
+                self.range.size()
+            ));
+        } else if self.range.root(head.alg) != head.root {
+            report.fail(format!(
+                "日志 {name}：根哈希与记录不符 / log {name}: stored root does not match the entries"
+            ));
+        }
+        self.roots
+    }
+}
+
+pub(crate) struct JournalReplay<'h> {
+    head: &'h LogHead,
+    next: u64,
+    journal_rows: u64,
+}
+
+impl<'h> JournalReplay<'h> {
+    pub fn new(head: &'h LogHead) -> Self {
+        JournalReplay {
+            head,
+            next: 0,
+            journal_rows: 0,
+        }
+    }
+
+    /// Feeds the next stored entry and its journal row. Returns false at a gap (which
+    /// [`TreeReplay`] reports) or an unreadable entry.
+    pub fn entry(
+        &mut self,
+        f: &mut Findings,
+        seq: i64,
+        bytes: &[u8],
+        journal: Option<JournalRow<'_>>,
+    ) -> bool {
+        if seq < 0 || seq as u64 != self.next {
+            return false;
+        }
+        let entry = match EntryRef::decode(bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                let name = &self.head.name;
+                f.report.fail(format!(
+                    "日志 {name} 第 {seq} 条：无法解析 / log {name} entry {seq}: {e}"
+                ));
+                return false;
+            }
+        };
+        self.next += 1;
+        self.check_journal(f, self.next - 1, &entry, journal);
+        if self.head.log_id == SYSTEM_LOG
+            && entry.action == "ledger.log_create"
+            && let Ok(id) = entry.subject_id.parse()
+        {
+            f.announced.insert(id);
+        }
+        true
+    }
+
+    fn check_journal(
+        &mut self,
+        f: &mut Findings,
+        seq: u64,
+        entry: &EntryRef<'_>,
+        journal: Option<JournalRow<'_>>,
+    ) {
+        let name = &self.head.name;
+        let Some(j) = journal else {
+            f.report.fail(format!(
+                "日志 {name} 第 {seq} 条：操作记录缺失 / log {name} entry {seq}: journal row missing"
+            ));
+            return;
+        };
+        self.journal_rows += 1;
+        let same = j.at == entry.time_ms
+            && j.actor == entry.actor.as_bytes()
+            && j.action == entry.action.as_bytes()
+            && j.subject_kind == entry.subject_kind.as_bytes()
+            && j.subject_id == entry.subject_id.as_bytes();
+        if !same {
+            f.report.fail(format!(
+                "日志 {name} 第 {seq} 条：操作记录（时间、操作人、操作或对象）与日志不符 / log {name} entry {seq}: journal row differs from the entry"
+            ));
+        }
+        match (j.payload, j.salt) {
+            (Some(p), Some(s)) => {
+                if commitment(self.head.alg, s, p) != entry.commitment {
+                    f.report.fail(format!(
+                        "日志 {name} 第 {seq} 条：内容与承诺哈希不符（{} {} 被改动）/ log {name} entry {seq}: payload does not match its commitment",
+                        entry.subject_kind, entry.subject_id
+                    ));
+                }
+            }
+            // Erasure (de-identification) removes the payload but keeps the salt, so the
+            // row can still be checked against the commitment; a missing salt is damage.
+            (_, None) => f.report.fail(format!(
+                "日志 {name} 第 {seq} 条：盐值缺失，无法核对内容 / log {name} entry {seq}: salt missing"
+            )),
+            (None, Some(_)) => {}
+        }
+        // Which entries are snapshots is decided by the action the entry itself carries.
+        if snapshot::is_row_action(entry.action) {
+            f.latest.insert(
+                (entry.subject_kind.to_owned(), entry.subject_id.to_owned()),
+                Latest {
+                    log_id: self.head.log_id,
+                    seq,
+                    alg: self.head.alg,
+                    action: entry.action.to_owned(),
+                    commitment: entry.commitment,
+                    salt: j.salt.map(<[u8]>::to_vec),
+                },
+            );
+        }
+    }
+
+    /// Ends the replay: every journal row of the replayed range (`journal_rows`, counted
+    /// by the reader) must belong to an entry.
+    pub fn finish(self, f: &mut Findings, journal_rows: i64) {
+        let name = &self.head.name;
+        let orphans = journal_rows - self.journal_rows as i64;
+        if orphans > 0 {
+            f.report.fail(format!(
+                "日志 {name}：{orphans} 条操作记录没有对应的日志条目 / log {name}: {orphans} journal rows without an entry"
+            ));
+        }
+    }
+}
