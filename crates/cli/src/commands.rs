@@ -74,7 +74,14 @@ async fn open(settings: &Settings) -> anyhow::Result<Store> {
         .migrate()
         .await
         .context("数据库升级失败 / migration failed")?;
-    Ok(store)
+    // Every entry this node writes is authenticated with the installation's key, which
+    // lives in the key directory beside the signing keys.
+    match key_store(settings)? {
+        Some(keys) => Ok(store.with_entry_key(keys.entry_key().map_err(|e| {
+            anyhow!("无法读取条目认证密钥 / cannot read the entry-authentication key: {e}")
+        })?)),
+        None => Ok(store),
+    }
 }
 
 /// The key store of this node, if it has one.
@@ -132,6 +139,11 @@ async fn verify_command(settings: Settings, args: VerifyArgs) -> anyhow::Result<
         report.rows,
         started.elapsed().as_millis()
     );
+    if !report.entries_authenticated {
+        println!(
+            "注意：没有密钥目录，未核对条目认证码（用 --key-dir 指定）/ note: no key directory, entry authentication codes not checked (give --key-dir)"
+        );
+    }
     if report.ok() {
         println!("通过 / OK");
         return Ok(());

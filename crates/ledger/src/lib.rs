@@ -8,6 +8,7 @@
 //! - [`note`]: C2SP `tlog-checkpoint` bodies and `signed-note` signatures (Ed25519, SM2).
 //! - [`entry`]: the canonical encoding of a log entry and its commitment to a payload.
 
+pub mod auth;
 pub mod bundle;
 pub mod entry;
 pub mod hash;

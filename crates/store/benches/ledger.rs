@@ -97,8 +97,20 @@ async fn raw_inserts(store: &Store, n: usize) -> Duration {
     started.elapsed()
 }
 
+/// The installation's entry-authentication key, kept beside the benchmark's database so
+/// that a reused log verifies.
+fn entry_key(dir: &std::path::Path) -> zhifa_ledger::auth::EntryKey {
+    zhifa_store::keys::KeyStore::open(&dir.join("keys"))
+        .unwrap()
+        .entry_key()
+        .unwrap()
+}
+
 async fn open_sqlite(dir: &std::path::Path) -> Store {
-    let s = Store::open_data_dir(dir).await.unwrap();
+    let s = Store::open_data_dir(dir)
+        .await
+        .unwrap()
+        .with_entry_key(entry_key(dir));
     s.migrate().await.unwrap();
     s
 }
@@ -128,7 +140,10 @@ async fn bench_append(n: usize) {
             .await
             .unwrap();
         let pg_url = zhifa_store::testing::replace_database(&url, "zhifa_bench");
-        let s = Store::connect(&pg_url).await.unwrap();
+        let s = Store::connect(&pg_url)
+            .await
+            .unwrap()
+            .with_entry_key(zhifa_store::testing::test_entry_key());
         s.migrate().await.unwrap();
         let a = agency(&s).await;
         let t = append(&s, a, n).await;
@@ -202,7 +217,8 @@ async fn bench_append_single(n: usize, tasks: usize) {
             "zhifa_bench1",
         ))
         .await
-        .unwrap();
+        .unwrap()
+        .with_entry_key(zhifa_store::testing::test_entry_key());
         s.migrate().await.unwrap();
         let a = agency(&s).await;
         let t = run(s.clone(), a).await;
@@ -366,6 +382,7 @@ async fn bench_verify(n: usize, dir: Option<String>) {
     let r = s.verify(&[]).await.unwrap();
     let took = t.elapsed();
     assert!(r.ok(), "{:?}", r.failures);
+    assert!(r.entries_authenticated);
     let db = std::fs::metadata(path.join("zhifa.db")).unwrap().len()
         + std::fs::metadata(path.join("zhifa.db-wal"))
             .map(|m| m.len())

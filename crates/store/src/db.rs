@@ -30,6 +30,9 @@ pub struct Store {
     pub(crate) node_cache: std::sync::Arc<crate::ledger::NodeCache>,
     /// The SQLite database file, for verification's direct reads (`None` on PostgreSQL).
     pub(crate) sqlite_file: Option<PathBuf>,
+    /// The key that authenticates every entry this node writes, and that the checkpointer
+    /// and `verify` check entries with (`None`: entries get no code and none are checked).
+    pub(crate) entry_key: Option<std::sync::Arc<zhifa_ledger::auth::EntryKey>>,
 }
 
 /// The file a `sqlite://PATH?…` URL names, undoing the escapes `open_data_dir` applies;
@@ -113,7 +116,21 @@ impl Store {
                 Backend::Sqlite => sqlite_file(url),
                 Backend::Postgres => None,
             },
+            entry_key: None,
         })
+    }
+
+    /// Authenticates every entry this store writes with `key`, and checks entries with it
+    /// when signing checkpoints and verifying. Every node of an installation needs the
+    /// same key (`KeyStore::entry_key`).
+    pub fn with_entry_key(mut self, key: zhifa_ledger::auth::EntryKey) -> Store {
+        self.entry_key = Some(std::sync::Arc::new(key));
+        self
+    }
+
+    /// Whether this store authenticates and checks entries.
+    pub fn authenticates_entries(&self) -> bool {
+        self.entry_key.is_some()
     }
 
     pub fn backend(&self) -> Backend {

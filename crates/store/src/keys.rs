@@ -93,6 +93,50 @@ impl KeyStore {
         std::fs::rename(&tmp, &path).map_err(|e| io(e, &path))
     }
 
+    /// This installation's entry-authentication key (`entry-authentication.key`: 32 random
+    /// bytes in hex, owner-only), created on first use. Every node that writes to the
+    /// database must hold the same file.
+    pub fn entry_key(&self) -> Result<zhifa_ledger::auth::EntryKey, StoreError> {
+        let path = self.dir.join("entry-authentication.key");
+        let read = |path: &Path| -> Result<Option<zhifa_ledger::auth::EntryKey>, StoreError> {
+            match std::fs::read_to_string(path) {
+                Ok(text) => zhifa_ledger::hash::from_hex(text.trim())
+                    .and_then(|v| <[u8; 32]>::try_from(v).ok())
+                    .map(|s| Some(zhifa_ledger::auth::EntryKey::from_secret(s)))
+                    .ok_or_else(|| StoreError::Keys(format!("{}：格式错误", path.display()))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(io(e, path)),
+            }
+        };
+        if let Some(k) = read(&path)? {
+            return Ok(k);
+        }
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).expect("the operating system provides randomness");
+        // Written aside and linked into place, so a concurrent creator's key wins whole.
+        let tmp = self
+            .dir
+            .join(format!("entry-authentication.key.{}", std::process::id()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut f = options.open(&tmp).map_err(|e| io(e, &tmp))?;
+        writeln!(f, "{}", zhifa_ledger::hash::to_hex(&secret)).map_err(|e| io(e, &tmp))?;
+        f.sync_all().map_err(|e| io(e, &tmp))?;
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(zhifa_ledger::auth::EntryKey::from_secret(secret)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(&path)?
+                .ok_or_else(|| StoreError::Keys(format!("{}：无法读取", path.display()))),
+            Err(e) => Err(io(e, &path)),
+        }
+    }
+
     /// The current signer of a log, if its key file exists.
     pub fn signer(&self, origin: &str) -> Result<Option<NoteSigner>, StoreError> {
         let path = self.path(origin);
@@ -319,6 +363,15 @@ impl Store {
                 })?;
             }
         }
+        // Every entry the signature will newly cover must have been written by a holder of
+        // the entry key: a well-formed entry appended with SQL is refused here.
+        if let Some(key) = &self.entry_key
+            && let Some(why) = self
+                .unauthenticated_entry(head, key, last.map(|(s, _)| s).unwrap_or(0))
+                .await?
+        {
+            return Err(refuse(why));
+        }
         // What is signed must survive a power loss, not only a process crash: SQLite in WAL
         // mode with synchronous=NORMAL syncs the WAL at a checkpoint, so force one first.
         self.make_durable().await?;
@@ -334,6 +387,60 @@ impl Store {
             .await?;
         keys.record_signed(&head.origin, head.size, &root)?;
         Ok(true)
+    }
+
+    /// The first entry in `[from, head.size)` without a genuine authentication code, or
+    /// whose leaf in the stored tree is not its hash, described for the refusal.
+    async fn unauthenticated_entry(
+        &self,
+        head: &LogHead,
+        key: &zhifa_ledger::auth::EntryKey,
+        from: u64,
+    ) -> Result<Option<String>, StoreError> {
+        use sqlx::Row;
+        use zhifa_ledger::auth::Authenticity;
+        let mut next = from;
+        while next < head.size {
+            let to = head.size.min(next + 5_000);
+            let rows = sqlx::query(
+                "SELECT seq, entry, mac FROM ledger_entries WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq",
+            )
+            .bind(head.log_id)
+            .bind(next as i64)
+            .bind(to as i64)
+            .fetch_all(&self.pool)
+            .await?;
+            let leaves = self.log_node_range(head.log_id, 0, next, to).await?;
+            if rows.len() as u64 != to - next || leaves.len() != rows.len() {
+                return Ok(Some(format!("entries or leaves missing from {next}")));
+            }
+            for (r, leaf) in rows.iter().zip(&leaves) {
+                let seq: i64 = r.try_get("seq")?;
+                let entry: Vec<u8> = r.try_get("entry")?;
+                let mac: Option<Vec<u8>> = r.try_get("mac")?;
+                if seq as u64 != next || head.alg.leaf(&entry) != *leaf {
+                    return Ok(Some(format!(
+                        "entry {next} is not the leaf of the stored tree"
+                    )));
+                }
+                match mac.map(|m| key.check(&entry, &m)) {
+                    Some(Authenticity::Genuine) => {}
+                    Some(Authenticity::OtherKey(id)) => {
+                        return Ok(Some(format!(
+                            "entry {seq} was authenticated by key {}, which this node does not hold",
+                            zhifa_ledger::hash::to_hex(&id)
+                        )));
+                    }
+                    _ => {
+                        return Ok(Some(format!(
+                            "entry {seq} has no genuine authentication code (written outside zhifa?)"
+                        )));
+                    }
+                }
+                next += 1;
+            }
+        }
+        Ok(None)
     }
 
     /// The newest checkpoint in the database that `signer` itself signed, as (size, root).

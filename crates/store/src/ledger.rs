@@ -228,6 +228,7 @@ enum Value {
 pub(crate) async fn append(
     conn: &mut AnyConnection,
     backend: Backend,
+    entry_key: Option<&zhifa_ledger::auth::EntryKey>,
     actor: &str,
     now: i64,
     pending: Vec<Pending>,
@@ -281,10 +282,12 @@ pub(crate) async fn append(
                     Value::Bytes(h.to_vec()),
                 ]);
             }
+            let mac = entry_key.map(|k| k.code(&bytes));
             entries.push(vec![
                 Value::Int(log_id),
                 Value::Int(seq as i64),
                 Value::Bytes(bytes),
+                Value::OptBytes(mac),
             ]);
             journal.push(vec![
                 Value::Int(log_id),
@@ -304,8 +307,8 @@ pub(crate) async fn append(
         insert_many(
             conn,
             backend,
-            "ledger_entries (log_id, seq, entry)",
-            3,
+            "ledger_entries (log_id, seq, entry, mac)",
+            4,
             entries,
         )
         .await?;

@@ -23,6 +23,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "clustered_logs",
         sql: include_str!("../migrations/0002_clustered_logs.sql"),
     },
+    Migration {
+        version: 3,
+        name: "entry_authentication",
+        sql: include_str!("../migrations/0003_entry_authentication.sql"),
+    },
 ];
 
 fn adapt(sql: &str, backend: Backend) -> String {

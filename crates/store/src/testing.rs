@@ -7,6 +7,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// A fresh entry-authentication key: every test store authenticates its entries, as
+/// zhifa's own nodes do.
+pub fn test_entry_key() -> zhifa_ledger::auth::EntryKey {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).expect("randomness");
+    zhifa_ledger::auth::EntryKey::from_secret(secret)
+}
+
 /// A migrated database that cleans up after itself.
 pub struct TestDb {
     pub store: Store,
@@ -19,7 +27,10 @@ pub struct TestDb {
 impl TestDb {
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open_data_dir(dir.path()).await.expect("open sqlite");
+        let store = Store::open_data_dir(dir.path())
+            .await
+            .expect("open sqlite")
+            .with_entry_key(test_entry_key());
         store.migrate().await.expect("migrate sqlite");
         let url = format!("sqlite://{}/zhifa.db?mode=rwc", dir.path().display());
         TestDb {
@@ -50,7 +61,10 @@ impl TestDb {
             .expect("create test database");
         admin.close().await;
         let url = replace_database(&admin_url, &name);
-        let store = Store::connect(&url).await.expect("connect test database");
+        let store = Store::connect(&url)
+            .await
+            .expect("connect test database")
+            .with_entry_key(test_entry_key());
         store.migrate().await.expect("migrate postgres");
         Some(TestDb {
             store,

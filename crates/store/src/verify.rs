@@ -26,6 +26,8 @@ pub struct Report {
     pub failures: Vec<String>,
     /// More failures than kept.
     pub more_failures: usize,
+    /// Whether entries' authentication codes were checked (the store had the key).
+    pub entries_authenticated: bool,
 }
 
 const MAX_FAILURES: usize = 50;
@@ -80,13 +82,19 @@ pub(crate) struct Findings {
 pub(crate) struct Job {
     head: LogHead,
     checkpoints: Vec<(u64, String)>,
+    key: Option<std::sync::Arc<zhifa_ledger::auth::EntryKey>>,
 }
 
-/// The root the entries give at each checkpointed size.
-pub(crate) type Roots = BTreeMap<u64, Option<Hash>>;
+/// What the tree replay of one log gives the checks after it.
+pub(crate) struct Replayed {
+    /// The root the entries give at each checkpointed size.
+    roots: BTreeMap<u64, Option<Hash>>,
+    /// The first entry without an authentication code, if any.
+    uncoded_from: Option<u64>,
+}
 
 // SQL both readers run.
-const SQL_ENTRIES: &str = "SELECT seq, entry FROM ledger_entries WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq";
+const SQL_ENTRIES: &str = "SELECT seq, entry, mac FROM ledger_entries WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq";
 const SQL_NODE_RANGE: &str = "SELECT hash FROM ledger_nodes WHERE log_id = $1 AND level = $2 AND idx >= $3 AND idx < $4 ORDER BY idx";
 const SQL_JOURNAL_COUNT: &str = "SELECT COUNT(*) FROM journal WHERE log_id = $1 AND seq < $2";
 
@@ -116,27 +124,45 @@ impl Store {
             jobs.push(Job {
                 head: head.clone(),
                 checkpoints,
+                key: self.entry_key.clone(),
             });
         }
         // Replaying is the bulk of the work: on SQLite a direct read-only connection does
         // it on a blocking thread; elsewhere the pool's driver.
-        let (jobs, mut f, roots) = match self.sqlite_file.clone() {
+        let (jobs, mut f, replayed) = match self.sqlite_file.clone() {
             Some(path) => tokio::task::spawn_blocking(move || {
-                let roots = read_sqlite::replay_all(&path, &jobs, &mut f);
-                (jobs, f, roots)
+                let replayed = read_sqlite::replay_all(&path, &jobs, &mut f);
+                (jobs, f, replayed)
             })
             .await
             .map_err(|e| StoreError::Corrupt(format!("verification thread: {e}")))?,
             None => {
-                let roots = read_sqlx::replay_all(self, &jobs, &mut f).await;
-                (jobs, f, roots)
+                let replayed = read_sqlx::replay_all(self, &jobs, &mut f).await;
+                (jobs, f, replayed)
             }
         };
-        let roots = roots?;
-        for (job, roots) in jobs.iter().zip(&roots) {
+        f.report.entries_authenticated = self.entry_key.is_some();
+        for (job, replayed) in jobs.iter().zip(&replayed?) {
             f.report.logs += 1;
-            self.check_checkpoints(&job.head, trusted, &job.checkpoints, roots, &mut f.report)
+            let signed = self
+                .check_checkpoints(
+                    &job.head,
+                    trusted,
+                    &job.checkpoints,
+                    &replayed.roots,
+                    &mut f.report,
+                )
                 .await?;
+            // Entries without a code predate entry authentication; only a valid signature
+            // made back then vouches for them.
+            if let Some(seq) = replayed.uncoded_from
+                && seq >= signed
+            {
+                let name = &job.head.name;
+                f.report.fail(format!(
+                    "日志 {name} 第 {seq} 条：没有认证码，也没有签名树头覆盖它（可能在 zhifa 之外写入）/ log {name} entry {seq}: no authentication code and no signed checkpoint covers it"
+                ));
+            }
         }
         // Every agency log is announced in the installation's log, and every announced
         // log still exists.
@@ -168,9 +194,11 @@ impl Store {
         head: &LogHead,
         trusted: &[String],
         checkpoints: &[(u64, String)],
-        roots: &Roots,
+        roots: &BTreeMap<u64, Option<Hash>>,
         report: &mut Report,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
+        // The largest size covered by a checkpoint that checks.
+        let mut signed = 0;
         let name = &head.name;
         // Each published key with the size it was retired at: a retired key may sign no
         // checkpoint beyond that size.
@@ -230,9 +258,11 @@ impl Store {
                 report.fail(format!(
                     "日志 {name} 第 {size} 号签名树头与日志不符（日志被改写或分叉）/ log {name}: checkpoint at size {size} does not match the log"
                 ));
+            } else {
+                signed = signed.max(*size);
             }
         }
-        Ok(())
+        Ok(signed)
     }
 
     /// Whether the row got a newer entry after its log was replayed (changed while

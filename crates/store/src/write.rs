@@ -54,6 +54,7 @@ pub struct WriteTx {
     actor: Actor,
     now: i64,
     pending: Vec<Pending>,
+    entry_key: Option<std::sync::Arc<zhifa_ledger::auth::EntryKey>>,
 }
 
 impl Store {
@@ -70,6 +71,7 @@ impl Store {
             actor,
             now: now_ms(),
             pending: Vec::new(),
+            entry_key: self.entry_key.clone(),
         })
     }
 }
@@ -150,7 +152,9 @@ impl WriteTx {
         let pending = std::mem::take(&mut self.pending);
         let actor = self.actor.encode();
         let (now, backend) = (self.now, self.backend);
-        let ids = ledger::append(&mut self.tx, backend, &actor, now, pending).await?;
+        let key = self.entry_key.clone();
+        let ids =
+            ledger::append(&mut self.tx, backend, key.as_deref(), &actor, now, pending).await?;
         self.tx.commit().await?;
         Ok(ids)
     }

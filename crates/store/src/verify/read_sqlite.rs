@@ -9,7 +9,7 @@
 //! before they started, and a log never changes below its head.
 
 use super::replay::{JournalReplay, JournalRow, TreeReplay};
-use super::{Findings, Job, Report, Roots, SQL_ENTRIES, SQL_JOURNAL_COUNT, SQL_NODE_RANGE};
+use super::{Findings, Job, Replayed, Report, SQL_ENTRIES, SQL_JOURNAL_COUNT, SQL_NODE_RANGE};
 use crate::error::StoreError;
 use rusqlite::{Connection, OpenFlags, params};
 use std::path::Path;
@@ -43,9 +43,9 @@ pub(super) fn replay_all(
     path: &Path,
     jobs: &[Job],
     f: &mut Findings,
-) -> Result<Vec<Roots>, StoreError> {
+) -> Result<Vec<Replayed>, StoreError> {
     let (tree, journal) = std::thread::scope(|scope| {
-        let tree = scope.spawn(|| -> Result<(Report, Vec<Roots>), StoreError> {
+        let tree = scope.spawn(|| -> Result<(Report, Vec<Replayed>), StoreError> {
             let conn = open(path)?;
             let mut report = Report::default();
             let mut roots = Vec::with_capacity(jobs.len());
@@ -70,9 +70,13 @@ pub(super) fn replay_all(
     Ok(roots)
 }
 
-fn replay_tree(conn: &Connection, job: &Job, report: &mut Report) -> rusqlite::Result<Roots> {
+fn replay_tree(conn: &Connection, job: &Job, report: &mut Report) -> rusqlite::Result<Replayed> {
     let head = &job.head;
-    let mut replay = TreeReplay::new(head, job.checkpoints.iter().map(|(s, _)| *s));
+    let mut replay = TreeReplay::new(
+        head,
+        job.key.as_deref(),
+        job.checkpoints.iter().map(|(s, _)| *s),
+    );
     let mut nodes = conn.prepare(SQL_NODE_RANGE)?;
     let mut compare = |replay: &mut TreeReplay<'_>, report: &mut Report| -> rusqlite::Result<()> {
         for run in replay.take_runs() {
@@ -96,7 +100,12 @@ fn replay_tree(conn: &Connection, job: &Job, report: &mut Report) -> rusqlite::R
         let mut entries = conn.prepare(SQL_ENTRIES)?;
         let mut rows = entries.query(params![head.log_id, 0i64, head.size as i64])?;
         while let Some(e) = rows.next()? {
-            if !replay.entry(report, e.get(0)?, e.get_ref(1)?.as_blob()?) {
+            if !replay.entry(
+                report,
+                e.get(0)?,
+                e.get_ref(1)?.as_blob()?,
+                e.get_ref(2)?.as_blob_or_null()?,
+            ) {
                 break;
             }
             if replay.compare_due() {

@@ -3,7 +3,7 @@
 //! side by side on two connections.
 
 use super::replay::{JournalReplay, JournalRow, TreeReplay};
-use super::{Findings, Job, Report, Roots, SQL_ENTRIES, SQL_JOURNAL_COUNT, SQL_NODE_RANGE};
+use super::{Findings, Job, Replayed, Report, SQL_ENTRIES, SQL_JOURNAL_COUNT, SQL_NODE_RANGE};
 use crate::db::Store;
 use crate::error::StoreError;
 use futures_util::TryStreamExt;
@@ -14,7 +14,7 @@ pub(super) async fn replay_all(
     store: &Store,
     jobs: &[Job],
     f: &mut Findings,
-) -> Result<Vec<Roots>, StoreError> {
+) -> Result<Vec<Replayed>, StoreError> {
     let tree = async {
         let mut report = Report::default();
         let mut roots = Vec::with_capacity(jobs.len());
@@ -62,9 +62,17 @@ async fn compare(
     Ok(())
 }
 
-async fn replay_tree(store: &Store, job: &Job, report: &mut Report) -> Result<Roots, StoreError> {
+async fn replay_tree(
+    store: &Store,
+    job: &Job,
+    report: &mut Report,
+) -> Result<Replayed, StoreError> {
     let head = &job.head;
-    let mut replay = TreeReplay::new(head, job.checkpoints.iter().map(|(s, _)| *s));
+    let mut replay = TreeReplay::new(
+        head,
+        job.key.as_deref(),
+        job.checkpoints.iter().map(|(s, _)| *s),
+    );
     {
         let mut rows = sqlx::query(SQL_ENTRIES)
             .bind(head.log_id)
@@ -73,7 +81,8 @@ async fn replay_tree(store: &Store, job: &Job, report: &mut Report) -> Result<Ro
             .fetch(&store.pool);
         while let Some(r) = rows.try_next().await? {
             let bytes: Vec<u8> = r.try_get(1)?;
-            if !replay.entry(report, r.try_get(0)?, &bytes) {
+            let code: Option<Vec<u8>> = r.try_get(2)?;
+            if !replay.entry(report, r.try_get(0)?, &bytes, code.as_deref()) {
                 break;
             }
             if replay.compare_due() {

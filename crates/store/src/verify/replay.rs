@@ -7,11 +7,12 @@
 //!
 //! Knows no SQL: a backend's reader feeds both the same entries in order.
 
-use super::{Findings, Latest, Report, Roots};
+use super::{Findings, Latest, Replayed, Report};
 use crate::ledger::{LogHead, SYSTEM_LOG};
 use crate::snapshot;
 use std::collections::BTreeMap;
 use zhifa_ledger::Hash;
+use zhifa_ledger::auth::{Authenticity, EntryKey};
 use zhifa_ledger::entry::{EntryRef, commitment};
 use zhifa_ledger::tree::CompactRange;
 
@@ -41,6 +42,9 @@ pub(crate) struct LevelRun {
 
 pub(crate) struct TreeReplay<'h> {
     head: &'h LogHead,
+    key: Option<&'h EntryKey>,
+    /// The first entry with no authentication code (accepted only below a signed size).
+    uncoded_from: Option<u64>,
     range: CompactRange,
     /// Sizes named by checkpoints, with the root the entries give at that size.
     roots: BTreeMap<u64, Option<Hash>>,
@@ -51,13 +55,19 @@ pub(crate) struct TreeReplay<'h> {
 }
 
 impl<'h> TreeReplay<'h> {
-    pub fn new(head: &'h LogHead, checkpoint_sizes: impl Iterator<Item = u64>) -> Self {
+    pub fn new(
+        head: &'h LogHead,
+        key: Option<&'h EntryKey>,
+        checkpoint_sizes: impl Iterator<Item = u64>,
+    ) -> Self {
         let mut roots: BTreeMap<u64, Option<Hash>> = checkpoint_sizes.map(|s| (s, None)).collect();
         if let Some(slot) = roots.get_mut(&0) {
             *slot = Some(head.alg.empty_root());
         }
         TreeReplay {
             head,
+            key,
+            uncoded_from: None,
             range: CompactRange::empty(),
             roots,
             runs: Vec::new(),
@@ -76,8 +86,15 @@ impl<'h> TreeReplay<'h> {
         !self.nodes_bad && self.range.size().is_multiple_of(COMPARE_EVERY) && !self.runs.is_empty()
     }
 
-    /// Feeds the next stored entry. Returns false when the replay has to stop.
-    pub fn entry(&mut self, report: &mut Report, seq: i64, bytes: &[u8]) -> bool {
+    /// Feeds the next stored entry and its authentication code. Returns false when the
+    /// replay has to stop.
+    pub fn entry(
+        &mut self,
+        report: &mut Report,
+        seq: i64,
+        bytes: &[u8],
+        code: Option<&[u8]>,
+    ) -> bool {
         let name = &self.head.name;
         let expected = self.range.size();
         if seq < 0 || seq as u64 != expected {
@@ -96,6 +113,22 @@ impl<'h> TreeReplay<'h> {
             report.fail(format!(
                 "日志 {name} 第 {seq} 条：序号或所属日志与内容不符（被移动或调换）/ log {name} entry {seq}: names seq {entry_seq} of log {agency}"
             ));
+        }
+        if let Some(key) = self.key {
+            match code.map(|c| key.check(bytes, c)) {
+                Some(Authenticity::Genuine) => {}
+                Some(Authenticity::OtherKey(id)) => report.fail(format!(
+                    "日志 {name} 第 {seq} 条：由本机没有的密钥 {} 认证（各节点应共用同一认证密钥）/ log {name} entry {seq}: authenticated by key {}, which is not here",
+                    zhifa_ledger::hash::to_hex(&id),
+                    zhifa_ledger::hash::to_hex(&id)
+                )),
+                Some(Authenticity::Wrong) => report.fail(format!(
+                    "日志 {name} 第 {seq} 条：认证码不符（条目在 zhifa 之外写入或被改动）/ log {name} entry {seq}: authentication code does not match (written or changed outside zhifa)"
+                )),
+                None => {
+                    self.uncoded_from.get_or_insert(expected);
+                }
+            }
         }
         let alg = self.head.alg;
         let runs = &mut self.runs;
@@ -157,12 +190,16 @@ impl<'h> TreeReplay<'h> {
     }
 
     /// Ends the replay: the head must match the entries. Returns the roots at the
-    /// checkpointed sizes.
-    pub fn finish(self, report: &mut Report) -> Roots {
+    /// checkpointed sizes and the first entry without an authentication code.
+    pub fn finish(self, report: &mut Report) -> Replayed {
         let head = self.head;
         let name = &head.name;
+        let done = Replayed {
+            roots: self.roots,
+            uncoded_from: self.uncoded_from,
+        };
         if self.stopped {
-            return self.roots;
+            return done;
         }
         if self.range.size() != head.size {
             report.fail(format!(
@@ -177,7 +214,7 @@ impl<'h> TreeReplay<'h> {
                 "日志 {name}：根哈希与记录不符 / log {name}: stored root does not match the entries"
             ));
         }
-        self.roots
+        done
     }
 }
 

@@ -25,6 +25,7 @@ on_both_backends!(
     a_journal_row_without_an_entry_is_found,
     an_unreadable_entry_is_found,
     a_log_longer_than_one_comparison_chunk_verifies_and_a_late_node_change_is_found,
+    an_entry_appended_outside_zhifa_is_refused_and_named,
 );
 
 struct World {
@@ -586,4 +587,47 @@ async fn a_log_longer_than_one_comparison_chunk_verifies_and_a_late_node_change_
     )
     .await;
     failed_with(&s.verify(&[]).await.unwrap(), "第 0 层第 16900 个）");
+}
+
+async fn an_entry_appended_outside_zhifa_is_refused_and_named(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    // Someone with the database but not the key directory changes a department and
+    // appends a perfectly well-formed entry for it, tree nodes and head included — here
+    // with zhifa's own write path, just without the installation's key.
+    let outsider = match s.backend() {
+        zhifa_store::Backend::Sqlite => Store::open_data_dir(w.db.dir.as_ref().unwrap().path())
+            .await
+            .unwrap(),
+        zhifa_store::Backend::Postgres => Store::connect(&w.db.url).await.unwrap(),
+    };
+    let mut tx = outsider.write(Actor::User(1)).await.unwrap();
+    tx.update_department(
+        w.dept,
+        1,
+        &NewDepartment::parse(&DepartmentInput {
+            name: "公安局".into(),
+            ..Default::default()
+        })
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    outsider.close().await;
+    // The checkpointer will not sign it…
+    let err = s.checkpoint_all(&w.keys).await.unwrap_err().to_string();
+    assert!(err.contains("no genuine authentication code"), "{err}");
+    // …and verify names it.
+    failed_with(&s.verify(&[]).await.unwrap(), "没有认证码");
+    // An entry whose code was made for other bytes is named too.
+    let a = w.agency;
+    sql(
+        s,
+        &format!(
+            "UPDATE ledger_entries SET mac = (SELECT mac FROM ledger_entries WHERE log_id = {a} AND seq = 0) WHERE log_id = {a} AND seq = 1"
+        ),
+    )
+    .await;
+    failed_with(&s.verify(&[]).await.unwrap(), "认证码不符");
 }
