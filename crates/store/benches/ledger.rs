@@ -233,18 +233,24 @@ async fn bench_append_single(n: usize, tasks: usize) {
     }
 }
 
+/// The benchmark log in `dir` (created when new): the store, its agency and its size.
+async fn bench_log(dir: &std::path::Path) -> (Store, i64, usize) {
+    let s = open_sqlite(dir).await;
+    let a = match s.agency_by_slug("bench").await {
+        Ok(x) => x.id,
+        Err(_) => agency(&s).await,
+    };
+    let have = s.log_head(a).await.unwrap().size as usize;
+    (s, a, have)
+}
+
 /// Inclusion proofs (plan, one fetch of stored nodes, assemble, verify) at size `n`.
 async fn bench_proof(n: usize, dir: Option<String>) {
     let tmp = tempfile::tempdir().unwrap();
     let path = dir
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| tmp.path().to_owned());
-    let s = open_sqlite(&path).await;
-    let a = match s.agency_by_slug("bench").await {
-        Ok(x) => x.id,
-        Err(_) => agency(&s).await,
-    };
-    let have = s.log_head(a).await.unwrap().size as usize;
+    let (s, a, have) = bench_log(&path).await;
     if have < n {
         // Proofs read only the stored tree nodes, so the large tree is bulk-loaded: leaf
         // hashes of synthetic entries, every perfect subtree computed with the same
@@ -340,12 +346,7 @@ async fn bench_verify(n: usize, dir: Option<String>) {
     let path = dir
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| tmp.path().to_owned());
-    let s = open_sqlite(&path).await;
-    let a = match s.agency_by_slug("bench").await {
-        Ok(x) => x.id,
-        Err(_) => agency(&s).await,
-    };
-    let have = s.log_head(a).await.unwrap().size as usize;
+    let (s, a, have) = bench_log(&path).await;
     if have < n {
         append(&s, a, n - have).await;
     }
