@@ -3,6 +3,7 @@
 
 use anyhow::{Context, anyhow};
 use serde::Deserialize;
+use zhifa_domain::credential::{CredentialInput, NewCredential, StatusChange, StatusInput};
 use zhifa_domain::org::{AgencyInput, DepartmentInput, LeadershipInput, PersonInput};
 use zhifa_domain::{
     NewAgency, NewDepartment, NewLeadershipMember, NewPerson, Password, Role, Username,
@@ -20,6 +21,33 @@ struct Dataset {
     departments: Vec<DepartmentEntry>,
     leadership: Vec<LeadershipEntry>,
     accounts: Vec<AccountEntry>,
+    #[serde(default)]
+    staff: Vec<StaffEntry>,
+    #[serde(default)]
+    credentials: Vec<CredentialEntry>,
+}
+
+#[derive(Deserialize)]
+struct StaffEntry {
+    name: String,
+    department: String,
+    position: String,
+}
+
+/// A credential whose dates are days from the demo's creation.
+#[derive(Deserialize)]
+struct CredentialEntry {
+    holder: String,
+    kind: String,
+    number: String,
+    issuer: String,
+    area: String,
+    from_days: i64,
+    to_days: i64,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    reason: String,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +104,7 @@ pub async fn ensure(store: &Store) -> anyhow::Result<bool> {
     let mut tx = store.write(Actor::System("demo")).await?;
     let agency_id = tx.create_agency(&agency).await?;
     let mut department_ids = std::collections::HashMap::new();
+    let mut person_ids = std::collections::HashMap::new();
     for (i, d) in data.departments.iter().enumerate() {
         let dept = NewDepartment::parse(&DepartmentInput {
             name: d.name.clone(),
@@ -112,6 +141,7 @@ pub async fn ensure(store: &Store) -> anyhow::Result<bool> {
         })
         .map_err(|e| anyhow!("demo person {}: {e}", a.name))?;
         let person_id = tx.create_person(agency_id, &person).await?;
+        person_ids.insert(a.name.clone(), person_id);
         let roles: Vec<Role> = a
             .roles
             .iter()
@@ -130,6 +160,45 @@ pub async fn ensure(store: &Store) -> anyhow::Result<bool> {
             &roles,
         )
         .await?;
+    }
+    for p in &data.staff {
+        let dept = department_ids
+            .get(&p.department)
+            .ok_or_else(|| anyhow!("demo staff {}: unknown department {}", p.name, p.department))?;
+        let person = NewPerson::parse(&PersonInput {
+            name: p.name.clone(),
+            department_id: dept.to_string(),
+            position: p.position.clone(),
+            phone: String::new(),
+        })
+        .map_err(|e| anyhow!("demo staff {}: {e}", p.name))?;
+        person_ids.insert(p.name.clone(), tx.create_person(agency_id, &person).await?);
+    }
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let day = |offset: i64| (today + chrono::Duration::days(offset)).to_string();
+    for c in &data.credentials {
+        let holder = person_ids
+            .get(&c.holder)
+            .ok_or_else(|| anyhow!("demo credential {}: unknown holder {}", c.number, c.holder))?;
+        let credential = NewCredential::parse(&CredentialInput {
+            person_id: holder.to_string(),
+            kind: c.kind.clone(),
+            number: c.number.clone(),
+            issuer: c.issuer.clone(),
+            area: c.area.clone(),
+            valid_from: day(c.from_days),
+            valid_to: day(c.to_days),
+        })
+        .map_err(|e| anyhow!("demo credential {}: {e}", c.number))?;
+        let id = tx.create_credential(agency_id, &credential).await?;
+        if let Some(status) = &c.status {
+            let change = StatusChange::parse(&StatusInput {
+                status: status.clone(),
+                reason: c.reason.clone(),
+            })
+            .map_err(|e| anyhow!("demo credential {}: {e}", c.number))?;
+            tx.change_credential_status(id, 1, &change).await?;
+        }
     }
     tx.commit().await?;
     Ok(true)

@@ -74,12 +74,15 @@ pub enum Capability {
     ViewAgencyStaff,
     /// Read the record of changes, logins and denials.
     ViewAuditLog,
+    /// Register enforcement credentials and change their status.
+    ManageCredentials,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 5] = [
+    pub const ALL: [Capability; 6] = [
         Capability::ManageOrganisation,
         Capability::ManageAccounts,
+        Capability::ManageCredentials,
         Capability::ViewDepartmentStaff,
         Capability::ViewAgencyStaff,
         Capability::ViewAuditLog,
@@ -92,6 +95,7 @@ impl Capability {
             Capability::ViewDepartmentStaff => "view_department_staff",
             Capability::ViewAgencyStaff => "view_agency_staff",
             Capability::ViewAuditLog => "view_audit_log",
+            Capability::ManageCredentials => "manage_credentials",
         }
     }
 
@@ -102,6 +106,7 @@ impl Capability {
             Capability::ViewDepartmentStaff => "查看本部门人员及联系方式",
             Capability::ViewAgencyStaff => "查看本单位全体人员及联系方式",
             Capability::ViewAuditLog => "查阅操作与登录记录",
+            Capability::ManageCredentials => "管理执法证件（登记、暂扣、注销）",
         }
     }
 
@@ -110,7 +115,7 @@ impl Capability {
         use Capability::*;
         use Role::*;
         match self {
-            ManageOrganisation | ManageAccounts => role == Admin,
+            ManageOrganisation | ManageAccounts | ManageCredentials => role == Admin,
             ViewDepartmentStaff => true,
             ViewAgencyStaff => matches!(role, Admin | Leader | Supervisor | LegalReviewer),
             ViewAuditLog => matches!(role, Admin | Supervisor),

@@ -28,6 +28,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "entry_authentication",
         sql: include_str!("../migrations/0003_entry_authentication.sql"),
     },
+    Migration {
+        version: 4,
+        name: "credentials",
+        sql: include_str!("../migrations/0004_credentials.sql"),
+    },
 ];
 
 fn adapt(sql: &str, backend: Backend) -> String {

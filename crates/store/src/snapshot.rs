@@ -18,6 +18,7 @@ pub const LEDGERED: &[(&str, &str)] = &[
     ("leadership_member", "leadership_members"),
     ("user", "users"),
     ("api_token", "api_tokens"),
+    ("credential", "credentials"),
 ];
 
 /// The actions whose entries commit to a row's full state. Which entries are snapshots is
@@ -39,6 +40,10 @@ pub const ROW_ACTIONS: &[&str] = &[
     "user.enable",
     "token.create",
     "token.revoke",
+    "credential.create",
+    "credential.update",
+    "credential.status",
+    "credential.token",
 ];
 
 pub fn is_row_action(action: &str) -> bool {
@@ -113,6 +118,9 @@ fn query(kind: &str) -> Option<&'static str> {
             "SELECT id, agency_id, person_id, username, display_name, password_hash, roles, disabled, version, created_at, updated_at FROM users"
         }
         "api_token" => "SELECT id, user_id, name, token_hash, revoked, created_at FROM api_tokens",
+        "credential" => {
+            "SELECT id, agency_id, person_id, kind, number, issuer, area, valid_from, valid_to, status, status_reason, qr_token, version, created_at, updated_at FROM credentials"
+        }
         _ => return None,
     })
 }
@@ -191,6 +199,23 @@ pub fn of_row(kind: &str, r: &AnyRow) -> Result<String, StoreError> {
             t("token_hash")?,
             i("revoked")?,
             i("created_at")?,
+        ],
+        "credential" => vec![
+            i("id")?,
+            i("agency_id")?,
+            i("person_id")?,
+            t("kind")?,
+            t("number")?,
+            t("issuer")?,
+            t("area")?,
+            t("valid_from")?,
+            t("valid_to")?,
+            t("status")?,
+            t("status_reason")?,
+            t("qr_token")?,
+            i("version")?,
+            i("created_at")?,
+            i("updated_at")?,
         ],
         _ => return Err(StoreError::NotFound),
     };

@@ -14,6 +14,7 @@ mod forms;
 mod log;
 mod middleware;
 mod pages;
+mod qr;
 mod scope;
 mod session;
 mod view;

@@ -136,6 +136,9 @@ pub struct AppHome {
     pub agency_name: String,
     pub department_name: Option<String>,
     pub capabilities: Vec<CapabilityLink>,
+    /// For those who manage credentials: credentials of the agency ending within the
+    /// warning period.
+    pub expiring: Vec<CredentialRow>,
 }
 
 #[derive(Template)]
@@ -215,6 +218,10 @@ pub fn action_label(action: &str) -> &'static str {
         "auth.unlock" => "解除登录锁定",
         "access.refused" => "请求被拒绝（来源或令牌无效）",
         "ledger.key_rotate" => "更换日志签名密钥",
+        "credential.create" => "登记执法证件",
+        "credential.update" => "修改执法证件",
+        "credential.status" => "变更证件状态",
+        "credential.token" => "重新生成证件二维码",
         _ => "其他操作",
     }
 }
@@ -228,6 +235,7 @@ fn subject_label(kind: &str) -> &'static str {
         "user" => "账号",
         "username" => "用户名",
         "api_token" => "令牌",
+        "credential" => "执法证件",
         _ => "记录",
     }
 }
@@ -389,4 +397,111 @@ pub struct VerifyPage {
     pub agency: String,
     pub hash: String,
     pub result: Option<CheckResult>,
+}
+
+/// Today in Beijing (UTC+8, no daylight saving): the day credentials are judged on.
+pub fn today_beijing() -> chrono::NaiveDate {
+    (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
+}
+
+/// A credential as a list or page shows it, judged on one day.
+pub struct CredentialRow {
+    pub c: zhifa_store::credentials::Credential,
+    pub day_status: zhifa_domain::credential::DayStatus,
+    /// Days left when it ends within the warning period.
+    pub expires_in: Option<i64>,
+}
+
+impl CredentialRow {
+    /// "今日到期" / "N 天后到期" within the warning period.
+    pub fn expiry_label(&self) -> Option<String> {
+        self.expires_in.map(|n| match n {
+            0 => "今日到期".to_owned(),
+            n => format!("{n} 天后到期"),
+        })
+    }
+
+    pub fn on(c: zhifa_store::credentials::Credential, day: chrono::NaiveDate) -> Self {
+        let v = c.validity();
+        CredentialRow {
+            day_status: v.on(day),
+            expires_in: v.expires_soon(day),
+            c,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/credentials.html")]
+pub struct CredentialListPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub rows: Vec<CredentialRow>,
+    pub today: String,
+}
+
+pub struct PersonChoice {
+    pub id: i64,
+    pub label: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/credential_form.html")]
+pub struct CredentialFormPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub id: Option<i64>,
+    pub version: i64,
+    pub form: zhifa_domain::credential::CredentialInput,
+    pub errors: FieldErrors,
+    pub people: Vec<PersonChoice>,
+    /// On an existing credential: its state, the status form and its history.
+    pub current: Option<CredentialRow>,
+    pub status_form: zhifa_domain::credential::StatusInput,
+    pub status_errors: FieldErrors,
+    pub qr_svg: String,
+    pub check_url: String,
+    pub status_events: Vec<StatusEvent>,
+    pub history: Vec<JournalRow>,
+}
+
+/// One status a credential had, from its log entries (registration and each change).
+pub struct StatusEvent {
+    pub at: String,
+    pub actor: String,
+    pub status: &'static str,
+    pub reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/credential_card.html")]
+pub struct CredentialCardPage {
+    pub chrome: Chrome,
+    pub row: CredentialRow,
+    pub qr_svg: String,
+    pub check_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/credential_check.html")]
+pub struct CredentialCheckPage {
+    pub chrome: Chrome,
+    pub row: CredentialRow,
+    pub checked_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/credential_invalid.html")]
+pub struct CredentialInvalidPage {
+    pub chrome: Chrome,
+    pub checked_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/officers.html")]
+pub struct OfficersPage {
+    pub chrome: Chrome,
+    pub agency: Agency,
+    pub rows: Vec<CredentialRow>,
+    pub today: String,
 }

@@ -214,3 +214,221 @@ async fn a_browser_logs_in_and_sees_the_workbench_on_desktop_and_phone() {
         c.close().await.unwrap();
     }
 }
+
+/// 亮证: an administrator opens an officer's credential; a phone "scans" its QR code (the
+/// code in the page is decoded by a real QR reader, zbarimg, when installed) and sees
+/// 有效; after the administrator revokes the credential, the same code shows 注销.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_scanning_a_credential_sees_its_status_change_at_once() {
+    if !chromedriver_available() {
+        assert!(
+            std::env::var("ZHIFA_REQUIRE_BROWSER").is_err(),
+            "ZHIFA_REQUIRE_BROWSER is set but chromedriver is missing"
+        );
+        eprintln!("chromedriver not found: browser test skipped");
+        return;
+    }
+    let app = TestApp::start(TestDb::sqlite().await).await;
+    let shots = screenshot_dir();
+    let (admin, _d1) = browser(1280).await;
+    admin.goto(&app.url("/login")).await.unwrap();
+    admin
+        .find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys("admin")
+        .await
+        .unwrap();
+    admin
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    admin
+        .find(Locator::Css("form.stack button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    admin
+        .wait()
+        .for_element(Locator::Css("section.hero h1"))
+        .await
+        .unwrap();
+    // The home page warns of the credential that ends within 30 days.
+    let home = admin
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("执法证件即将到期") && home.contains("李华"),
+        "{home}"
+    );
+    admin
+        .goto(&app.url("/app/admin/credentials"))
+        .await
+        .unwrap();
+    std::fs::write(
+        shots.join("admin-credentials-desktop.png"),
+        admin.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    admin
+        .find(Locator::XPath(
+            "//tr[td[contains(., '豫A2024030101')]]//a[text()='管理']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let check_url = admin
+        .find(Locator::Css(".credential-state a.mono"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(check_url.contains("/v/"), "{check_url}");
+    std::fs::write(
+        shots.join("admin-credential-desktop.png"),
+        admin.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    // A real QR reader decodes the code on the page to the check address.
+    if Command::new("zbarimg").arg("--version").output().is_ok() {
+        let png = admin
+            .find(Locator::Css(".credential-state .credential-qr svg"))
+            .await
+            .unwrap()
+            .screenshot()
+            .await
+            .unwrap();
+        let file = shots.join("credential-qr.png");
+        std::fs::write(&file, png).unwrap();
+        let out = Command::new("zbarimg")
+            .args(["--raw", "-q"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            check_url,
+            "the QR code decodes to the check address"
+        );
+    } else {
+        assert!(
+            std::env::var("ZHIFA_REQUIRE_BROWSER").is_err(),
+            "ZHIFA_REQUIRE_BROWSER is set but zbarimg (zbar-tools) is missing"
+        );
+    }
+
+    let (phone, _d2) = browser(375).await;
+    phone.goto(&check_url).await.unwrap();
+    let status = phone
+        .find(Locator::Css(".cred-check-status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(status, "有效");
+    let page = phone
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("张明") && page.contains("综合行政执法大队"));
+    assert!(
+        !page.contains("13900000002"),
+        "no phone number on the public page"
+    );
+    std::fs::write(
+        shots.join("credential-check-phone.png"),
+        phone.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // Revoked in the workbench…
+    admin
+        .find(Locator::Css("#f-status option[value=revoked]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    admin
+        .find(Locator::Id("f-reason"))
+        .await
+        .unwrap()
+        .send_keys("调离执法岗位")
+        .await
+        .unwrap();
+    admin
+        .find(Locator::XPath("//button[text()='保存状态']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    admin
+        .wait()
+        .for_element(Locator::XPath("//li[contains(., '调离执法岗位')]"))
+        .await
+        .unwrap();
+    // …the same code shows 注销 at once.
+    phone.goto(&check_url).await.unwrap();
+    let status = phone
+        .find(Locator::Css(".cred-check-status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(status, "注销");
+    std::fs::write(
+        shots.join("credential-revoked-phone.png"),
+        phone.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    // A forged code: a clear 无效 page.
+    phone
+        .goto(&app.url("/v/AAAAAAAAAAAAAAAAAAAAAA"))
+        .await
+        .unwrap();
+    let status = phone
+        .find(Locator::Css(".cred-check-status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(status, "无效");
+    phone
+        .goto(&app.url("/agencies/zhutang/officers"))
+        .await
+        .unwrap();
+    let overflow = phone
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(overflow.as_i64().unwrap() <= 0, "officers page too wide");
+    std::fs::write(
+        shots.join("officers-phone.png"),
+        phone.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    admin.close().await.unwrap();
+    phone.close().await.unwrap();
+}

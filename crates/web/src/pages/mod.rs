@@ -3,6 +3,7 @@
 mod admin_org;
 mod admin_users;
 mod auth;
+mod credentials;
 mod health;
 mod portal;
 mod verify;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(workbench::router())
         .merge(admin_org::router())
         .merge(admin_users::router())
+        .merge(credentials::router())
 }
 
 /// 404 for unknown paths: JSON under `/api/`, a Chinese page elsewhere.
@@ -80,6 +82,9 @@ pub fn app_chrome(user: &CurrentUser, active: &str) -> Chrome {
             ("/app/admin/people".into(), "人员"),
             ("/app/admin/leadership".into(), "领导小组"),
         ]);
+    }
+    if p.can(Capability::ManageCredentials) {
+        nav.push(("/app/admin/credentials".into(), "执法证件"));
     }
     if p.can(Capability::ManageAccounts) {
         nav.push(("/app/admin/users".into(), "账号与角色"));

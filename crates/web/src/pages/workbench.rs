@@ -38,11 +38,25 @@ fn capability_href(c: Capability, user: &CurrentUser) -> String {
         },
         Capability::ViewAgencyStaff => "/app/staff".into(),
         Capability::ViewAuditLog => "/app/audit".into(),
+        Capability::ManageCredentials => "/app/admin/credentials".into(),
     }
 }
 
-async fn home(user: CurrentUser) -> Response {
+async fn home(State(state): State<AppState>, user: CurrentUser) -> Result<Response, PageError> {
     let p = &user.principal;
+    let expiring = if p.can(Capability::ManageCredentials) {
+        let today = crate::view::today_beijing();
+        state
+            .store
+            .list_credentials(p.agency_id)
+            .await?
+            .into_iter()
+            .map(|c| crate::view::CredentialRow::on(c, today))
+            .filter(|r| r.expires_in.is_some())
+            .collect()
+    } else {
+        vec![]
+    };
     let mut capabilities: Vec<CapabilityLink> = p
         .capabilities()
         .into_iter()
@@ -61,7 +75,7 @@ async fn home(user: CurrentUser) -> Response {
         label: "修改本人密码",
         href: "/app/password".into(),
     });
-    html(&AppHome {
+    Ok(html(&AppHome {
         chrome: app_chrome(&user, "/app"),
         display_name: p.display_name.clone(),
         username: p.username.clone(),
@@ -69,7 +83,8 @@ async fn home(user: CurrentUser) -> Response {
         agency_name: user.agency_name.clone(),
         department_name: user.department_name.clone(),
         capabilities,
-    })
+        expiring,
+    }))
 }
 
 async fn password_form(user: CurrentUser) -> Response {
@@ -222,15 +237,49 @@ pub fn actor_label(names: &HashMap<String, String>, actor: &str) -> String {
     }
 }
 
+/// A record's history from the log: who, when, what — and for each entry whether a signed
+/// checkpoint covers it yet, with a link to check its inclusion on the public 记录核验 page.
 pub async fn history(state: &AppState, kind: &str, id: i64) -> Result<Vec<JournalRow>, PageError> {
     let names = actor_names(state).await?;
-    Ok(state
+    let entries = state
         .store
         .journal_for_subject(kind, &id.to_string())
+        .await?;
+    let slugs: HashMap<i64, String> = state
+        .store
+        .list_agencies()
         .await?
-        .iter()
-        .map(|e| JournalRow::from(e, actor_label(&names, &e.actor)))
-        .collect())
+        .into_iter()
+        .map(|a| (a.id, a.slug))
+        .collect();
+    let mut signed_sizes: HashMap<i64, i64> = HashMap::new();
+    let mut rows = Vec::with_capacity(entries.len());
+    for e in &entries {
+        let signed_size = match signed_sizes.get(&e.log_id) {
+            Some(s) => *s,
+            None => {
+                let s = state
+                    .store
+                    .latest_checkpoint(e.log_id)
+                    .await?
+                    .map(|(size, _)| size as i64)
+                    .unwrap_or(0);
+                signed_sizes.insert(e.log_id, s);
+                s
+            }
+        };
+        let mut row = JournalRow::from(e, actor_label(&names, &e.actor));
+        row.signed = e.seq < signed_size;
+        row.verify_href = match (slugs.get(&e.log_id), &e.leaf_hash) {
+            (Some(slug), Some(h)) => Some(format!(
+                "/verify?agency={slug}&hash={}",
+                zhifa_ledger::hash::to_hex(h)
+            )),
+            _ => None,
+        };
+        rows.push(row);
+    }
+    Ok(rows)
 }
 
 #[derive(Deserialize, Default)]
