@@ -2,7 +2,7 @@
 # HTTP load benchmark: portal home and workbench home against a static file served by
 # the same binary (the ceiling), with wrk at 64 connections; plus start-up time on an
 # existing data dir and idle memory. Usage: bench/http.sh [seconds-per-run]
-# Needs: a release build (cargo build --release -p zhifa), wrk, curl.
+# Needs: a release build (cargo build --release -p zhifa), wrk, curl, sqlite3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-15}
@@ -15,6 +15,7 @@ JAR=$(mktemp)
 
 [ -x "$BIN" ] || { echo "build first: cargo build --release -p zhifa" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
+command -v sqlite3 >/dev/null || { echo "sqlite3 is required (apt-get install sqlite3)" >&2; exit 1; }
 
 wait_ready() {
   for _ in $(seq 1 2000); do
@@ -62,6 +63,10 @@ echo "|---|---:|---:|---:|---:|"
 run "static /static/zhifa.css (ceiling)" /static/zhifa.css
 run "portal home /" /
 run "workbench home /app" /app "$session"
+# 亮证: the page an officer's QR code opens (a valid credential, judged at each request).
+qr=$(sqlite3 "$DATA/zhifa.db" "SELECT qr_token FROM credentials WHERE status = 'valid' ORDER BY id LIMIT 1")
+run "credential check /v/{token}" "/v/$qr"
+run "officers /agencies/zhutang/officers" /agencies/zhutang/officers
 echo
 echo "RSS after load: $(( $(ps -o rss= -p $PID | tr -d ' ') / 1024 )) MB"
 

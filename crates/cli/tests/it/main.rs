@@ -5,6 +5,7 @@ mod api;
 mod app;
 mod browser;
 mod cli;
+mod credentials;
 mod durability;
 mod harness;
 mod log;
