@@ -3,6 +3,7 @@
 
 use anyhow::{Context, anyhow};
 use serde::Deserialize;
+use zhifa_domain::catalog::{DEFAULT_REMEDY, ItemInput, NewItemVersion};
 use zhifa_domain::credential::{CredentialInput, NewCredential, StatusChange, StatusInput};
 use zhifa_domain::org::{AgencyInput, DepartmentInput, LeadershipInput, PersonInput};
 use zhifa_domain::{
@@ -11,6 +12,50 @@ use zhifa_domain::{
 use zhifa_store::{Actor, Store, StoreError, password};
 
 const DATASET: &str = include_str!("../../../data/demo/zhutang.toml");
+const ITEMS: &str = include_str!("../../../data/demo/zhutang-items.toml");
+
+/// The demo 执法事项清单 (`data/demo/zhutang-items.toml`).
+#[derive(Deserialize)]
+struct ItemsFile {
+    items: Vec<ItemEntry>,
+}
+
+#[derive(Deserialize)]
+struct ItemEntry {
+    code: String,
+    name: String,
+    category: String,
+    department: String,
+    basis: String,
+    #[serde(default)]
+    basis_text: String,
+    #[serde(default)]
+    discretion: String,
+    #[serde(default)]
+    time_limit: Option<u32>,
+    #[serde(default)]
+    time_unit: String,
+    effective_from: String,
+}
+
+impl ItemEntry {
+    fn parse(&self) -> anyhow::Result<NewItemVersion> {
+        NewItemVersion::parse(&ItemInput {
+            code: self.code.clone(),
+            name: self.name.clone(),
+            category: self.category.clone(),
+            basis: self.basis.clone(),
+            basis_text: self.basis_text.clone(),
+            discretion: self.discretion.clone(),
+            department: self.department.clone(),
+            time_limit: self.time_limit.map(|n| n.to_string()).unwrap_or_default(),
+            time_unit: self.time_unit.clone(),
+            remedy: DEFAULT_REMEDY.into(),
+            effective_from: self.effective_from.clone(),
+        })
+        .map_err(|e| anyhow!("demo item {}: {e}", self.code))
+    }
+}
 
 /// The password of every demo account (DESIGN §5).
 pub const DEMO_PASSWORD: &str = "Zhifa@2026";
@@ -200,6 +245,22 @@ pub async fn ensure(store: &Store) -> anyhow::Result<bool> {
             tx.change_credential_status(id, 1, &change).await?;
         }
     }
+    // The 执法事项清单; an entry whose code was seen before is a later version.
+    let items: ItemsFile = toml::from_str(ITEMS).context("demo items are malformed")?;
+    let mut item_ids: std::collections::HashMap<String, (i64, i64)> = Default::default();
+    for entry in &items.items {
+        let v = entry.parse()?;
+        match item_ids.get_mut(&v.code) {
+            Some((id, version)) => {
+                tx.add_item_version(*id, *version, &v).await?;
+                *version += 1;
+            }
+            None => {
+                let id = tx.create_item(agency_id, &v).await?;
+                item_ids.insert(v.code.clone(), (id, 1));
+            }
+        }
+    }
     tx.commit().await?;
     Ok(true)
 }
@@ -207,6 +268,27 @@ pub async fn ensure(store: &Store) -> anyhow::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demo_catalogue_has_forty_items_in_six_categories_all_valid() {
+        let items: ItemsFile = toml::from_str(ITEMS).unwrap();
+        let parsed: Vec<NewItemVersion> = items.items.iter().map(|i| i.parse().unwrap()).collect();
+        let codes: std::collections::HashSet<_> = parsed.iter().map(|v| &v.code).collect();
+        let categories: std::collections::HashSet<_> =
+            parsed.iter().map(|v| v.content.category).collect();
+        assert!(codes.len() >= 40, "{} items", codes.len());
+        assert!(categories.len() >= 6);
+        // Every fine range lies inside what its statute allows is the catalogue's job;
+        // here: every row's minimum is at most its maximum, and every item cites a law.
+        for v in &parsed {
+            assert!(!v.content.basis.is_empty());
+            for r in &v.content.discretion {
+                if let (Some(lo), Some(hi)) = (r.fine_min, r.fine_max) {
+                    assert!(lo <= hi, "{}", v.code);
+                }
+            }
+        }
+    }
 
     #[test]
     fn dataset_parses_and_has_every_role() {

@@ -33,6 +33,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "credentials",
         sql: include_str!("../migrations/0004_credentials.sql"),
     },
+    Migration {
+        version: 5,
+        name: "catalog",
+        sql: include_str!("../migrations/0005_catalog.sql"),
+    },
 ];
 
 fn adapt(sql: &str, backend: Backend) -> String {

@@ -19,6 +19,8 @@ pub const LEDGERED: &[(&str, &str)] = &[
     ("user", "users"),
     ("api_token", "api_tokens"),
     ("credential", "credentials"),
+    ("catalog_item", "catalog_items"),
+    ("catalog_item_version", "catalog_item_versions"),
 ];
 
 /// The actions whose entries commit to a row's full state. Which entries are snapshots is
@@ -44,6 +46,9 @@ pub const ROW_ACTIONS: &[&str] = &[
     "credential.update",
     "credential.status",
     "credential.token",
+    "item.create",
+    "item.version",
+    "item_version.create",
 ];
 
 pub fn is_row_action(action: &str) -> bool {
@@ -118,6 +123,12 @@ fn query(kind: &str) -> Option<&'static str> {
             "SELECT id, agency_id, person_id, username, display_name, password_hash, roles, disabled, version, created_at, updated_at FROM users"
         }
         "api_token" => "SELECT id, user_id, name, token_hash, revoked, created_at FROM api_tokens",
+        "catalog_item" => {
+            "SELECT id, agency_id, code, version, created_at, updated_at FROM catalog_items"
+        }
+        "catalog_item_version" => {
+            "SELECT id, item_id, version_no, effective_from, name, category, department, content, created_at FROM catalog_item_versions"
+        }
         "credential" => {
             "SELECT id, agency_id, person_id, kind, number, issuer, area, valid_from, valid_to, status, status_reason, qr_token, version, created_at, updated_at FROM credentials"
         }
@@ -198,6 +209,25 @@ pub fn of_row(kind: &str, r: &AnyRow) -> Result<String, StoreError> {
             t("name")?,
             t("token_hash")?,
             i("revoked")?,
+            i("created_at")?,
+        ],
+        "catalog_item" => vec![
+            i("id")?,
+            i("agency_id")?,
+            t("code")?,
+            i("version")?,
+            i("created_at")?,
+            i("updated_at")?,
+        ],
+        "catalog_item_version" => vec![
+            i("id")?,
+            i("item_id")?,
+            i("version_no")?,
+            t("effective_from")?,
+            t("name")?,
+            t("category")?,
+            t("department")?,
+            t("content")?,
             i("created_at")?,
         ],
         "credential" => vec![

@@ -505,3 +505,61 @@ pub struct OfficersPage {
     pub rows: Vec<CredentialRow>,
     pub today: String,
 }
+
+/// One item as the public list shows it.
+pub struct ItemListRow {
+    pub code: String,
+    pub name: String,
+    pub category: &'static str,
+    pub department: String,
+    pub basis: String,
+    pub time_limit: String,
+    pub versions_note: String,
+}
+
+pub struct CategoryChoice {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+pub struct DepartmentChoice {
+    pub name: String,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal/items.html")]
+pub struct ItemListPage {
+    pub chrome: Chrome,
+    pub agency: Agency,
+    pub rows: Vec<ItemListRow>,
+    pub q: String,
+    pub categories: Vec<CategoryChoice>,
+    pub departments: Vec<DepartmentChoice>,
+    pub filtered: bool,
+    pub today: String,
+    pub updated: String,
+}
+
+/// One version in an item's history, with what it changed.
+pub struct ItemHistoryRow {
+    pub version_no: i64,
+    pub effective_from: String,
+    pub published: String,
+    pub in_force: bool,
+    pub changes: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/item.html")]
+pub struct ItemPage {
+    pub chrome: Chrome,
+    pub agency: Agency,
+    pub code: String,
+    pub current: zhifa_domain::catalog::ItemContent,
+    pub basis: Vec<String>,
+    pub effective_from: String,
+    pub upcoming: Option<String>,
+    pub history: Vec<ItemHistoryRow>,
+}

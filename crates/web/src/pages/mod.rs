@@ -3,6 +3,7 @@
 mod admin_org;
 mod admin_users;
 mod auth;
+mod catalog;
 mod credentials;
 mod health;
 mod portal;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin_org::router())
         .merge(admin_users::router())
         .merge(credentials::router())
+        .merge(catalog::router())
 }
 
 /// 404 for unknown paths: JSON under `/api/`, a Chinese page elsewhere.

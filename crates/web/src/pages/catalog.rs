@@ -1,0 +1,299 @@
+//! The public 执法事项清单: the list in force today with search and filters, each item
+//! with its 裁量基准 and the history of its versions (what each changed), and the list as
+//! open data (JSON, CSV). Works without JavaScript.
+
+use super::{html, portal_chrome};
+use crate::AppState;
+use crate::error::PageError;
+use crate::session::MaybeUser;
+use crate::view::{
+    CategoryChoice, DepartmentChoice, ItemHistoryRow, ItemListPage, ItemListRow, ItemPage,
+    fmt_time, today_beijing,
+};
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use zhifa_domain::catalog::{Citation, ItemCategory, ItemContent, changes};
+use zhifa_store::StoreError;
+use zhifa_store::catalog::{ItemFilter, ItemVersion};
+use zhifa_store::org::Agency;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/agencies/{slug}/items", get(list))
+        .route("/agencies/{slug}/items.json", get(open_json))
+        .route("/agencies/{slug}/items.csv", get(open_csv))
+        .route("/agencies/{slug}/items/{code}", get(item))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ListQuery {
+    q: String,
+    category: String,
+    department: String,
+}
+
+impl ListQuery {
+    /// The filter the query asks for; unknown values filter nothing (never an error).
+    fn filter(&self) -> ItemFilter {
+        let q: String = self.q.trim().chars().take(50).collect();
+        ItemFilter {
+            q: (!q.is_empty()).then_some(q),
+            category: ItemCategory::from_code(self.category.trim()),
+            department: Some(self.department.trim().chars().take(60).collect::<String>())
+                .filter(|d| !d.is_empty()),
+        }
+    }
+}
+
+async fn agency(state: &AppState, slug: &str) -> Result<Agency, PageError> {
+    match state.store.agency_by_slug(slug).await {
+        Ok(a) => Ok(a),
+        Err(StoreError::NotFound) => Err(PageError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn basis_text(basis: &[Citation]) -> String {
+    basis
+        .iter()
+        .map(Citation::display)
+        .collect::<Vec<_>>()
+        .join("；")
+}
+
+async fn list(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    Path(slug): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    let agency = agency(&state, &slug).await?;
+    let today = today_beijing();
+    let filter = q.filter();
+    let items = state
+        .store
+        .items_in_force(agency.id, today, &filter)
+        .await?;
+    let departments = state.store.item_departments(agency.id).await?;
+    let updated = state
+        .store
+        .items_last_changed(agency.id)
+        .await?
+        .map(fmt_time)
+        .unwrap_or_else(|| "尚未发布".into());
+    let rows = items
+        .into_iter()
+        .map(|v| ItemListRow {
+            basis: basis_text(&v.content.basis),
+            time_limit: v
+                .content
+                .time_limit
+                .map(|t| t.display())
+                .unwrap_or_default(),
+            versions_note: if v.version_no > 1 {
+                format!("第 {} 版", v.version_no)
+            } else {
+                String::new()
+            },
+            category: v.content.category.label(),
+            code: v.code,
+            name: v.content.name,
+            department: v.content.department,
+        })
+        .collect();
+    Ok(html(&ItemListPage {
+        chrome: portal_chrome(agency.name.clone(), user.as_ref()),
+        rows,
+        q: filter.q.clone().unwrap_or_default(),
+        categories: ItemCategory::ALL
+            .iter()
+            .map(|c| CategoryChoice {
+                code: c.code(),
+                label: c.label(),
+                selected: filter.category == Some(*c),
+            })
+            .collect(),
+        departments: departments
+            .into_iter()
+            .map(|d| DepartmentChoice {
+                selected: filter.department.as_deref() == Some(d.as_str()),
+                name: d,
+            })
+            .collect(),
+        filtered: filter.q.is_some() || filter.category.is_some() || filter.department.is_some(),
+        today: today.to_string(),
+        updated,
+        agency,
+    }))
+}
+
+async fn item(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    Path((slug, code)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let agency = agency(&state, &slug).await?;
+    let versions = match state.store.item_versions(agency.id, &code).await {
+        Ok(v) => v,
+        Err(StoreError::NotFound) => return Err(PageError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let today = today_beijing().to_string();
+    // The version in force: the newest that has started; before any has, the first.
+    let current_index = versions
+        .iter()
+        .rposition(|v| v.effective_from <= today)
+        .unwrap_or(0);
+    let upcoming = versions
+        .get(current_index + 1)
+        .map(|v| v.effective_from.clone());
+    let mut history: Vec<ItemHistoryRow> = versions
+        .iter()
+        .enumerate()
+        .map(|(i, v)| ItemHistoryRow {
+            version_no: v.version_no,
+            effective_from: v.effective_from.clone(),
+            published: fmt_time(v.created_at),
+            in_force: i == current_index,
+            changes: match i {
+                0 => vec!["首次发布".into()],
+                _ => changes(&versions[i - 1].content, &v.content),
+            },
+        })
+        .collect();
+    history.reverse();
+    let current = versions[current_index].clone();
+    Ok(html(&ItemPage {
+        chrome: portal_chrome(agency.name.clone(), user.as_ref()),
+        basis: current
+            .content
+            .basis
+            .iter()
+            .map(Citation::display)
+            .collect(),
+        effective_from: current.effective_from,
+        current: current.content,
+        code: current.code,
+        upcoming,
+        history,
+        agency,
+    }))
+}
+
+/// One item of the open data, as in force today.
+#[derive(Serialize)]
+struct OpenItem<'a> {
+    code: &'a str,
+    version: i64,
+    effective_from: &'a str,
+    category: &'static str,
+    basis_display: Vec<String>,
+    #[serde(flatten)]
+    content: &'a ItemContent,
+}
+
+async fn in_force(state: &AppState, slug: &str) -> Result<(Agency, Vec<ItemVersion>), PageError> {
+    let agency = agency(state, slug).await?;
+    let items = state
+        .store
+        .items_in_force(agency.id, today_beijing(), &ItemFilter::default())
+        .await?;
+    Ok((agency, items))
+}
+
+async fn open_json(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    let (agency, items) = in_force(&state, &slug).await?;
+    let body = serde_json::json!({
+        "agency": agency.name,
+        "credit_code": agency.credit_code,
+        "as_of": today_beijing().to_string(),
+        "items": items.iter().map(|v| OpenItem {
+            code: &v.code,
+            version: v.version_no,
+            effective_from: &v.effective_from,
+            category: v.content.category.label(),
+            basis_display: v.content.basis.iter().map(Citation::display).collect(),
+            content: &v.content,
+        }).collect::<Vec<_>>(),
+    });
+    Ok(axum::Json(body).into_response())
+}
+
+/// A CSV field, quoted when it must be (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+async fn open_csv(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    let (_, items) = in_force(&state, &slug).await?;
+    // A byte-order mark so that spreadsheet programs open the UTF-8 correctly.
+    let mut out = String::from(
+        "\u{feff}事项编码,事项名称,事项类别,法律依据,承办机构,办理时限,裁量基准,救济渠道,版本,生效日期\r\n",
+    );
+    for v in &items {
+        let c = &v.content;
+        let discretion = c
+            .discretion
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}（{}）{}{}",
+                    r.circumstance,
+                    r.severity.label(),
+                    r.measure,
+                    match r.fine_text().as_str() {
+                        "" => String::new(),
+                        f => format!(" {f}"),
+                    }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("；");
+        let fields = [
+            v.code.clone(),
+            c.name.clone(),
+            c.category.label().to_owned(),
+            basis_text(&c.basis),
+            c.department.clone(),
+            c.time_limit.map(|t| t.display()).unwrap_or_default(),
+            discretion,
+            c.remedy.clone(),
+            v.version_no.to_string(),
+            v.effective_from.clone(),
+        ];
+        out.push_str(
+            &fields
+                .iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push_str("\r\n");
+    }
+    let mut resp = out.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"items.csv\""),
+    );
+    Ok(resp)
+}
