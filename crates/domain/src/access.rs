@@ -76,13 +76,16 @@ pub enum Capability {
     ViewAuditLog,
     /// Register enforcement credentials and change their status.
     ManageCredentials,
+    /// Maintain the published lists (执法事项清单 and the others).
+    ManageLists,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 6] = [
+    pub const ALL: [Capability; 7] = [
         Capability::ManageOrganisation,
         Capability::ManageAccounts,
         Capability::ManageCredentials,
+        Capability::ManageLists,
         Capability::ViewDepartmentStaff,
         Capability::ViewAgencyStaff,
         Capability::ViewAuditLog,
@@ -96,6 +99,7 @@ impl Capability {
             Capability::ViewAgencyStaff => "view_agency_staff",
             Capability::ViewAuditLog => "view_audit_log",
             Capability::ManageCredentials => "manage_credentials",
+            Capability::ManageLists => "manage_lists",
         }
     }
 
@@ -107,6 +111,7 @@ impl Capability {
             Capability::ViewAgencyStaff => "查看本单位全体人员及联系方式",
             Capability::ViewAuditLog => "查阅操作与登录记录",
             Capability::ManageCredentials => "管理执法证件（登记、暂扣、注销）",
+            Capability::ManageLists => "维护执法事项清单",
         }
     }
 
@@ -115,7 +120,7 @@ impl Capability {
         use Capability::*;
         use Role::*;
         match self {
-            ManageOrganisation | ManageAccounts | ManageCredentials => role == Admin,
+            ManageOrganisation | ManageAccounts | ManageCredentials | ManageLists => role == Admin,
             ViewDepartmentStaff => true,
             ViewAgencyStaff => matches!(role, Admin | Leader | Supervisor | LegalReviewer),
             ViewAuditLog => matches!(role, Admin | Supervisor),

@@ -118,6 +118,10 @@ impl Store {
         agency_id: i64,
         code: &str,
     ) -> Result<Vec<ItemVersion>, StoreError> {
+        // PostgreSQL refuses text containing NUL; no code contains one.
+        if code.contains('\0') {
+            return Err(StoreError::NotFound);
+        }
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLS} FROM catalog_items i JOIN catalog_item_versions v ON v.item_id = i.id
              WHERE i.agency_id = $1 AND i.code = $2 ORDER BY v.effective_from"
@@ -131,6 +135,39 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         Ok(versions)
+    }
+
+    /// Every version of one item by its id, oldest first.
+    pub async fn item_versions_by_id(&self, item_id: i64) -> Result<Vec<ItemVersion>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLS} FROM catalog_items i JOIN catalog_item_versions v ON v.item_id = i.id
+             WHERE i.id = $1 ORDER BY v.effective_from"
+        )))
+        .bind(item_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let versions: Vec<ItemVersion> = rows.iter().map(version).collect::<Result<_, _>>()?;
+        if versions.is_empty() {
+            return Err(StoreError::NotFound);
+        }
+        Ok(versions)
+    }
+
+    /// The newest version of every item of an agency (whatever its date), by code.
+    pub async fn latest_item_versions(
+        &self,
+        agency_id: i64,
+    ) -> Result<Vec<ItemVersion>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLS} FROM catalog_items i JOIN catalog_item_versions v ON v.item_id = i.id
+             WHERE i.agency_id = $1 AND v.version_no =
+                (SELECT MAX(w.version_no) FROM catalog_item_versions w WHERE w.item_id = i.id)
+             ORDER BY i.code"
+        )))
+        .bind(agency_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(version).collect()
     }
 
     /// The departments named by an agency's items (for the list's filter).

@@ -157,6 +157,10 @@ impl Store {
     }
 
     pub async fn agency_by_slug(&self, slug: &str) -> Result<Agency, StoreError> {
+        // PostgreSQL refuses text containing NUL; no slug contains one.
+        if slug.contains('\0') {
+            return Err(StoreError::NotFound);
+        }
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {AGENCY_COLS} FROM agencies WHERE slug = $1"
         )))

@@ -563,3 +563,26 @@ pub struct ItemPage {
     pub upcoming: Option<String>,
     pub history: Vec<ItemHistoryRow>,
 }
+
+#[derive(Template)]
+#[template(path = "admin/items.html")]
+pub struct ItemAdminListPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub rows: Vec<zhifa_store::catalog::ItemVersion>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/item_form.html")]
+pub struct ItemFormPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    /// `Some` when adding a version to an existing item.
+    pub item_id: Option<i64>,
+    pub item_version: i64,
+    pub latest_effective: Option<String>,
+    pub form: zhifa_domain::catalog::ItemInput,
+    pub errors: FieldErrors,
+    pub categories: Vec<CategoryChoice>,
+    pub history: Vec<JournalRow>,
+}

@@ -205,6 +205,49 @@ async fn a_browser_logs_in_and_sees_the_workbench_on_desktop_and_phone() {
         )
         .unwrap();
 
+        // 执法事项清单: filtered by category in the browser (a plain GET form, no script).
+        c.goto(&app.url("/agencies/zhutang/items")).await.unwrap();
+        c.find(Locator::Css("#f-category option[value=coercion]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Css("form.filters button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::XPath("//p[contains(., '共 4 项')]"))
+            .await
+            .unwrap();
+        let overflow = c
+            .execute(
+                "return document.documentElement.scrollWidth - window.innerWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "{tag}: items page too wide"
+        );
+        std::fs::write(
+            shots.join(format!("items-{tag}.png")),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        c.goto(&app.url("/agencies/zhutang/items/ZT-CF-003"))
+            .await
+            .unwrap();
+        std::fs::write(
+            shots.join(format!("item-{tag}.png")),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+
         c.goto(&app.url("/app/admin/leadership")).await.unwrap();
         std::fs::write(
             shots.join(format!("admin-leadership-{tag}.png")),

@@ -4,6 +4,7 @@
 mod api;
 mod app;
 mod browser;
+mod catalog;
 mod cli;
 mod credentials;
 mod durability;

@@ -40,12 +40,19 @@ struct ListQuery {
 impl ListQuery {
     /// The filter the query asks for; unknown values filter nothing (never an error).
     fn filter(&self) -> ItemFilter {
-        let q: String = self.q.trim().chars().take(50).collect();
+        // Control characters (NUL above all, which PostgreSQL refuses) never match.
+        let clean = |s: &str, max: usize| -> String {
+            s.trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(max)
+                .collect()
+        };
+        let q = clean(&self.q, 50);
         ItemFilter {
             q: (!q.is_empty()).then_some(q),
             category: ItemCategory::from_code(self.category.trim()),
-            department: Some(self.department.trim().chars().take(60).collect::<String>())
-                .filter(|d| !d.is_empty()),
+            department: Some(clean(&self.department, 60)).filter(|d| !d.is_empty()),
         }
     }
 }
@@ -191,7 +198,7 @@ struct OpenItem<'a> {
     code: &'a str,
     version: i64,
     effective_from: &'a str,
-    category: &'static str,
+    category_label: &'static str,
     basis_display: Vec<String>,
     #[serde(flatten)]
     content: &'a ItemContent,
@@ -219,7 +226,7 @@ async fn open_json(
             code: &v.code,
             version: v.version_no,
             effective_from: &v.effective_from,
-            category: v.content.category.label(),
+            category_label: v.content.category.label(),
             basis_display: v.content.basis.iter().map(Citation::display).collect(),
             content: &v.content,
         }).collect::<Vec<_>>(),

@@ -1,5 +1,6 @@
 //! Server-rendered pages: portal, login, workbench, administration.
 
+mod admin_catalog;
 mod admin_org;
 mod admin_users;
 mod auth;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin_users::router())
         .merge(credentials::router())
         .merge(catalog::router())
+        .merge(admin_catalog::router())
 }
 
 /// 404 for unknown paths: JSON under `/api/`, a Chinese page elsewhere.
@@ -87,6 +89,9 @@ pub fn app_chrome(user: &CurrentUser, active: &str) -> Chrome {
     }
     if p.can(Capability::ManageCredentials) {
         nav.push(("/app/admin/credentials".into(), "执法证件"));
+    }
+    if p.can(Capability::ManageLists) {
+        nav.push(("/app/admin/items".into(), "事项清单"));
     }
     if p.can(Capability::ManageAccounts) {
         nav.push(("/app/admin/users".into(), "账号与角色"));

@@ -39,6 +39,7 @@ fn capability_href(c: Capability, user: &CurrentUser) -> String {
         Capability::ViewAgencyStaff => "/app/staff".into(),
         Capability::ViewAuditLog => "/app/audit".into(),
         Capability::ManageCredentials => "/app/admin/credentials".into(),
+        Capability::ManageLists => "/app/admin/items".into(),
     }
 }
 
