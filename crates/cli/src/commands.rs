@@ -4,6 +4,7 @@ use crate::config::{
     Cli, Command, Database, InitArgs, LedgerCommand, Settings, TokenCommand, UserCommand,
     VerifyArgs,
 };
+use crate::config::{ImportCommand, ImportItemsArgs};
 use crate::{demo, server};
 use anyhow::{Context, anyhow, bail};
 use std::io::BufRead;
@@ -36,6 +37,65 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ledger(cmd) => ledger_command(settings, cmd).await,
         Command::User(cmd) => user_command(settings, cmd).await,
         Command::Token(cmd) => token_command(settings, cmd).await,
+        Command::Import(ImportCommand::Items(args)) => import_items_command(settings, args).await,
+    }
+}
+
+/// `zhifa import items FILE --agency SLUG`: every row is checked first; any problem is
+/// printed with its sheet, row and column, and nothing is imported.
+async fn import_items_command(settings: Settings, args: ImportItemsArgs) -> anyhow::Result<()> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("无法读取 / cannot read {}", args.file.display()))?;
+    let store = open(&settings).await?;
+    let agency = match store.agency_by_slug(&args.agency).await {
+        Ok(a) => a,
+        Err(StoreError::NotFound) => bail!("没有执法主体 / no agency {}", args.agency),
+        Err(e) => return Err(e.into()),
+    };
+    let started = Instant::now();
+    let rows = match zhifa_sheets::read_items(&bytes) {
+        Ok(rows) => rows,
+        Err(errors) => {
+            for e in &errors {
+                println!("错误 / ERROR: {e}");
+            }
+            bail!(
+                "未导入：{} 处问题 / nothing imported: {} problems",
+                errors.len(),
+                errors.len()
+            );
+        }
+    };
+    let rows: Vec<_> = rows.into_iter().map(|r| (r.row, r.version)).collect();
+    match store
+        .import_items(Actor::System("import"), agency.id, &rows)
+        .await
+    {
+        Ok(s) => {
+            println!(
+                "已导入 / imported: {} 个新事项 new items, {} 个新版本 new versions ({} ms)",
+                s.items_created,
+                s.versions_added,
+                started.elapsed().as_millis()
+            );
+            Ok(())
+        }
+        Err(zhifa_store::catalog::ImportError::Row { row, error }) => {
+            let (field, message) = match &error {
+                StoreError::Invalid(f) => f
+                    .iter()
+                    .next()
+                    .map(|e| (e.field.clone(), e.message.clone()))
+                    .unwrap_or_default(),
+                other => (String::new(), other.to_string()),
+            };
+            println!(
+                "错误 / ERROR: {}",
+                zhifa_sheets::row_error(row, &field, message)
+            );
+            bail!("未导入 / nothing imported")
+        }
+        Err(zhifa_store::catalog::ImportError::Store(e)) => Err(e.into()),
     }
 }
 

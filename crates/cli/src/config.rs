@@ -133,6 +133,24 @@ pub enum Command {
     /// API 令牌 / API tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// 从 Excel 导入清单（全部成功或全部不导入）/ import a list from XLSX (all rows or none)
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// 导入执法事项清单 / import the 执法事项清单 (layout: README, or export one)
+    Items(ImportItemsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportItemsArgs {
+    /// Excel 文件（.xlsx）/ the XLSX file
+    pub file: std::path::PathBuf,
+    /// 执法主体网址标识 / the agency's slug, e.g. zhutang
+    #[arg(long)]
+    pub agency: String,
 }
 
 #[derive(Args, Debug)]

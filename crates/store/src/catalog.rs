@@ -314,3 +314,72 @@ impl WriteTx {
             .await
     }
 }
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub items_created: usize,
+    pub versions_added: usize,
+}
+
+/// Why an import was refused (nothing was written).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The row (as the caller numbers it) that the stored list refuses.
+    #[error("第 {row} 行：{error}")]
+    Row { row: usize, error: StoreError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// Imports item versions into an agency's list in one transaction: a code not in the
+    /// list adds an item, a code already there (or earlier in `rows`) adds a version. Any
+    /// refusal rolls back every row.
+    pub async fn import_items(
+        &self,
+        actor: crate::Actor,
+        agency_id: i64,
+        rows: &[(usize, NewItemVersion)],
+    ) -> Result<ImportSummary, ImportError> {
+        let mut known: std::collections::HashMap<String, (i64, i64)> =
+            sqlx::query("SELECT id, code, version FROM catalog_items WHERE agency_id = $1")
+                .bind(agency_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::from)?
+                .iter()
+                .map(|r| -> Result<_, StoreError> {
+                    Ok((
+                        r.try_get::<String, _>("code")?,
+                        (r.try_get::<i64, _>("id")?, r.try_get::<i64, _>("version")?),
+                    ))
+                })
+                .collect::<Result<_, _>>()?;
+        let mut summary = ImportSummary::default();
+        let mut tx = self.write(actor).await?;
+        for (row, v) in rows {
+            let result = match known.get_mut(&v.code) {
+                Some((id, version)) => {
+                    let r = tx.add_item_version(*id, *version, v).await;
+                    *version += 1;
+                    summary.versions_added += 1;
+                    r
+                }
+                None => match tx.create_item(agency_id, v).await {
+                    Ok(id) => {
+                        known.insert(v.code.clone(), (id, 1));
+                        summary.items_created += 1;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(error) = result {
+                return Err(ImportError::Row { row: *row, error });
+            }
+        }
+        tx.commit().await?;
+        Ok(summary)
+    }
+}

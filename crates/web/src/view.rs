@@ -586,3 +586,26 @@ pub struct ItemFormPage {
     pub categories: Vec<CategoryChoice>,
     pub history: Vec<JournalRow>,
 }
+
+/// One row of an import preview.
+pub struct ImportPreviewRow {
+    pub row: usize,
+    pub code: String,
+    pub name: String,
+    pub category: &'static str,
+    pub effective_from: String,
+    /// 新增事项 or 新增版本.
+    pub action: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin/item_import.html")]
+pub struct ItemImportPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub errors: Vec<String>,
+    pub preview: Vec<ImportPreviewRow>,
+    /// The checked file, base64, carried by the confirmation form.
+    pub data: String,
+    pub done: Option<String>,
+}

@@ -248,6 +248,47 @@ async fn a_browser_logs_in_and_sees_the_workbench_on_desktop_and_phone() {
         )
         .unwrap();
 
+        // Import from Excel: the file is checked and previewed, then imported on
+        // confirmation (the checked file travels in the form: no state on the server).
+        let file = shots.join(format!("import-{tag}.xlsx"));
+        std::fs::write(
+            &file,
+            crate::catalog::workbook(12, |i, r| r[0] = format!("{tag}-{i:03}")),
+        )
+        .unwrap();
+        c.goto(&app.url("/app/admin/items/import")).await.unwrap();
+        c.find(Locator::Id("f-file"))
+            .await
+            .unwrap()
+            .send_keys(file.canonicalize().unwrap().to_str().unwrap())
+            .await
+            .unwrap();
+        c.find(Locator::XPath("//button[text()='检查并预览']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::XPath("//h2[contains(., '将导入 12 行')]"))
+            .await
+            .unwrap();
+        std::fs::write(
+            shots.join(format!("import-preview-{tag}.png")),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        c.find(Locator::XPath("//button[text()='确认导入']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::XPath("//div[contains(., '新增事项 12 项')]"))
+            .await
+            .unwrap();
+
         c.goto(&app.url("/app/admin/leadership")).await.unwrap();
         std::fs::write(
             shots.join(format!("admin-leadership-{tag}.png")),

@@ -14,6 +14,7 @@ on_both_backends!(
     an_admin_adds_and_revises_an_item_and_the_portal_shows_the_diff,
     bad_items_and_overlapping_versions_change_nothing,
     odd_list_queries_and_unknown_items_never_fail,
+    an_upload_is_previewed_then_imported_whole,
 );
 
 async fn get(app: &TestApp, path: &str) -> (StatusCode, String) {
@@ -271,4 +272,179 @@ async fn odd_list_queries_and_unknown_items_never_fail(db: TestDb) {
         let (s, _) = get(&app, path).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
     }
+}
+
+/// A workbook of `n` new items (codes IMP-0001…), valid unless `spoil` changes a row.
+pub fn workbook(n: usize, spoil: impl Fn(usize, &mut [String; 11])) -> Vec<u8> {
+    let rows: Vec<[String; 11]> = (1..=n)
+        .map(|i| {
+            let mut r = [
+                format!("IMP-{i:04}"),
+                format!("导入测试事项第{i}项"),
+                "行政检查".to_owned(),
+                "中华人民共和国安全生产法|65|1".to_owned(),
+                String::new(),
+                String::new(),
+                "应急管理办公室".to_owned(),
+                String::new(),
+                String::new(),
+                "可以申请行政复议。".to_owned(),
+                "2026-01-01".to_owned(),
+            ];
+            spoil(i, &mut r);
+            r
+        })
+        .collect();
+    zhifa_sheets::write_items(&rows).unwrap()
+}
+
+async fn upload(
+    app: &TestApp,
+    c: &reqwest::Client,
+    token: &str,
+    agency: i64,
+    step: &str,
+    file: Option<Vec<u8>>,
+    data: Option<String>,
+) -> (StatusCode, String) {
+    let mut form = reqwest::multipart::Form::new()
+        .text("csrf_token", token.to_owned())
+        .text("step", step.to_owned());
+    if let Some(f) = file {
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(f).file_name("items.xlsx"),
+        );
+    }
+    if let Some(d) = data {
+        form = form.text("data", d);
+    }
+    let r = c
+        .post(app.url(&format!("/app/admin/items/import?agency={agency}")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+async fn an_upload_is_previewed_then_imported_whole(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let c = app.login("admin").await;
+    let agency = app.agency_id().await;
+    let token = app.csrf_for(&c, "/app/admin/items/import").await;
+    // The exported list reads back as 42 new versions of existing codes… refused whole,
+    // because each must start after the version already there.
+    let export = app
+        .client()
+        .get(app.url("/agencies/zhutang/items.xlsx"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let (s, body) = upload(&app, &c, &token, agency, "preview", Some(export), None).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.contains("新增版本") && body.contains("确认导入"));
+    let data = body
+        .split("name=\"data\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (s, body) = upload(&app, &c, &token, agency, "import", None, Some(data)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body.contains("第 2 行 K 列（生效日期）"), "{body}");
+    assert!(body.contains("须晚于现有最新版本的生效日期"));
+    let before = app
+        .store
+        .journal_count("item_version.create")
+        .await
+        .unwrap();
+    assert_eq!(before, 43);
+
+    // Bad rows are named by row and column; nothing is imported.
+    let bad = workbook(5, |i, r| {
+        if i == 2 {
+            r[2] = "行政奖励".into();
+        }
+        if i == 4 {
+            r[3] = String::new();
+            r[7] = "0".into();
+            r[8] = "月".into();
+        }
+    });
+    let (s, body) = upload(&app, &c, &token, agency, "preview", Some(bad), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    for m in [
+        "第 3 行 C 列（事项类别）",
+        "第 5 行 D 列（法律依据）",
+        "第 5 行 H 列（办理时限）",
+        "第 5 行 I 列（时限单位）",
+    ] {
+        assert!(body.contains(m), "{m}");
+    }
+    // Not a workbook at all.
+    let (s, body) = upload(
+        &app,
+        &c,
+        &token,
+        agency,
+        "preview",
+        Some(b"name,code\n1,2\n".to_vec()),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body.contains("不是有效的 Excel 工作簿"));
+
+    // A good file: preview, then import.
+    let (s, body) = upload(
+        &app,
+        &c,
+        &token,
+        agency,
+        "preview",
+        Some(workbook(30, |_, _| {})),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body.matches("新增事项").count(), 30);
+    let data = body
+        .split("name=\"data\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (s, body) = upload(&app, &c, &token, agency, "import", None, Some(data)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.contains("新增事项 30 项"));
+    assert_eq!(
+        app.store
+            .journal_count("item_version.create")
+            .await
+            .unwrap(),
+        before + 30
+    );
+    let (_, list) = get(&app, "/agencies/zhutang/items?q=导入测试").await;
+    assert_eq!(count(&list), 30);
+    // A forged upload without the session's token is refused.
+    let (s, _) = upload(
+        &app,
+        &c,
+        "forged",
+        agency,
+        "preview",
+        Some(workbook(1, |_, _| {})),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }

@@ -270,6 +270,75 @@ fn cli_story(database: &[&str]) {
             .unwrap()
             .contains("up to date")
     );
+
+    // The 执法事项清单 from Excel: a file with bad rows imports nothing and names each
+    // problem; a good one imports every row, and the record still verifies.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.xlsx");
+    std::fs::write(
+        &bad,
+        crate::catalog::workbook(3, |i, r| {
+            if i == 3 {
+                r[10] = "2026-02-30".into();
+            }
+        }),
+    )
+    .unwrap();
+    let out = run(
+        &["import", "items", bad.to_str().unwrap(), "--agency", "city"],
+        None,
+    );
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("第 4 行 K 列（生效日期）"), "{stdout}");
+    let good = dir.path().join("good.xlsx");
+    std::fs::write(&good, crate::catalog::workbook(20, |_, _| {})).unwrap();
+    let out = run(
+        &[
+            "import",
+            "items",
+            good.to_str().unwrap(),
+            "--agency",
+            "city",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("20 个新事项"));
+    // The same file again: each row would overlap the version just imported.
+    let out = run(
+        &[
+            "import",
+            "items",
+            good.to_str().unwrap(),
+            "--agency",
+            "city",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("第 2 行 K 列"));
+    let out = run(
+        &[
+            "import",
+            "items",
+            good.to_str().unwrap(),
+            "--agency",
+            "nowhere",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let out = run(&["verify"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

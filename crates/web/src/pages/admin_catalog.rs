@@ -9,9 +9,12 @@ use crate::AppState;
 use crate::error::PageError;
 use crate::forms::{FormData, UserForm};
 use crate::session::CurrentUser;
-use crate::view::{AgencyContext, CategoryChoice, ItemAdminListPage, ItemFormPage, today_beijing};
+use crate::view::{
+    AgencyContext, CategoryChoice, ImportPreviewRow, ItemAdminListPage, ItemFormPage,
+    ItemImportPage, today_beijing,
+};
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -19,11 +22,21 @@ use zhifa_domain::catalog::{
     DEFAULT_REMEDY, DiscretionRow, ItemCategory, ItemInput, NewItemVersion,
 };
 use zhifa_domain::{Capability, FieldErrors};
-use zhifa_store::catalog::ItemVersion;
+use zhifa_store::catalog::{ImportError, ItemVersion};
 use zhifa_store::{Actor, StoreError};
+
+/// An uploaded workbook may be this large (5,000 items are about 1 MB; the confirmation
+/// form carries the file again as base64).
+const MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/app/admin/items/import",
+            get(import_form)
+                .post(import)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
         .route("/app/admin/items", get(list))
         .route("/app/admin/items/new", get(new_form).post(create))
         .route("/app/admin/items/{id}", get(revise_form).post(revise))
@@ -251,4 +264,201 @@ async fn revise(
     let agency_id = versions[0].agency_id;
     let ctx = lists_context(&state, &user, method, uri, agency_id).await?;
     save(&state, &user, ctx, Some(versions), form).await
+}
+
+async fn import_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    method: Method,
+    uri: Uri,
+    Query(q): Query<AgencyQuery>,
+) -> Result<Response, PageError> {
+    let agency_id = requested_agency(&q, &user)?;
+    let ctx = lists_context(&state, &user, method, uri, agency_id).await?;
+    Ok(html(&ItemImportPage {
+        chrome: app_chrome(&user, "/app/admin/items"),
+        ctx,
+        errors: vec![],
+        preview: vec![],
+        data: String::new(),
+        done: None,
+    }))
+}
+
+/// The fields of the import form (multipart: a file input needs it).
+#[derive(Default)]
+struct ImportForm {
+    csrf_token: String,
+    step: String,
+    file: Vec<u8>,
+    data: String,
+}
+
+async fn read_import_form(mut mp: Multipart) -> Result<ImportForm, PageError> {
+    let bad = || PageError::BadRequest("上传的表单无法读取，请重新选择文件后提交".into());
+    let mut f = ImportForm::default();
+    while let Some(field) = mp.next_field().await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            PageError::TooLarge
+        } else {
+            bad()
+        }
+    })? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field.bytes().await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                PageError::TooLarge
+            } else {
+                bad()
+            }
+        })?;
+        match name.as_str() {
+            "file" => f.file = bytes.to_vec(),
+            "csrf_token" => f.csrf_token = String::from_utf8_lossy(&bytes).into_owned(),
+            "step" => f.step = String::from_utf8_lossy(&bytes).into_owned(),
+            "data" => f.data = String::from_utf8_lossy(&bytes).into_owned(),
+            _ => {}
+        }
+    }
+    Ok(f)
+}
+
+fn sheet_errors(errors: Vec<zhifa_sheets::SheetError>) -> Vec<String> {
+    errors.iter().map(ToString::to_string).collect()
+}
+
+/// Checks an uploaded workbook and shows what it would import (step "preview"), or imports
+/// the checked workbook carried back by the confirmation form (step "import"). Either way
+/// every row is checked again; any problem imports nothing.
+async fn import(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    method: Method,
+    uri: Uri,
+    Query(q): Query<AgencyQuery>,
+    mp: Multipart,
+) -> Result<Response, PageError> {
+    let agency_id = requested_agency(&q, &user)?;
+    let ctx = lists_context(&state, &user, method, uri.clone(), agency_id).await?;
+    let form = read_import_form(mp).await?;
+    if !crate::session::constant_time_eq(&form.csrf_token, &user.csrf_token) {
+        crate::access::record_refusal(
+            &state,
+            Some(&user.principal),
+            "csrf.token",
+            "POST",
+            uri.path(),
+        )
+        .await;
+        return Err(PageError::Forbidden(
+            "表单已过期或来源不可信（CSRF 校验失败），未导入任何内容。请返回、刷新页面后重试。"
+                .into(),
+        ));
+    }
+    let bytes = if form.step == "import" {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(form.data.trim())
+            .map_err(|_| PageError::BadRequest("确认表单已损坏，请重新选择文件".into()))?
+    } else {
+        form.file
+    };
+    let agency_id = ctx.current.id;
+    let chrome = app_chrome(&user, "/app/admin/items");
+    // Each path below renders the page once, with the context moved into it.
+    let page = move |errors: Vec<String>, preview, data: String, done| ItemImportPage {
+        chrome,
+        ctx,
+        errors,
+        preview,
+        data,
+        done,
+    };
+    if bytes.is_empty() {
+        return Ok(html_status(
+            StatusCode::BAD_REQUEST,
+            &page(
+                vec!["请选择要导入的 Excel 文件".into()],
+                vec![],
+                String::new(),
+                None,
+            ),
+        ));
+    }
+    let rows = match zhifa_sheets::read_items(&bytes) {
+        Ok(rows) => rows,
+        Err(errors) => {
+            return Ok(html_status(
+                StatusCode::BAD_REQUEST,
+                &page(sheet_errors(errors), vec![], String::new(), None),
+            ));
+        }
+    };
+    if form.step != "import" {
+        let existing: std::collections::HashSet<String> = state
+            .store
+            .latest_item_versions(agency_id)
+            .await?
+            .into_iter()
+            .map(|v| v.code)
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        let preview = rows
+            .iter()
+            .map(|r| ImportPreviewRow {
+                row: r.row,
+                code: r.version.code.clone(),
+                name: r.version.content.name.clone(),
+                category: r.version.content.category.label(),
+                effective_from: r.version.effective_from.to_string(),
+                action: if existing.contains(&r.version.code)
+                    || !seen.insert(r.version.code.clone())
+                {
+                    "新增版本"
+                } else {
+                    "新增事项"
+                },
+            })
+            .collect();
+        use base64::Engine;
+        let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        return Ok(html(&page(vec![], preview, data, None)));
+    }
+    let rows: Vec<_> = rows.into_iter().map(|r| (r.row, r.version)).collect();
+    match state
+        .store
+        .import_items(Actor::User(user.principal.user_id), agency_id, &rows)
+        .await
+    {
+        Ok(s) => Ok(html(&page(
+            vec![],
+            vec![],
+            String::new(),
+            Some(format!(
+                "已导入：新增事项 {} 项，新增版本 {} 个。",
+                s.items_created, s.versions_added
+            )),
+        ))),
+        Err(ImportError::Row { row, error }) => {
+            let (field, message) = match &error {
+                StoreError::Invalid(f) => f
+                    .iter()
+                    .next()
+                    .map(|e| (e.field.clone(), e.message.clone()))
+                    .unwrap_or_default(),
+                StoreError::Stale => (String::new(), "清单在导入期间被修改，请重新上传".into()),
+                _ => return Err(error.into()),
+            };
+            Ok(html_status(
+                StatusCode::BAD_REQUEST,
+                &page(
+                    vec![zhifa_sheets::row_error(row, &field, message).to_string()],
+                    vec![],
+                    String::new(),
+                    None,
+                ),
+            ))
+        }
+        Err(ImportError::Store(e)) => Err(e.into()),
+    }
 }

@@ -26,6 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/agencies/{slug}/items", get(list))
         .route("/agencies/{slug}/items.json", get(open_json))
         .route("/agencies/{slug}/items.csv", get(open_csv))
+        .route("/agencies/{slug}/items.xlsx", get(open_xlsx))
+        .route("/templates/items.xlsx", get(template_xlsx))
         .route("/agencies/{slug}/items/{code}", get(item))
 }
 
@@ -303,4 +305,63 @@ async fn open_csv(
         HeaderValue::from_static("attachment; filename=\"items.csv\""),
     );
     Ok(resp)
+}
+
+fn xlsx_response(bytes: Vec<u8>, filename: &'static str) -> Response {
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static(filename),
+    );
+    resp
+}
+
+/// The list in force as an Excel file, in the layout that import reads.
+async fn open_xlsx(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    let (_, items) = in_force(&state, &slug).await?;
+    let rows: Vec<[String; 11]> = items
+        .iter()
+        .map(|v| zhifa_sheets::item_cells(&v.code, &v.effective_from, &v.content))
+        .collect();
+    let bytes = zhifa_sheets::write_items(&rows).map_err(|e| {
+        tracing::error!(error = %e, "xlsx export failed");
+        PageError::Internal
+    })?;
+    Ok(xlsx_response(bytes, "attachment; filename=\"items.xlsx\""))
+}
+
+/// The import template: the header and one filled-in example row.
+async fn template_xlsx() -> Result<Response, PageError> {
+    let example = [
+        "ZT-CF-100",
+        "对露天焚烧秸秆、落叶等产生烟尘污染的物质的行政处罚",
+        "行政处罚",
+        "中华人民共和国大气污染防治法|119|1",
+        "……并可以处五百元以上二千元以下的罚款。（摘要）",
+        "焚烧面积较小，未造成明显污染|一般|责令改正，并处罚款|500|1000\n造成严重污染|严重|责令改正，并处罚款|1500|2000",
+        "综合行政执法大队",
+        "90",
+        "日",
+        zhifa_domain::catalog::DEFAULT_REMEDY,
+        "2026-01-01",
+    ]
+    .map(str::to_owned);
+    let bytes = zhifa_sheets::write_items(&[example]).map_err(|e| {
+        tracing::error!(error = %e, "xlsx template failed");
+        PageError::Internal
+    })?;
+    Ok(xlsx_response(
+        bytes,
+        "attachment; filename=\"items-template.xlsx\"",
+    ))
 }
