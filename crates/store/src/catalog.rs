@@ -72,44 +72,74 @@ impl Store {
         day: NaiveDate,
         filter: &ItemFilter,
     ) -> Result<Vec<ItemVersion>, StoreError> {
-        let mut sql = format!(
-            "SELECT {COLS} FROM catalog_items i JOIN catalog_item_versions v ON v.item_id = i.id
-             WHERE i.agency_id = $1 AND v.effective_from <= $2
+        let (items, _) = self
+            .items_in_force_page(agency_id, day, filter, 0, i64::MAX)
+            .await?;
+        Ok(items)
+    }
+
+    /// One page (`limit` items from `offset`) of [`Store::items_in_force`], with the number
+    /// of items that match in all.
+    pub async fn items_in_force_page(
+        &self,
+        agency_id: i64,
+        day: NaiveDate,
+        filter: &ItemFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ItemVersion>, i64), StoreError> {
+        let mut cond = String::from(
+            "i.agency_id = $1 AND v.effective_from <= $2
                AND NOT EXISTS (SELECT 1 FROM catalog_item_versions w WHERE w.item_id = i.id
-                   AND w.effective_from <= $2 AND w.effective_from > v.effective_from)"
+                   AND w.effective_from <= $2 AND w.effective_from > v.effective_from)",
         );
         let mut n = 2;
-        let mut next = |clause: &str, sql: &mut String| {
+        let mut next = |clause: &str, cond: &mut String| {
             n += 1;
-            sql.push_str(&clause.replace("$N", &format!("${n}")));
+            cond.push_str(&clause.replace("$N", &format!("${n}")));
         };
         if filter.category.is_some() {
-            next(" AND v.category = $N", &mut sql);
+            next(" AND v.category = $N", &mut cond);
         }
         if filter.department.is_some() {
-            next(" AND v.department = $N", &mut sql);
+            next(" AND v.department = $N", &mut cond);
         }
         if filter.q.is_some() {
             next(
                 " AND (v.name LIKE $N ESCAPE '\\' OR i.code LIKE $N ESCAPE '\\')",
-                &mut sql,
+                &mut cond,
             );
         }
-        sql.push_str(" ORDER BY i.code");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(agency_id)
-            .bind(day.to_string());
-        if let Some(c) = filter.category {
-            q = q.bind(c.code());
-        }
-        if let Some(d) = &filter.department {
-            q = q.bind(d.clone());
-        }
-        if let Some(words) = &filter.q {
-            q = q.bind(like(words));
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter().map(version).collect()
+        let from = "catalog_items i JOIN catalog_item_versions v ON v.item_id = i.id";
+        let bind_all = |sql: String| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(agency_id)
+                .bind(day.to_string());
+            if let Some(c) = filter.category {
+                q = q.bind(c.code());
+            }
+            if let Some(d) = &filter.department {
+                q = q.bind(d.clone());
+            }
+            if let Some(words) = &filter.q {
+                q = q.bind(like(words));
+            }
+            q
+        };
+        let total: i64 = bind_all(format!("SELECT COUNT(*) AS n FROM {from} WHERE {cond}"))
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        // Page bounds are integers we computed: safe to inline.
+        let rows = bind_all(format!(
+            "SELECT {COLS} FROM {from} WHERE {cond} ORDER BY i.code LIMIT {} OFFSET {}",
+            limit.clamp(0, i64::MAX / 2),
+            offset.max(0)
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(version).collect::<Result<_, _>>()?;
+        Ok((items, total))
     }
 
     /// Every version of one item (by its code in the agency's list), oldest first.

@@ -540,6 +540,11 @@ pub struct ItemListPage {
     pub filtered: bool,
     pub today: String,
     pub updated: String,
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+    pub prev_href: Option<String>,
+    pub next_href: Option<String>,
 }
 
 /// One version in an item's history, with what it changed.

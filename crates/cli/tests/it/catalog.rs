@@ -435,6 +435,18 @@ async fn an_upload_is_previewed_then_imported_whole(db: TestDb) {
     );
     let (_, list) = get(&app, "/agencies/zhutang/items?q=导入测试").await;
     assert_eq!(count(&list), 30);
+    // 72 items: pages of 50; an odd page number shows the nearest page.
+    let (_, first) = get(&app, "/agencies/zhutang/items").await;
+    assert_eq!(count(&first), 50);
+    assert!(first.contains("共 72 项") && first.contains("第 1 / 2 页"));
+    assert!(first.contains("page=2"));
+    let (_, second) = get(&app, "/agencies/zhutang/items?page=2").await;
+    assert_eq!(count(&second), 22);
+    for odd in ["99", "-3", "abc", "99999999999999999999"] {
+        let (s, p) = get(&app, &format!("/agencies/zhutang/items?page={odd}")).await;
+        assert_eq!(s, StatusCode::OK, "{odd}");
+        assert!(count(&p) == 50 || count(&p) == 22, "{odd}");
+    }
     // A forged upload without the session's token is refused.
     let (s, _) = upload(
         &app,

@@ -37,7 +37,11 @@ struct ListQuery {
     q: String,
     category: String,
     department: String,
+    page: String,
 }
+
+/// Items per page of the public list.
+const PAGE_SIZE: i64 = 50;
 
 impl ListQuery {
     /// The filter the query asks for; unknown values filter nothing (never an error).
@@ -84,10 +88,40 @@ async fn list(
     let agency = agency(&state, &slug).await?;
     let today = today_beijing();
     let filter = q.filter();
-    let items = state
+    // An unreadable or out-of-range page number shows the nearest page, never an error.
+    let asked: i64 = q.page.trim().parse().unwrap_or(1).clamp(1, 1_000_000);
+    let (mut items, total) = state
         .store
-        .items_in_force(agency.id, today, &filter)
+        .items_in_force_page(
+            agency.id,
+            today,
+            &filter,
+            (asked - 1) * PAGE_SIZE,
+            PAGE_SIZE,
+        )
         .await?;
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let page = asked.min(pages);
+    if page != asked {
+        items = state
+            .store
+            .items_in_force_page(agency.id, today, &filter, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+            .await?
+            .0;
+    }
+    // The filter as query parameters, for the page links.
+    let keep = serde_urlencoded::to_string([
+        ("q", filter.q.clone().unwrap_or_default()),
+        (
+            "category",
+            filter
+                .category
+                .map(|c| c.code().to_owned())
+                .unwrap_or_default(),
+        ),
+        ("department", filter.department.clone().unwrap_or_default()),
+    ])
+    .unwrap_or_default();
     let departments = state.store.item_departments(agency.id).await?;
     let updated = state
         .store
@@ -135,6 +169,13 @@ async fn list(
             })
             .collect(),
         filtered: filter.q.is_some() || filter.category.is_some() || filter.department.is_some(),
+        total,
+        page,
+        pages,
+        prev_href: (page > 1)
+            .then(|| format!("/agencies/{}/items?{keep}&page={}", agency.slug, page - 1)),
+        next_href: (page < pages)
+            .then(|| format!("/agencies/{}/items?{keep}&page={}", agency.slug, page + 1)),
         today: today.to_string(),
         updated,
         agency,
