@@ -183,6 +183,7 @@ pub async fn ensure(store: &Store) -> anyhow::Result<bool> {
             department_id: dept.to_string(),
             position: a.position.clone(),
             phone: a.phone.clone(),
+            ..Default::default()
         })
         .map_err(|e| anyhow!("demo person {}: {e}", a.name))?;
         let person_id = tx.create_person(agency_id, &person).await?;
@@ -214,7 +215,7 @@ pub async fn ensure(store: &Store) -> anyhow::Result<bool> {
             name: p.name.clone(),
             department_id: dept.to_string(),
             position: p.position.clone(),
-            phone: String::new(),
+            ..Default::default()
         })
         .map_err(|e| anyhow!("demo staff {}: {e}", p.name))?;
         person_ids.insert(p.name.clone(), tx.create_person(agency_id, &person).await?);

@@ -8,6 +8,7 @@ pub mod account;
 pub mod catalog;
 pub mod credential;
 pub mod credit_code;
+pub mod id_number;
 pub mod org;
 pub mod validation;
 

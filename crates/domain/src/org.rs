@@ -234,6 +234,7 @@ pub struct PersonInput {
     pub department_id: String,
     pub position: String,
     pub phone: String,
+    pub id_number: String,
 }
 
 /// A member of staff. The phone number is internal and never shown on the portal.
@@ -244,6 +245,8 @@ pub struct NewPerson {
     /// 职务
     pub position: String,
     pub phone: Option<Phone>,
+    /// 公民身份号码 (internal, optional).
+    pub id_number: Option<crate::id_number::IdNumber>,
 }
 
 impl NewPerson {
@@ -260,11 +263,19 @@ impl NewPerson {
                 .map_err(|m| e.add("phone", m))
                 .ok()
         };
+        let id_number = if input.id_number.trim().is_empty() {
+            None
+        } else {
+            crate::id_number::IdNumber::parse(&input.id_number)
+                .map_err(|m| e.add("id_number", m.to_string()))
+                .ok()
+        };
         e.into_result(|| NewPerson {
             name,
             department_id,
             position,
             phone,
+            id_number,
         })
     }
 }

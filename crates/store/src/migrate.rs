@@ -38,6 +38,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "catalog",
         sql: include_str!("../migrations/0005_catalog.sql"),
     },
+    Migration {
+        version: 6,
+        name: "person_id_number",
+        sql: include_str!("../migrations/0006_person_id_number.sql"),
+    },
 ];
 
 fn adapt(sql: &str, backend: Backend) -> String {

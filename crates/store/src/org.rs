@@ -50,6 +50,8 @@ pub struct Person {
     pub name: String,
     pub position: String,
     pub phone: Option<String>,
+    /// 公民身份号码, internal (show it masked).
+    pub id_number: Option<String>,
     pub active: bool,
     pub version: i64,
 }
@@ -106,6 +108,7 @@ fn person(r: &AnyRow) -> Result<Person, StoreError> {
         name: r.try_get("name")?,
         position: r.try_get("position")?,
         phone: r.try_get("phone")?,
+        id_number: r.try_get("id_number")?,
         active: r.try_get::<i64, _>("active")? != 0,
         version: r.try_get("version")?,
     })
@@ -130,7 +133,7 @@ const DEPARTMENT_SELECT: &str = "SELECT d.id, d.agency_id, d.name, d.duties, d.s
 
 const PERSON_SELECT: &str =
     "SELECT p.id, p.agency_id, p.department_id, d.name AS department_name, p.name,
-        p.position, p.phone, p.active, p.version
+        p.position, p.phone, p.id_number, p.active, p.version
      FROM people p LEFT JOIN departments d ON d.id = p.department_id";
 
 impl Store {
@@ -522,14 +525,15 @@ impl WriteTx {
         self.check_department_of(agency_id, p.department_id).await?;
         let now = self.now();
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO people (agency_id, department_id, name, position, phone, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+            "INSERT INTO people (agency_id, department_id, name, position, phone, id_number, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
         )
         .bind(agency_id)
         .bind(p.department_id)
         .bind(p.name.clone())
         .bind(p.position.clone())
         .bind(p.phone.as_ref().map(|x| x.as_str().to_owned()))
+        .bind(p.id_number.as_ref().map(|x| x.as_str().to_owned()))
         .bind(now)
         .fetch_one(self.conn())
         .await?;
@@ -553,7 +557,7 @@ impl WriteTx {
         self.check_department_of(agency_id, p.department_id).await?;
         let done = sqlx::query(
             "UPDATE people SET department_id = $1, name = $2, position = $3, phone = $4, active = $5,
-                updated_at = $6, version = version + 1 WHERE id = $7 AND version = $8",
+                updated_at = $6, version = version + 1, id_number = $9 WHERE id = $7 AND version = $8",
         )
         .bind(p.department_id)
         .bind(p.name.clone())
@@ -563,6 +567,7 @@ impl WriteTx {
         .bind(self.now())
         .bind(id)
         .bind(version)
+        .bind(p.id_number.as_ref().map(|x| x.as_str().to_owned()))
         .execute(self.conn())
         .await?;
         expect_one(done.rows_affected())?;

@@ -114,7 +114,7 @@ fn query(kind: &str) -> Option<&'static str> {
             "SELECT id, agency_id, name, duties, sort_order, version, created_at, updated_at FROM departments"
         }
         "person" => {
-            "SELECT id, agency_id, department_id, name, position, phone, active, version, created_at, updated_at FROM people"
+            "SELECT id, agency_id, department_id, name, position, phone, id_number, active, version, created_at, updated_at FROM people"
         }
         "leadership_member" => {
             "SELECT id, agency_id, name, rank, post, sort_order, version, created_at, updated_at FROM leadership_members"
@@ -171,6 +171,7 @@ pub fn of_row(kind: &str, r: &AnyRow) -> Result<String, StoreError> {
             t("name")?,
             t("position")?,
             t("phone")?,
+            t("id_number")?,
             i("active")?,
             i("version")?,
             i("created_at")?,

@@ -15,6 +15,7 @@ on_both_backends!(
     the_public_sees_officers_but_never_their_phones,
     only_a_valid_credential_on_the_day_allows_assignment,
     officers_cannot_manage_credentials,
+    an_id_number_with_a_wrong_check_character_is_refused_and_a_right_one_never_shown,
 );
 
 async fn holder(app: &TestApp, name: &str) -> i64 {
@@ -359,4 +360,76 @@ async fn officers_cannot_manage_credentials(db: TestDb) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(app.store.journal_count("access.denied").await.unwrap() >= 1);
+}
+
+async fn an_id_number_with_a_wrong_check_character_is_refused_and_a_right_one_never_shown(
+    db: TestDb,
+) {
+    let app = TestApp::start(db).await;
+    let c = app.login("admin").await;
+    let agency = app.agency_id().await;
+    let token = app.csrf_for(&c, "/app/admin/people").await;
+    let id = holder(&app, "张明").await;
+    let p = app
+        .store
+        .list_people(agency, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id == id)
+        .unwrap();
+    let post = |number: &'static str, version: i64| {
+        let c = c.clone();
+        let url = app.url(&format!("/app/admin/people/{id}"));
+        let token = token.clone();
+        let dept = p.department_id.unwrap().to_string();
+        async move {
+            c.post(url)
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("version", &version.to_string()),
+                    ("name", "张明"),
+                    ("department_id", &dept),
+                    ("position", "执法队员"),
+                    ("active", "1"),
+                    ("id_number", number),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // GB 11643's own example with its last character changed.
+    let r = post("110105194912310021", p.version).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("按 GB 11643 应为“X”"));
+    let r = post("11010519491231002x", p.version).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let stored = app
+        .store
+        .list_people(agency, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id == id)
+        .unwrap();
+    assert_eq!(stored.id_number.as_deref(), Some("11010519491231002X"));
+    // Never on a public page.
+    let cred = app.store.credentials_of_person(id).await.unwrap().remove(0);
+    for path in [
+        "/agencies/zhutang/officers".to_owned(),
+        format!("/v/{}", cred.qr_token),
+        "/".to_owned(),
+    ] {
+        let page = app
+            .client()
+            .get(app.url(&path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!page.contains("11010519491231002X"), "{path}");
+    }
 }

@@ -69,6 +69,7 @@ async fn organisation_story(db: TestDb) {
                 department_id: dept.to_string(),
                 position: "队长".into(),
                 phone: "13800138000".into(),
+                ..Default::default()
             })
             .unwrap(),
         )

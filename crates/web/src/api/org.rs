@@ -314,6 +314,7 @@ fn person_input(b: &PersonRequest) -> PersonInput {
         department_id: b.department_id.map(|d| d.to_string()).unwrap_or_default(),
         position: b.position.clone(),
         phone: b.phone.clone().unwrap_or_default(),
+        id_number: b.id_number.clone().unwrap_or_default(),
     }
 }
 

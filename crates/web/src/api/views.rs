@@ -146,6 +146,8 @@ pub struct PersonRequest {
     #[serde(default)]
     pub position: String,
     pub phone: Option<String>,
+    /// 公民身份号码 (GB 11643), internal; never returned in full.
+    pub id_number: Option<String>,
     /// On update; defaults to true.
     pub active: Option<bool>,
     pub version: Option<i64>,

@@ -693,6 +693,7 @@ async fn person_edit(
             department_id: p.department_id.map(|d| d.to_string()).unwrap_or_default(),
             position: p.position,
             phone: p.phone.unwrap_or_default(),
+            id_number: p.id_number.unwrap_or_default(),
         },
         active: p.active,
         departments,
