@@ -11,6 +11,8 @@ CREATE TABLE catalog_items (
     updated_at BIGINT NOT NULL,
     UNIQUE (agency_id, code)
 );
+-- 最后更新 of a list: the newest item change, without reading any version.
+CREATE INDEX catalog_items_by_update ON catalog_items (agency_id, updated_at);
 CREATE TABLE catalog_item_versions (
     id {id},
     item_id BIGINT NOT NULL REFERENCES catalog_items(id),
@@ -24,4 +26,6 @@ CREATE TABLE catalog_item_versions (
     UNIQUE (item_id, version_no),
     UNIQUE (item_id, effective_from)
 );
-CREATE INDEX catalog_versions_by_item ON catalog_item_versions (item_id, effective_from)
+CREATE INDEX catalog_versions_by_item ON catalog_item_versions (item_id, effective_from);
+-- The 承办机构 filter's choices, from the index alone (versions carry their content).
+CREATE INDEX catalog_versions_by_department ON catalog_item_versions (department, item_id)

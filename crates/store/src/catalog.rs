@@ -130,9 +130,12 @@ impl Store {
             .fetch_one(&self.pool)
             .await?
             .try_get("n")?;
-        // Page bounds are integers we computed: safe to inline.
+        // The page's versions are chosen from the indexes alone, then only they are read
+        // (their content is the bulk of a row). Page bounds are integers we computed.
         let rows = bind_all(format!(
-            "SELECT {COLS} FROM {from} WHERE {cond} ORDER BY i.code LIMIT {} OFFSET {}",
+            "SELECT {COLS} FROM {from} WHERE v.id IN
+                (SELECT v.id FROM {from} WHERE {cond} ORDER BY i.code LIMIT {} OFFSET {})
+             ORDER BY i.code",
             limit.clamp(0, i64::MAX / 2),
             offset.max(0)
         ))
@@ -204,7 +207,8 @@ impl Store {
     pub async fn item_departments(&self, agency_id: i64) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT DISTINCT v.department FROM catalog_item_versions v
-             JOIN catalog_items i ON i.id = v.item_id WHERE i.agency_id = $1 ORDER BY v.department",
+             WHERE v.item_id IN (SELECT id FROM catalog_items WHERE agency_id = $1)
+             ORDER BY v.department",
         )
         .bind(agency_id)
         .fetch_all(&self.pool)
@@ -213,13 +217,13 @@ impl Store {
 
     /// When the agency's list last changed (epoch ms), if it has items.
     pub async fn items_last_changed(&self, agency_id: i64) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT MAX(v.created_at) FROM catalog_item_versions v
-             JOIN catalog_items i ON i.id = v.item_id WHERE i.agency_id = $1",
+        // An item's row is touched by every version added to it.
+        Ok(
+            sqlx::query_scalar("SELECT MAX(updated_at) FROM catalog_items WHERE agency_id = $1")
+                .bind(agency_id)
+                .fetch_one(&self.pool)
+                .await?,
         )
-        .bind(agency_id)
-        .fetch_one(&self.pool)
-        .await?)
     }
 
     /// The newest versions added to an agency's list, newest first (the change feed).

@@ -101,6 +101,9 @@ impl Store {
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    // Reads through memory-mapped pages rather than a read() per page
+                    // miss (the OS page cache is shared by every connection).
+                    conn.execute("PRAGMA mmap_size = 268435456").await?;
                     Ok(())
                 })
             })

@@ -14,6 +14,7 @@ mod forms;
 mod log;
 mod middleware;
 mod pages;
+mod projection;
 mod qr;
 mod scope;
 mod session;
@@ -32,6 +33,7 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub store: Store,
     pub config: WebConfig,
+    pub projections: projection::Projections,
 }
 
 impl std::ops::Deref for AppState {
@@ -43,7 +45,11 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(store: Store, config: WebConfig) -> Self {
-        AppState(Arc::new(Inner { store, config }))
+        AppState(Arc::new(Inner {
+            store,
+            config,
+            projections: Default::default(),
+        }))
     }
 }
 

@@ -88,27 +88,25 @@ async fn list(
     let agency = agency(&state, &slug).await?;
     let today = today_beijing();
     let filter = q.filter();
-    // An unreadable or out-of-range page number shows the nearest page, never an error.
-    let asked: i64 = q.page.trim().parse().unwrap_or(1).clamp(1, 1_000_000);
-    let (mut items, total) = state
-        .store
-        .items_in_force_page(
-            agency.id,
-            today,
-            &filter,
-            (asked - 1) * PAGE_SIZE,
-            PAGE_SIZE,
-        )
+    let list = state
+        .projections
+        .items_in_force(&state.store, agency.id, today)
         .await?;
+    let matching: Vec<&ItemVersion> = list.matching(&filter).collect();
+    let total = matching.len() as i64;
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let page = asked.min(pages);
-    if page != asked {
-        items = state
-            .store
-            .items_in_force_page(agency.id, today, &filter, (page - 1) * PAGE_SIZE, PAGE_SIZE)
-            .await?
-            .0;
-    }
+    // An unreadable or out-of-range page number shows the nearest page, never an error.
+    let page: i64 = q.page.trim().parse().unwrap_or(1).clamp(1, pages);
+    let items = matching
+        .into_iter()
+        .skip(((page - 1) * PAGE_SIZE) as usize)
+        .take(PAGE_SIZE as usize)
+        .cloned();
+    let departments = list.departments.clone();
+    let updated = list
+        .last_changed
+        .map(fmt_time)
+        .unwrap_or_else(|| "尚未发布".into());
     // The filter as query parameters, for the page links.
     let keep = serde_urlencoded::to_string([
         ("q", filter.q.clone().unwrap_or_default()),
@@ -122,15 +120,7 @@ async fn list(
         ("department", filter.department.clone().unwrap_or_default()),
     ])
     .unwrap_or_default();
-    let departments = state.store.item_departments(agency.id).await?;
-    let updated = state
-        .store
-        .items_last_changed(agency.id)
-        .await?
-        .map(fmt_time)
-        .unwrap_or_else(|| "尚未发布".into());
     let rows = items
-        .into_iter()
         .map(|v| ItemListRow {
             basis: basis_text(&v.content.basis),
             time_limit: v
