@@ -5,6 +5,7 @@ use anyhow::{Context, anyhow};
 use serde::Deserialize;
 use zhifa_domain::catalog::{DEFAULT_REMEDY, ItemInput, NewItemVersion};
 use zhifa_domain::credential::{CredentialInput, NewCredential, StatusChange, StatusInput};
+use zhifa_domain::lists::{EntryInput, ListKind, parse_entry};
 use zhifa_domain::org::{AgencyInput, DepartmentInput, LeadershipInput, PersonInput};
 use zhifa_domain::{
     NewAgency, NewDepartment, NewLeadershipMember, NewPerson, Password, Role, Username,
@@ -13,6 +14,28 @@ use zhifa_store::{Actor, Store, StoreError, password};
 
 const DATASET: &str = include_str!("../../../data/demo/zhutang.toml");
 const ITEMS: &str = include_str!("../../../data/demo/zhutang-items.toml");
+const LISTS: &str = include_str!("../../../data/demo/zhutang-lists.toml");
+
+/// The other demo lists: for each list's code, its rows as string maps.
+fn demo_lists() -> anyhow::Result<Vec<(ListKind, EntryInput)>> {
+    let table: std::collections::BTreeMap<String, Vec<std::collections::BTreeMap<String, String>>> =
+        toml::from_str(LISTS).context("demo lists are malformed")?;
+    let mut out = Vec::new();
+    for (code, rows) in table {
+        let kind = ListKind::from_code(&code).ok_or_else(|| anyhow!("unknown demo list {code}"))?;
+        for mut values in rows {
+            let entry_code = values.remove("code").unwrap_or_default();
+            out.push((
+                kind,
+                EntryInput {
+                    code: entry_code,
+                    values,
+                },
+            ));
+        }
+    }
+    Ok(out)
+}
 
 /// The demo 执法事项清单 (`data/demo/zhutang-items.toml`).
 #[derive(Deserialize)]
@@ -262,6 +285,11 @@ pub async fn ensure(store: &Store) -> anyhow::Result<bool> {
             }
         }
     }
+    for (kind, input) in demo_lists()? {
+        let entry = parse_entry(kind, &input)
+            .map_err(|e| anyhow!("demo {} {}: {e}", kind.label(), input.code))?;
+        tx.create_list_entry(agency_id, kind, &entry).await?;
+    }
     tx.commit().await?;
     Ok(true)
 }
@@ -288,6 +316,20 @@ mod tests {
                     assert!(lo <= hi, "{}", v.code);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn every_demo_list_entry_is_valid_and_every_list_has_entries() {
+        let lists = demo_lists().unwrap();
+        for kind in ListKind::ALL {
+            assert!(
+                lists.iter().filter(|(k, _)| *k == kind).count() >= 4,
+                "{kind:?}"
+            );
+        }
+        for (kind, input) in &lists {
+            parse_entry(*kind, input).unwrap();
         }
     }
 

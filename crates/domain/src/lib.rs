@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod credential;
 pub mod credit_code;
 pub mod id_number;
+pub mod lists;
 pub mod org;
 pub mod validation;
 

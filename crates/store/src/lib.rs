@@ -15,6 +15,7 @@ pub mod credentials;
 pub mod journal;
 pub mod keys;
 pub mod ledger;
+pub mod lists;
 pub mod org;
 pub mod password;
 pub mod snapshot;

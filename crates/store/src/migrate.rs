@@ -43,6 +43,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "person_id_number",
         sql: include_str!("../migrations/0006_person_id_number.sql"),
     },
+    Migration {
+        version: 7,
+        name: "lists",
+        sql: include_str!("../migrations/0007_lists.sql"),
+    },
 ];
 
 fn adapt(sql: &str, backend: Backend) -> String {

@@ -21,6 +21,7 @@ pub const LEDGERED: &[(&str, &str)] = &[
     ("credential", "credentials"),
     ("catalog_item", "catalog_items"),
     ("catalog_item_version", "catalog_item_versions"),
+    ("list_entry", "list_entries"),
 ];
 
 /// The actions whose entries commit to a row's full state. Which entries are snapshots is
@@ -49,6 +50,9 @@ pub const ROW_ACTIONS: &[&str] = &[
     "item.create",
     "item.version",
     "item_version.create",
+    "list_entry.create",
+    "list_entry.update",
+    "list_entry.withdraw",
 ];
 
 pub fn is_row_action(action: &str) -> bool {
@@ -125,6 +129,9 @@ fn query(kind: &str) -> Option<&'static str> {
         "api_token" => "SELECT id, user_id, name, token_hash, revoked, created_at FROM api_tokens",
         "catalog_item" => {
             "SELECT id, agency_id, code, version, created_at, updated_at FROM catalog_items"
+        }
+        "list_entry" => {
+            "SELECT id, agency_id, kind, code, content, withdrawn, version, created_at, updated_at FROM list_entries"
         }
         "catalog_item_version" => {
             "SELECT id, item_id, version_no, effective_from, name, category, department, content, created_at FROM catalog_item_versions"
@@ -211,6 +218,17 @@ pub fn of_row(kind: &str, r: &AnyRow) -> Result<String, StoreError> {
             t("token_hash")?,
             i("revoked")?,
             i("created_at")?,
+        ],
+        "list_entry" => vec![
+            i("id")?,
+            i("agency_id")?,
+            t("kind")?,
+            t("code")?,
+            t("content")?,
+            i("withdrawn")?,
+            i("version")?,
+            i("created_at")?,
+            i("updated_at")?,
         ],
         "catalog_item" => vec![
             i("id")?,

@@ -614,3 +614,65 @@ pub struct ItemImportPage {
     pub data: String,
     pub done: Option<String>,
 }
+
+/// A column of a published list, as a form input.
+pub struct FormField {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub hint: &'static str,
+    pub required: bool,
+    /// "text", "area" or "choice".
+    pub widget: &'static str,
+    pub value: String,
+    pub options: Vec<(&'static str, &'static str, bool)>,
+    pub error: Option<String>,
+}
+
+/// A published list's entry, as a table row: its code and each column's text.
+pub struct ListRow {
+    pub id: i64,
+    pub code: String,
+    pub cells: Vec<String>,
+    pub withdrawn: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal/list.html")]
+pub struct PublicListPage {
+    pub chrome: Chrome,
+    pub agency: Agency,
+    pub kind_code: &'static str,
+    pub title: &'static str,
+    pub about: &'static str,
+    pub headers: Vec<&'static str>,
+    pub rows: Vec<ListRow>,
+    pub updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/lists.html")]
+pub struct ListAdminPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub kind_code: &'static str,
+    pub title: &'static str,
+    pub headers: Vec<&'static str>,
+    pub rows: Vec<ListRow>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/list_form.html")]
+pub struct ListFormPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub kind_code: &'static str,
+    pub title: &'static str,
+    pub id: Option<i64>,
+    pub version: i64,
+    pub withdrawn: bool,
+    pub code: String,
+    pub code_error: Option<String>,
+    pub fields: Vec<FormField>,
+    pub errors: FieldErrors,
+    pub history: Vec<JournalRow>,
+}

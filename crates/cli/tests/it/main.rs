@@ -9,5 +9,6 @@ mod cli;
 mod credentials;
 mod durability;
 mod harness;
+mod lists;
 mod log;
 mod security;

@@ -7,6 +7,7 @@ mod auth;
 mod catalog;
 mod credentials;
 mod health;
+mod lists;
 mod portal;
 mod verify;
 mod workbench;
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .merge(credentials::router())
         .merge(catalog::router())
         .merge(admin_catalog::router())
+        .merge(lists::router())
 }
 
 /// 404 for unknown paths: JSON under `/api/`, a Chinese page elsewhere.
@@ -92,6 +94,9 @@ pub fn app_chrome(user: &CurrentUser, active: &str) -> Chrome {
     }
     if p.can(Capability::ManageLists) {
         nav.push(("/app/admin/items".into(), "事项清单"));
+        nav.push(("/app/admin/lists/spot-checks".into(), "抽查清单"));
+        nav.push(("/app/admin/lists/major-review".into(), "法制审核目录"));
+        nav.push(("/app/admin/lists/av-records".into(), "音像记录清单"));
     }
     if p.can(Capability::ManageAccounts) {
         nav.push(("/app/admin/users".into(), "账号与角色"));
