@@ -156,6 +156,31 @@ async fn an_admin_adds_and_revises_an_item_and_the_portal_shows_the_diff(db: Tes
         "{page}"
     );
     assert!(page.contains("裁量基准删除") && page.contains("100–300 元"));
+    // The change feed (Atom) names the revision and what it changed, newest first.
+    let r = app
+        .client()
+        .get(app.url("/agencies/zhutang/items.atom"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/atom+xml; charset=utf-8"
+    );
+    let feed = r.text().await.unwrap();
+    assert!(
+        feed.starts_with("<?xml") && feed.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">")
+    );
+    assert_eq!(
+        feed.matches("<entry>").count(),
+        feed.matches("</entry>").count()
+    );
+    let first = feed.split("<entry>").nth(1).unwrap();
+    assert!(
+        first.contains("对在禁止区域燃放烟花爆竹的行政处罚（第 2 版，自 2026-01-01 起施行）"),
+        "{first}"
+    );
+    assert!(first.contains("裁量基准删除"));
     // Both versions are entries of the agency's log.
     assert_eq!(
         app.store

@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/agencies/{slug}/items.json", get(open_json))
         .route("/agencies/{slug}/items.csv", get(open_csv))
         .route("/agencies/{slug}/items.xlsx", get(open_xlsx))
+        .route("/agencies/{slug}/items.atom", get(atom))
         .route("/templates/items.xlsx", get(template_xlsx))
         .route("/agencies/{slug}/items/{code}", get(item))
 }
@@ -395,4 +396,90 @@ async fn template_xlsx() -> Result<Response, PageError> {
         bytes,
         "attachment; filename=\"items-template.xlsx\"",
     ))
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// RFC 3339 in Beijing time.
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+        })
+        .unwrap_or_default()
+}
+
+/// The list's changes as an Atom feed (RFC 4287): the newest 50 versions, each linking to
+/// its item's page with what it changed.
+async fn atom(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    let agency = agency(&state, &slug).await?;
+    let recent = state.store.recent_item_versions(agency.id, 50).await?;
+    let origin = state.config.public_origin.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            })
+            .unwrap_or("127.0.0.1");
+        format!("http://{host}")
+    });
+    let base = format!(
+        "{}/agencies/{}/items",
+        origin.trim_end_matches('/'),
+        agency.slug
+    );
+    let updated = recent
+        .first()
+        .map(|v| rfc3339(v.created_at))
+        .unwrap_or_else(|| rfc3339(agency.updated_at));
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n<title>{} 执法事项清单变更</title>\n<id>{base}</id>\n<link rel=\"alternate\" href=\"{base}\"/>\n<link rel=\"self\" href=\"{base}.atom\"/>\n<updated>{updated}</updated>\n<author><name>{}</name></author>\n",
+        xml_escape(&agency.name),
+        xml_escape(&agency.name)
+    );
+    for v in &recent {
+        let previous = if v.version_no > 1 {
+            state
+                .store
+                .item_versions(agency.id, &v.code)
+                .await?
+                .into_iter()
+                .find(|p| p.version_no == v.version_no - 1)
+        } else {
+            None
+        };
+        let summary = match &previous {
+            Some(p) => changes(&p.content, &v.content).join("；"),
+            None => "首次发布".to_owned(),
+        };
+        let link = format!("{base}/{}", v.code);
+        out.push_str(&format!(
+            "<entry>\n<title>{}（第 {} 版，自 {} 起施行）</title>\n<id>{link}#v{}</id>\n<link href=\"{link}\"/>\n<updated>{}</updated>\n<summary>{}</summary>\n</entry>\n",
+            xml_escape(&v.content.name),
+            v.version_no,
+            v.effective_from,
+            v.version_no,
+            rfc3339(v.created_at),
+            xml_escape(&summary)
+        ));
+    }
+    out.push_str("</feed>\n");
+    let mut resp = out.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/atom+xml; charset=utf-8"),
+    );
+    Ok(resp)
 }
