@@ -4,7 +4,7 @@ use crate::config::{
     Cli, Command, Database, InitArgs, LedgerCommand, Settings, TokenCommand, UserCommand,
     VerifyArgs,
 };
-use crate::config::{ImportCommand, ImportItemsArgs};
+use crate::config::{ImportCommand, ImportItemsArgs, ImportListArgs};
 use crate::{demo, server};
 use anyhow::{Context, anyhow, bail};
 use std::io::BufRead;
@@ -38,6 +38,74 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => user_command(settings, cmd).await,
         Command::Token(cmd) => token_command(settings, cmd).await,
         Command::Import(ImportCommand::Items(args)) => import_items_command(settings, args).await,
+        Command::Import(ImportCommand::List(args)) => import_list_command(settings, args).await,
+    }
+}
+
+/// A store's refusal of an imported row as (field, message).
+fn refusal_parts(error: &StoreError) -> (String, String) {
+    match error {
+        StoreError::Invalid(f) => f
+            .iter()
+            .next()
+            .map(|e| (e.field.clone(), e.message.clone()))
+            .unwrap_or_default(),
+        other => (String::new(), other.to_string()),
+    }
+}
+
+/// `zhifa import list LIST FILE --agency SLUG`: like `import items`, for the other lists.
+async fn import_list_command(settings: Settings, args: ImportListArgs) -> anyhow::Result<()> {
+    use zhifa_domain::lists::ListKind;
+    let kind = ListKind::from_code(&args.list).ok_or_else(|| {
+        anyhow!(
+            "没有清单 / no list {}: spot-checks | major-review | av-records",
+            args.list
+        )
+    })?;
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("无法读取 / cannot read {}", args.file.display()))?;
+    let store = open(&settings).await?;
+    let agency = match store.agency_by_slug(&args.agency).await {
+        Ok(a) => a,
+        Err(StoreError::NotFound) => bail!("没有执法主体 / no agency {}", args.agency),
+        Err(e) => return Err(e.into()),
+    };
+    let rows = match zhifa_sheets::read_list(kind, &bytes) {
+        Ok(rows) => rows,
+        Err(errors) => {
+            for e in &errors {
+                println!("错误 / ERROR: {e}");
+            }
+            bail!(
+                "未导入：{} 处问题 / nothing imported: {} problems",
+                errors.len(),
+                errors.len()
+            );
+        }
+    };
+    match store
+        .import_list(Actor::System("import"), agency.id, kind, &rows)
+        .await
+    {
+        Ok(s) => {
+            println!(
+                "已导入{} / imported: {} 条新增 new, {} 条替换 replaced",
+                kind.label(),
+                s.created,
+                s.updated
+            );
+            Ok(())
+        }
+        Err(zhifa_store::catalog::ImportError::Row { row, error }) => {
+            let (field, message) = refusal_parts(&error);
+            println!(
+                "错误 / ERROR: {}",
+                zhifa_sheets::list_row_error(kind, row, &field, message)
+            );
+            bail!("未导入 / nothing imported")
+        }
+        Err(zhifa_store::catalog::ImportError::Store(e)) => Err(e.into()),
     }
 }
 
@@ -81,14 +149,7 @@ async fn import_items_command(settings: Settings, args: ImportItemsArgs) -> anyh
             Ok(())
         }
         Err(zhifa_store::catalog::ImportError::Row { row, error }) => {
-            let (field, message) = match &error {
-                StoreError::Invalid(f) => f
-                    .iter()
-                    .next()
-                    .map(|e| (e.field.clone(), e.message.clone()))
-                    .unwrap_or_default(),
-                other => (String::new(), other.to_string()),
-            };
+            let (field, message) = refusal_parts(&error);
             println!(
                 "错误 / ERROR: {}",
                 zhifa_sheets::row_error(row, &field, message)

@@ -142,6 +142,19 @@ pub enum Command {
 pub enum ImportCommand {
     /// 导入执法事项清单 / import the 执法事项清单 (layout: README, or export one)
     Items(ImportItemsArgs),
+    /// 导入其他清单 / import another list: spot-checks | major-review | av-records
+    List(ImportListArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportListArgs {
+    /// 清单 / the list: spot-checks（随机抽查事项清单）| major-review（法制审核目录清单）| av-records（音像记录事项清单）
+    pub list: String,
+    /// Excel 文件（.xlsx）/ the XLSX file
+    pub file: std::path::PathBuf,
+    /// 执法主体网址标识 / the agency's slug
+    #[arg(long)]
+    pub agency: String,
 }
 
 #[derive(Args, Debug)]

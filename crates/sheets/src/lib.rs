@@ -26,6 +26,7 @@ use chrono::NaiveDate;
 use rust_xlsxwriter::{Format, FormatAlign, Workbook};
 use std::io::Cursor;
 use zhifa_domain::catalog::{DiscretionRow, ItemInput, NewItemVersion};
+use zhifa_domain::lists::{EntryInput, FieldKind, ListEntry, ListKind, parse_entry};
 
 pub const ITEMS_SHEET: &str = "执法事项清单";
 
@@ -68,15 +69,24 @@ fn column_letter(index: usize) -> char {
     (b'A' + index as u8) as char
 }
 
-fn cell_error(row: usize, col: usize, message: impl Into<String>) -> SheetError {
+fn cell_error_in(
+    sheet: &str,
+    header: &str,
+    row: usize,
+    col: usize,
+    message: impl Into<String>,
+) -> SheetError {
     SheetError {
         location: format!(
-            "工作表“{ITEMS_SHEET}”第 {row} 行 {} 列（{}）",
-            column_letter(col),
-            ITEM_COLUMNS[col].0
+            "工作表“{sheet}”第 {row} 行 {} 列（{header}）",
+            column_letter(col)
         ),
         message: message.into(),
     }
+}
+
+fn cell_error(row: usize, col: usize, message: impl Into<String>) -> SheetError {
+    cell_error_in(ITEMS_SHEET, ITEM_COLUMNS[col].0, row, col, message)
 }
 
 /// One checked row: its Excel row number and the version it describes.
@@ -115,18 +125,24 @@ fn excel_date(serial: f64) -> Result<String, String> {
     Ok((epoch + chrono::Duration::days(serial.trunc() as i64)).to_string())
 }
 
-/// Reads and checks the 执法事项清单 sheet of an XLSX file. Returns every checked row, or
-/// every problem found (the caller imports nothing then).
-pub fn read_items(bytes: &[u8]) -> Result<Vec<ItemRow>, Vec<SheetError>> {
+/// Reads one sheet laid out with `headers` (row 1) and returns each non-empty data row as
+/// (Excel row number, cell texts), or every problem with the file's shape or its cells.
+/// `date_column`: the column whose numbers are Excel dates.
+fn read_sheet(
+    bytes: &[u8],
+    sheet_name: &str,
+    headers: &[&str],
+    date_column: Option<usize>,
+) -> Result<Vec<(usize, Vec<String>)>, Vec<SheetError>> {
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|_| {
         vec![file_error(
             "不是有效的 Excel 工作簿（.xlsx）。请用 Excel 或 WPS 另存为 .xlsx 后再导入",
         )]
     })?;
     let names = book.sheet_names();
-    let Some(sheet) = names.iter().find(|n| n.trim() == ITEMS_SHEET).cloned() else {
+    let Some(sheet) = names.iter().find(|n| n.trim() == sheet_name).cloned() else {
         return Err(vec![file_error(format!(
-            "找不到工作表“{ITEMS_SHEET}”（现有：{}）。请使用导出的模板",
+            "找不到工作表“{sheet_name}”（现有：{}）。请使用导出的模板",
             names.join("、")
         ))]);
     };
@@ -137,30 +153,30 @@ pub fn read_items(bytes: &[u8]) -> Result<Vec<ItemRow>, Vec<SheetError>> {
     // The range starts at the first used cell; the header must be in row 1, column A.
     if range.start() != Some((0, 0)) && !rows.is_empty() {
         return Err(vec![file_error(format!(
-            "工作表“{ITEMS_SHEET}”的表头应从 A1 单元格开始"
+            "工作表“{sheet_name}”的表头应从 A1 单元格开始"
         ))]);
     }
     let data_rows = rows.len().saturating_sub(1);
     if data_rows == 0 {
         return Err(vec![file_error(format!(
-            "工作表“{ITEMS_SHEET}”没有数据行（第 1 行是表头，数据从第 2 行开始）"
+            "工作表“{sheet_name}”没有数据行（第 1 行是表头，数据从第 2 行开始）"
         ))]);
     }
     if data_rows > MAX_ROWS {
         return Err(vec![file_error(format!(
-            "工作表“{ITEMS_SHEET}”有 {data_rows} 行数据，超过一次导入的上限 {MAX_ROWS} 行。请分批导入"
+            "工作表“{sheet_name}”有 {data_rows} 行数据，超过一次导入的上限 {MAX_ROWS} 行。请分批导入"
         ))]);
     }
     let mut errors = Vec::new();
     // The header must be ours, in our order.
-    for (i, (header, _, _)) in ITEM_COLUMNS.iter().enumerate() {
+    for (i, header) in headers.iter().enumerate() {
         let found = rows[0]
             .get(i)
             .and_then(|c| cell_text(c, false).ok())
             .unwrap_or_default();
         if found.trim() != *header {
             errors.push(SheetError {
-                location: format!("工作表“{ITEMS_SHEET}”第 1 行 {} 列", column_letter(i)),
+                location: format!("工作表“{sheet_name}”第 1 行 {} 列", column_letter(i)),
                 message: format!("表头应为“{header}”，实际为“{}”", found.trim()),
             });
         }
@@ -175,7 +191,7 @@ pub fn read_items(bytes: &[u8]) -> Result<Vec<ItemRow>, Vec<SheetError>> {
     {
         return Err(vec![SheetError {
             location: format!(
-                "工作表“{ITEMS_SHEET}”{}{}:{}{}",
+                "工作表“{sheet_name}”{}{}:{}{}",
                 column_letter(m.start.1 as usize),
                 m.start.0 + 1,
                 column_letter(m.end.1 as usize),
@@ -190,22 +206,40 @@ pub fn read_items(bytes: &[u8]) -> Result<Vec<ItemRow>, Vec<SheetError>> {
         if cells.iter().all(|c| matches!(c, Data::Empty)) {
             continue;
         }
-        let mut input = ItemInput::default();
-        let mut bad_cell = false;
-        for (col, (_, field, _)) in ITEM_COLUMNS.iter().enumerate() {
+        let mut texts = Vec::with_capacity(headers.len());
+        for (col, header) in headers.iter().enumerate() {
             let cell = cells.get(col).unwrap_or(&Data::Empty);
-            let text = match cell_text(cell, *field == "effective_from") {
-                Ok(t) => t,
+            match cell_text(cell, date_column == Some(col)) {
+                Ok(t) => texts.push(t),
                 Err(m) => {
-                    errors.push(cell_error(row, col, m));
-                    bad_cell = true;
-                    continue;
+                    errors.push(cell_error_in(sheet_name, header, row, col, m));
+                    texts.push(String::new());
                 }
-            };
-            set_field(&mut input, field, text);
+            }
         }
-        if bad_cell {
-            continue;
+        out.push((row, texts));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if out.is_empty() {
+        return Err(vec![file_error(format!("工作表“{sheet_name}”没有数据行"))]);
+    }
+    Ok(out)
+}
+
+/// Reads and checks the 执法事项清单 sheet of an XLSX file. Returns every checked row, or
+/// every problem found (the caller imports nothing then).
+pub fn read_items(bytes: &[u8]) -> Result<Vec<ItemRow>, Vec<SheetError>> {
+    let headers: Vec<&str> = ITEM_COLUMNS.iter().map(|c| c.0).collect();
+    let date_column = ITEM_COLUMNS.iter().position(|c| c.1 == "effective_from");
+    let rows = read_sheet(bytes, ITEMS_SHEET, &headers, date_column)?;
+    let mut errors = Vec::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for (row, texts) in rows {
+        let mut input = ItemInput::default();
+        for ((_, field, _), text) in ITEM_COLUMNS.iter().zip(texts) {
+            set_field(&mut input, field, text);
         }
         match NewItemVersion::parse(&input) {
             Ok(version) => out.push(ItemRow { row, version }),
@@ -221,9 +255,6 @@ pub fn read_items(bytes: &[u8]) -> Result<Vec<ItemRow>, Vec<SheetError>> {
         }
     }
     if errors.is_empty() {
-        if out.is_empty() {
-            return Err(vec![file_error(format!("工作表“{ITEMS_SHEET}”没有数据行"))]);
-        }
         Ok(out)
     } else {
         Err(errors)
@@ -319,6 +350,125 @@ pub fn write_items(rows: &[[String; 11]]) -> Result<Vec<u8>, String> {
         }
     }
     book.save_to_buffer().map_err(|e| e.to_string())
+}
+
+/// The header row of a list's sheet: 编码, then the list's columns.
+fn list_headers(kind: ListKind) -> Vec<&'static str> {
+    std::iter::once("编码")
+        .chain(kind.fields().iter().map(|f| f.label))
+        .collect()
+}
+
+/// Writes one of the other lists as an XLSX file (its sheet named after the list; choices
+/// written by their Chinese labels, which import accepts back).
+pub fn write_list(kind: ListKind, entries: &[ListEntry]) -> Result<Vec<u8>, String> {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name(kind.label()).map_err(|e| e.to_string())?;
+    let header = Format::new()
+        .set_bold()
+        .set_background_color("#F2F2F2")
+        .set_align(FormatAlign::Center);
+    let body = Format::new().set_text_wrap().set_align(FormatAlign::Top);
+    for (i, h) in list_headers(kind).iter().enumerate() {
+        let col = i as u16;
+        // Wider for prose columns: two width units per CJK character of the header, at least.
+        let width = match kind.fields().get(i.wrapping_sub(1)).map(|f| f.kind) {
+            Some(FieldKind::Multiline) => 40.0,
+            Some(FieldKind::Text) => 24.0,
+            _ => 14.0_f64.max(h.chars().count() as f64 * 2.2),
+        };
+        sheet
+            .set_column_width(col, width)
+            .map_err(|e| e.to_string())?;
+        sheet
+            .write_string_with_format(0, col, *h, &header)
+            .map_err(|e| e.to_string())?;
+    }
+    sheet.set_freeze_panes(1, 0).map_err(|e| e.to_string())?;
+    for (r, e) in entries.iter().enumerate() {
+        let row = (r + 1) as u32;
+        sheet
+            .write_string_with_format(row, 0, &e.code, &body)
+            .map_err(|e| e.to_string())?;
+        for (c, f) in kind.fields().iter().enumerate() {
+            let text = match f.kind {
+                // The label for choices; bare numbers for amounts and percentages.
+                FieldKind::Choice(_) => e.display(f),
+                _ => e.value(f.key).to_owned(),
+            };
+            sheet
+                .write_string_with_format(row, (c + 1) as u16, &text, &body)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    book.save_to_buffer().map_err(|e| e.to_string())
+}
+
+/// Reads and checks one of the other lists from an XLSX file in the layout `write_list`
+/// writes. Every checked row with its Excel row number, or every problem.
+pub fn read_list(kind: ListKind, bytes: &[u8]) -> Result<Vec<(usize, ListEntry)>, Vec<SheetError>> {
+    let headers = list_headers(kind);
+    let rows = read_sheet(bytes, kind.label(), &headers, None)?;
+    let mut errors = Vec::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for (row, mut texts) in rows {
+        let code = std::mem::take(&mut texts[0]);
+        let input = EntryInput {
+            code,
+            values: kind
+                .fields()
+                .iter()
+                .zip(texts.into_iter().skip(1))
+                .map(|(f, t)| (f.key.to_owned(), t))
+                .collect(),
+        };
+        match parse_entry(kind, &input) {
+            Ok(entry) => out.push((row, entry)),
+            Err(field_errors) => {
+                for e in field_errors.iter() {
+                    let col = if e.field == "code" {
+                        0
+                    } else {
+                        kind.fields()
+                            .iter()
+                            .position(|f| f.key == e.field)
+                            .map(|p| p + 1)
+                            .unwrap_or(0)
+                    };
+                    errors.push(cell_error_in(
+                        kind.label(),
+                        headers[col],
+                        row,
+                        col,
+                        e.message.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Where a store refusal of one imported list row lies in its sheet.
+pub fn list_row_error(
+    kind: ListKind,
+    row: usize,
+    field: &str,
+    message: impl Into<String>,
+) -> SheetError {
+    let headers = list_headers(kind);
+    let col = kind
+        .fields()
+        .iter()
+        .position(|f| f.key == field)
+        .map(|p| p + 1)
+        .unwrap_or(0);
+    cell_error_in(kind.label(), headers[col], row, col, message)
 }
 
 #[cfg(test)]
@@ -427,6 +577,56 @@ mod tests {
         let e = read_items(&merged).unwrap_err();
         assert!(e[0].message.contains("合并单元格"), "{e:?}");
         assert!(e[0].location.contains("G2:G3"), "{e:?}");
+    }
+
+    #[test]
+    fn every_list_reads_back_what_it_writes_and_bad_cells_are_named() {
+        let spot = parse_entry(
+            ListKind::SpotCheck,
+            &EntryInput {
+                code: "CC-001".into(),
+                values: [
+                    ("item", "食品经营检查"),
+                    ("subject", "朱堂乡人民政府"),
+                    ("basis", "《中华人民共和国食品安全法》第一百一十条"),
+                    ("target", "食品经营者"),
+                    ("content", "许可证照\n进货查验记录"),
+                    ("method", "onsite"),
+                    ("ratio", "5"),
+                    ("frequency", "每年 1 次"),
+                ]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            },
+        )
+        .unwrap();
+        let bytes = write_list(ListKind::SpotCheck, std::slice::from_ref(&spot)).unwrap();
+        assert_eq!(
+            read_list(ListKind::SpotCheck, &bytes).unwrap(),
+            vec![(2, spot.clone())]
+        );
+        // Another list's file is not this list.
+        let e = read_list(ListKind::AvRecord, &bytes).unwrap_err();
+        assert!(e[0].message.contains("找不到工作表“音像记录事项清单”"));
+        let mut bad = spot.clone();
+        bad.values.insert("ratio".into(), "120".into());
+        bad.values.insert("method".into(), "电话抽查".into());
+        let e = read_list(
+            ListKind::SpotCheck,
+            &write_list(ListKind::SpotCheck, &[spot, bad]).unwrap(),
+        )
+        .unwrap_err();
+        let text: Vec<String> = e.iter().map(ToString::to_string).collect();
+        assert!(
+            text.iter()
+                .any(|t| t.contains("第 3 行 H 列（抽查比例（%））")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|t| t.contains("第 3 行 G 列（抽查方式）")),
+            "{text:?}"
+        );
     }
 
     #[test]

@@ -172,3 +172,56 @@ impl WriteTx {
             .await
     }
 }
+
+/// What a list import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListImportSummary {
+    pub created: usize,
+    pub updated: usize,
+}
+
+impl Store {
+    /// Imports entries into one list of an agency in one transaction: a new code adds an
+    /// entry, a known code replaces that entry's values (restoring it if withdrawn). Any
+    /// refusal rolls back every row; the error names the caller's row number.
+    pub async fn import_list(
+        &self,
+        actor: crate::Actor,
+        agency_id: i64,
+        kind: ListKind,
+        rows: &[(usize, ListEntry)],
+    ) -> Result<ListImportSummary, crate::catalog::ImportError> {
+        use crate::catalog::ImportError;
+        let mut known: std::collections::HashMap<String, (i64, i64)> = self
+            .list_entries(agency_id, kind, true)
+            .await?
+            .into_iter()
+            .map(|e| (e.entry.code.clone(), (e.id, e.version)))
+            .collect();
+        let mut summary = ListImportSummary::default();
+        let mut tx = self.write(actor).await?;
+        for (row, entry) in rows {
+            let result = match known.get_mut(&entry.code) {
+                Some((id, version)) => {
+                    let r = tx.update_list_entry(*id, *version, entry).await;
+                    *version += 1;
+                    summary.updated += 1;
+                    r
+                }
+                None => match tx.create_list_entry(agency_id, kind, entry).await {
+                    Ok(id) => {
+                        known.insert(entry.code.clone(), (id, 1));
+                        summary.created += 1;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(error) = result {
+                return Err(ImportError::Row { row: *row, error });
+            }
+        }
+        tx.commit().await?;
+        Ok(summary)
+    }
+}

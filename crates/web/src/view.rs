@@ -676,3 +676,17 @@ pub struct ListFormPage {
     pub errors: FieldErrors,
     pub history: Vec<JournalRow>,
 }
+
+#[derive(Template)]
+#[template(path = "admin/list_import.html")]
+pub struct ListImportPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub kind_code: &'static str,
+    pub title: &'static str,
+    pub errors: Vec<String>,
+    /// (row, code, first column, action)
+    pub preview: Vec<(usize, String, String, &'static str)>,
+    pub data: String,
+    pub done: Option<String>,
+}

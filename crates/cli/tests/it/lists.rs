@@ -14,6 +14,7 @@ on_both_backends!(
     an_admin_edits_and_withdraws_an_entry_and_bad_input_changes_nothing,
     the_published_review_list_decides_which_decisions_are_major,
     unknown_lists_and_entries_are_not_found,
+    a_list_round_trips_through_excel_and_bad_rows_import_nothing,
 );
 
 async fn get(app: &TestApp, path: &str) -> (StatusCode, String) {
@@ -240,4 +241,102 @@ async fn unknown_lists_and_entries_are_not_found(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+async fn upload(
+    app: &TestApp,
+    c: &reqwest::Client,
+    token: &str,
+    step: &str,
+    file: Option<Vec<u8>>,
+    data: Option<String>,
+) -> (StatusCode, String) {
+    let agency = app.agency_id().await;
+    let mut form = reqwest::multipart::Form::new()
+        .text("csrf_token", token.to_owned())
+        .text("step", step.to_owned());
+    if let Some(f) = file {
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(f).file_name("l.xlsx"),
+        );
+    }
+    if let Some(d) = data {
+        form = form.text("data", d);
+    }
+    let r = c
+        .post(app.url(&format!(
+            "/app/admin/lists/av-records/import?agency={agency}"
+        )))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+async fn a_list_round_trips_through_excel_and_bad_rows_import_nothing(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let agency = app.agency_id().await;
+    // The published list as Excel reads back to the same entries.
+    let bytes = app
+        .client()
+        .get(app.url("/agencies/zhutang/lists/av-records/data.xlsx"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let read = zhifa_sheets::read_list(ListKind::AvRecord, &bytes).unwrap();
+    let stored: Vec<_> = app
+        .store
+        .list_entries(agency, ListKind::AvRecord, false)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entry)
+        .collect();
+    assert_eq!(read.into_iter().map(|(_, e)| e).collect::<Vec<_>>(), stored);
+
+    let c = app.login("admin").await;
+    let token = app.csrf_for(&c, "/app/admin/lists/av-records/import").await;
+    // One row changed, one added, one bad: nothing imported, the bad cell named.
+    let mut entries = stored.clone();
+    entries[0]
+        .values
+        .insert("device".into(), "执法记录仪、无人机".into());
+    let mut added = stored[1].clone();
+    added.code = "YX-09".into();
+    let mut bad = stored[2].clone();
+    bad.code = "YX-10".into();
+    bad.values.insert("mode".into(), "偶尔记录".into());
+    let mut with_bad = entries.clone();
+    with_bad.push(added.clone());
+    with_bad.push(bad);
+    let file = zhifa_sheets::write_list(ListKind::AvRecord, &with_bad).unwrap();
+    let (s, body) = upload(&app, &c, &token, "preview", Some(file), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body.contains("第 9 行 C 列（记录方式）"), "{body}");
+    // Without the bad row: previewed, then imported.
+    entries.push(added);
+    let file = zhifa_sheets::write_list(ListKind::AvRecord, &entries).unwrap();
+    let (s, body) = upload(&app, &c, &token, "preview", Some(file), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body.matches("替换现有条目").count(), 6);
+    assert_eq!(body.matches("新增条目").count(), 1);
+    let data = body
+        .split("name=\"data\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (s, body) = upload(&app, &c, &token, "import", None, Some(data)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.contains("新增 1 条，替换 6 条"));
+    let (_, page) = get(&app, "/agencies/zhutang/lists/av-records").await;
+    assert!(page.contains("执法记录仪、无人机") && page.contains("YX-09"));
 }

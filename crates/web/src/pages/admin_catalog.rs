@@ -27,7 +27,7 @@ use zhifa_store::{Actor, StoreError};
 
 /// An uploaded workbook may be this large (5,000 items are about 1 MB; the confirmation
 /// form carries the file again as base64).
-const MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
+pub(super) const MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -287,11 +287,63 @@ async fn import_form(
 
 /// The fields of the import form (multipart: a file input needs it).
 #[derive(Default)]
-struct ImportForm {
-    csrf_token: String,
-    step: String,
-    file: Vec<u8>,
-    data: String,
+pub(super) struct ImportForm {
+    pub csrf_token: String,
+    pub step: String,
+    pub file: Vec<u8>,
+    pub data: String,
+}
+
+impl ImportForm {
+    /// The workbook: the uploaded file, or (on confirmation) the checked file carried back.
+    pub fn workbook(&self) -> Result<Vec<u8>, PageError> {
+        if self.step == "import" {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(self.data.trim())
+                .map_err(|_| PageError::BadRequest("确认表单已损坏，请重新选择文件".into()))
+        } else {
+            Ok(self.file.clone())
+        }
+    }
+}
+
+/// Reads the multipart import form and checks its CSRF token against the session's.
+pub(super) async fn read_checked_import_form(
+    state: &AppState,
+    user: &CurrentUser,
+    uri: &Uri,
+    mp: Multipart,
+) -> Result<ImportForm, PageError> {
+    let form = read_import_form(mp).await?;
+    if !crate::session::constant_time_eq(&form.csrf_token, &user.csrf_token) {
+        crate::access::record_refusal(
+            state,
+            Some(&user.principal),
+            "csrf.token",
+            "POST",
+            uri.path(),
+        )
+        .await;
+        return Err(PageError::Forbidden(
+            "表单已过期或来源不可信（CSRF 校验失败），未导入任何内容。请返回、刷新页面后重试。"
+                .into(),
+        ));
+    }
+    Ok(form)
+}
+
+/// The store's refusal of one imported row as (field, message).
+pub(super) fn refusal(error: StoreError) -> Result<(String, String), PageError> {
+    match &error {
+        StoreError::Invalid(f) => Ok(f
+            .iter()
+            .next()
+            .map(|e| (e.field.clone(), e.message.clone()))
+            .unwrap_or_default()),
+        StoreError::Stale => Ok((String::new(), "清单在导入期间被修改，请重新上传".into())),
+        _ => Err(error.into()),
+    }
 }
 
 async fn read_import_form(mut mp: Multipart) -> Result<ImportForm, PageError> {
@@ -340,29 +392,8 @@ async fn import(
 ) -> Result<Response, PageError> {
     let agency_id = requested_agency(&q, &user)?;
     let ctx = lists_context(&state, &user, method, uri.clone(), agency_id).await?;
-    let form = read_import_form(mp).await?;
-    if !crate::session::constant_time_eq(&form.csrf_token, &user.csrf_token) {
-        crate::access::record_refusal(
-            &state,
-            Some(&user.principal),
-            "csrf.token",
-            "POST",
-            uri.path(),
-        )
-        .await;
-        return Err(PageError::Forbidden(
-            "表单已过期或来源不可信（CSRF 校验失败），未导入任何内容。请返回、刷新页面后重试。"
-                .into(),
-        ));
-    }
-    let bytes = if form.step == "import" {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD
-            .decode(form.data.trim())
-            .map_err(|_| PageError::BadRequest("确认表单已损坏，请重新选择文件".into()))?
-    } else {
-        form.file
-    };
+    let form = read_checked_import_form(&state, &user, &uri, mp).await?;
+    let bytes = form.workbook()?;
     let agency_id = ctx.current.id;
     let chrome = app_chrome(&user, "/app/admin/items");
     // Each path below renders the page once, with the context moved into it.
@@ -440,15 +471,7 @@ async fn import(
             )),
         ))),
         Err(ImportError::Row { row, error }) => {
-            let (field, message) = match &error {
-                StoreError::Invalid(f) => f
-                    .iter()
-                    .next()
-                    .map(|e| (e.field.clone(), e.message.clone()))
-                    .unwrap_or_default(),
-                StoreError::Stale => (String::new(), "清单在导入期间被修改，请重新上传".into()),
-                _ => return Err(error.into()),
-            };
+            let (field, message) = refusal(error)?;
             Ok(html_status(
                 StatusCode::BAD_REQUEST,
                 &page(

@@ -10,7 +10,8 @@ use crate::error::PageError;
 use crate::forms::{FormData, UserForm};
 use crate::session::{CurrentUser, MaybeUser};
 use crate::view::{
-    AgencyContext, FormField, ListAdminPage, ListFormPage, ListRow, PublicListPage, fmt_time,
+    AgencyContext, FormField, ListAdminPage, ListFormPage, ListImportPage, ListRow, PublicListPage,
+    fmt_time,
 };
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -27,6 +28,15 @@ pub fn router() -> Router<AppState> {
         .route("/agencies/{slug}/lists/{kind}", get(public_list))
         .route("/agencies/{slug}/lists/{kind}/data.json", get(open_json))
         .route("/agencies/{slug}/lists/{kind}/data.csv", get(open_csv))
+        .route("/agencies/{slug}/lists/{kind}/data.xlsx", get(open_xlsx))
+        .route(
+            "/app/admin/lists/{kind}/import",
+            get(import_form)
+                .post(import)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    super::admin_catalog::MAX_UPLOAD_BYTES,
+                )),
+        )
         .route("/app/admin/lists/{kind}", get(admin_list))
         .route("/app/admin/lists/{kind}/new", get(new_form).post(create))
         .route("/app/admin/lists/{kind}/{id}", get(edit).post(update))
@@ -406,4 +416,170 @@ async fn withdraw(
         e.agency_id
     ))
     .into_response())
+}
+
+async fn open_xlsx(
+    State(state): State<AppState>,
+    Path((slug, kind)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let kind = kind_of(&kind)?;
+    let agency = agency(&state, &slug).await?;
+    let entries: Vec<ListEntry> = state
+        .store
+        .list_entries(agency.id, kind, false)
+        .await?
+        .into_iter()
+        .map(|e| e.entry)
+        .collect();
+    let bytes = zhifa_sheets::write_list(kind, &entries).map_err(|e| {
+        tracing::error!(error = %e, "xlsx export failed");
+        PageError::Internal
+    })?;
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"list.xlsx\""),
+    );
+    Ok(resp)
+}
+
+async fn import_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    method: Method,
+    uri: Uri,
+    Path(kind): Path<String>,
+    Query(q): Query<AgencyQuery>,
+) -> Result<Response, PageError> {
+    let kind = kind_of(&kind)?;
+    let agency_id = requested_agency(&q, &user)?;
+    let ctx = lists_context(&state, &user, method, uri, agency_id).await?;
+    Ok(html(&ListImportPage {
+        chrome: app_chrome(&user, &format!("/app/admin/lists/{}", kind.code())),
+        ctx,
+        kind_code: kind.code(),
+        title: kind.label(),
+        errors: vec![],
+        preview: vec![],
+        data: String::new(),
+        done: None,
+    }))
+}
+
+/// Checks an uploaded workbook and previews it, or imports the checked workbook carried
+/// back by the confirmation; any problem imports nothing.
+async fn import(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    method: Method,
+    uri: Uri,
+    Path(kind): Path<String>,
+    Query(q): Query<AgencyQuery>,
+    mp: axum::extract::Multipart,
+) -> Result<Response, PageError> {
+    let kind = kind_of(&kind)?;
+    let agency_id = requested_agency(&q, &user)?;
+    let ctx = lists_context(&state, &user, method, uri.clone(), agency_id).await?;
+    let form = super::admin_catalog::read_checked_import_form(&state, &user, &uri, mp).await?;
+    let bytes = form.workbook()?;
+    let agency_id = ctx.current.id;
+    let chrome = app_chrome(&user, &format!("/app/admin/lists/{}", kind.code()));
+    let page = move |errors: Vec<String>, preview, data: String, done| ListImportPage {
+        chrome,
+        ctx,
+        kind_code: kind.code(),
+        title: kind.label(),
+        errors,
+        preview,
+        data,
+        done,
+    };
+    if bytes.is_empty() {
+        return Ok(html_status(
+            StatusCode::BAD_REQUEST,
+            &page(
+                vec!["请选择要导入的 Excel 文件".into()],
+                vec![],
+                String::new(),
+                None,
+            ),
+        ));
+    }
+    let rows = match zhifa_sheets::read_list(kind, &bytes) {
+        Ok(rows) => rows,
+        Err(errors) => {
+            return Ok(html_status(
+                StatusCode::BAD_REQUEST,
+                &page(
+                    errors.iter().map(ToString::to_string).collect(),
+                    vec![],
+                    String::new(),
+                    None,
+                ),
+            ));
+        }
+    };
+    if form.step != "import" {
+        let existing: std::collections::HashSet<String> = state
+            .store
+            .list_entries(agency_id, kind, true)
+            .await?
+            .into_iter()
+            .map(|e| e.entry.code)
+            .collect();
+        let first = kind.fields()[0];
+        let preview = rows
+            .iter()
+            .map(|(row, e)| {
+                (
+                    *row,
+                    e.code.clone(),
+                    e.display(&first),
+                    if existing.contains(&e.code) {
+                        "替换现有条目"
+                    } else {
+                        "新增条目"
+                    },
+                )
+            })
+            .collect();
+        use base64::Engine;
+        let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        return Ok(html(&page(vec![], preview, data, None)));
+    }
+    match state
+        .store
+        .import_list(Actor::User(user.principal.user_id), agency_id, kind, &rows)
+        .await
+    {
+        Ok(s) => Ok(html(&page(
+            vec![],
+            vec![],
+            String::new(),
+            Some(format!(
+                "已导入：新增 {} 条，替换 {} 条。",
+                s.created, s.updated
+            )),
+        ))),
+        Err(zhifa_store::catalog::ImportError::Row { row, error }) => {
+            let (field, message) = super::admin_catalog::refusal(error)?;
+            Ok(html_status(
+                StatusCode::BAD_REQUEST,
+                &page(
+                    vec![zhifa_sheets::list_row_error(kind, row, &field, message).to_string()],
+                    vec![],
+                    String::new(),
+                    None,
+                ),
+            ))
+        }
+        Err(zhifa_store::catalog::ImportError::Store(e)) => Err(e.into()),
+    }
 }
