@@ -1,10 +1,10 @@
 //! The commands.
 
+use crate::config::{CalendarCommand, ImportCommand, ImportItemsArgs, ImportListArgs};
 use crate::config::{
     Cli, Command, Database, InitArgs, LedgerCommand, Settings, TokenCommand, UserCommand,
     VerifyArgs,
 };
-use crate::config::{ImportCommand, ImportItemsArgs, ImportListArgs};
 use crate::{demo, server};
 use anyhow::{Context, anyhow, bail};
 use std::io::BufRead;
@@ -39,6 +39,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => token_command(settings, cmd).await,
         Command::Import(ImportCommand::Items(args)) => import_items_command(settings, args).await,
         Command::Import(ImportCommand::List(args)) => import_list_command(settings, args).await,
+        Command::Calendar(cmd) => calendar_command(cmd),
+    }
+}
+
+/// `zhifa calendar …`: no database; the shipped calendar (data/calendar/mainland.toml).
+fn calendar_command(cmd: CalendarCommand) -> anyhow::Result<()> {
+    let calendar = zhifa_domain::calendar::Calendar::mainland();
+    let date = |s: &str| {
+        chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map_err(|_| anyhow!("日期应为 YYYY-MM-DD / the date must be YYYY-MM-DD: {s}"))
+    };
+    let result = match cmd {
+        CalendarCommand::AddWorkingDays { date: d, days } => {
+            calendar.add_working_days(date(&d)?, days)
+        }
+        CalendarCommand::AddDays { date: d, days } => calendar.add_days(date(&d)?, days),
+    };
+    match result {
+        Ok(d) => {
+            println!("{d}");
+            Ok(())
+        }
+        Err(e) => bail!("{e}"),
     }
 }
 

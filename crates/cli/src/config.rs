@@ -136,6 +136,28 @@ pub enum Command {
     /// 从 Excel 导入清单（全部成功或全部不导入）/ import a list from XLSX (all rows or none)
     #[command(subcommand)]
     Import(ImportCommand),
+    /// 工作日历与期限计算 / the working-day calendar and legal periods
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CalendarCommand {
+    /// 起算日后第 N 个工作日（起算日不计入）/ the Nth working day strictly after DATE
+    AddWorkingDays {
+        /// 起算日 / the start date, YYYY-MM-DD
+        date: String,
+        /// 工作日数 / working days
+        days: u32,
+    },
+    /// 起算日后 N 日期满日（遇休息日顺延）/ the end of N calendar days after DATE, moved to
+    /// the next working day when it falls on a rest day
+    AddDays {
+        /// 起算日 / the start date, YYYY-MM-DD
+        date: String,
+        /// 日数 / calendar days
+        days: u32,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod account;
+pub mod calendar;
 pub mod catalog;
 pub mod credential;
 pub mod credit_code;

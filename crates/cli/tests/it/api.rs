@@ -12,7 +12,43 @@ on_both_backends!(
     api_requires_a_valid_bearer_token,
     api_creates_and_updates_with_field_errors_in_chinese,
     api_refuses_malformed_oversized_and_unauthorised_requests,
+    the_calendar_answers_anyone_and_refuses_bad_or_uncovered_dates,
 );
+
+async fn the_calendar_answers_anyone_and_refuses_bad_or_uncovered_dates(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let get = |q: &'static str| {
+        let url = app.url(&format!("/api/v1/calendar/add-working-days?{q}"));
+        async move {
+            let r = reqwest::get(url).await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    // No token needed: it is the published calendar.
+    let (s, v) = get("from=2026-02-13&days=2").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["date"], "2026-02-24");
+    assert!(v["notice"].as_str().unwrap().contains("2026"));
+    for q in [
+        "from=2026-02-30&days=1",
+        "from=2026-03-01&days=-1",
+        "days=3",
+        "from=2026-03-01&days=99999",
+    ] {
+        let (s, v) = get(q).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}");
+        assert!(
+            v["error"]["fields"].is_array() || v["error"]["message"].is_string(),
+            "{q}: {v}"
+        );
+    }
+    let (s, v) = get("from=2026-12-25&days=10").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        v.to_string().contains("2027 年尚无国务院节假日安排数据"),
+        "{v}"
+    );
+}
 
 async fn openapi_document_matches_the_routes(db: TestDb) {
     let app = TestApp::start(db).await;
@@ -47,7 +83,10 @@ async fn openapi_document_matches_the_routes(db: TestDb) {
         } else {
             member
         };
-        let concrete = path.replace("{id}", &id.to_string());
+        let mut concrete = path.replace("{id}", &id.to_string());
+        if path.starts_with("/api/v1/calendar/") {
+            concrete.push_str("?from=2026-03-02&days=5");
+        }
         for method in item.as_object().unwrap().keys() {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let mut req = client

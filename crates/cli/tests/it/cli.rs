@@ -428,3 +428,43 @@ async fn verify_passes_on_the_demo_and_names_a_row_changed_with_sql() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("leadership_members 表 id="), "{stdout}");
 }
+
+/// `zhifa calendar add-working-days DATE N` (a stable interface, DESIGN §5): the Nth
+/// working day strictly after DATE on the mainland calendar; non-zero outside the data.
+#[test]
+fn calendar_add_working_days_follows_the_mainland_calendar() {
+    let run = |args: &[&str]| zhifa().arg("calendar").args(args).output().unwrap();
+    for (from, n, expected) in [
+        // Friday before the 2026 Spring Festival: Saturday 2-14 is a make-up working day,
+        // then 2-15..2-23 are off.
+        ("2026-02-13", "1", "2026-02-14"),
+        ("2026-02-13", "2", "2026-02-24"),
+        // 行政许可法 第四十二条: 20 working days across 国庆 2025.
+        ("2025-09-22", "20", "2025-10-24"),
+        ("2026-03-02", "0", "2026-03-02"),
+    ] {
+        let out = run(&["add-working-days", from, n]);
+        assert!(out.status.success(), "{from} {n}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            expected,
+            "{from} {n}"
+        );
+    }
+    // A year without the State Council's notice is refused, with a clear message.
+    let out = run(&["add-working-days", "2026-12-25", "10"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2027 年尚无国务院节假日安排数据"));
+    for bad in [
+        ["2026-02-30", "1"],
+        ["2026-03-01", "-1"],
+        ["yesterday", "1"],
+    ] {
+        assert!(
+            !run(&["add-working-days", bad[0], bad[1]]).status.success(),
+            "{bad:?}"
+        );
+    }
+    let out = run(&["add-days", "2026-09-24", "7"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2026-10-08");
+}

@@ -2,6 +2,7 @@
 //! Routes are registered through utoipa-axum, so the OpenAPI document is generated from
 //! the very handlers that serve them and cannot drift.
 
+mod calendar;
 mod extract;
 mod org;
 mod views;
@@ -13,7 +14,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 pub fn router() -> (Router<AppState>, OpenApi) {
-    let (router, mut doc) = org::routes(OpenApiRouter::new()).split_for_parts();
+    let (router, mut doc) = calendar::routes(org::routes(OpenApiRouter::new())).split_for_parts();
     doc.info.title = "zhifa API".into();
     doc.info.version = env!("CARGO_PKG_VERSION").into();
     doc.info.description = Some(
