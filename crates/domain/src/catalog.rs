@@ -306,14 +306,15 @@ impl DiscretionRow {
     /// The fine range as shown, e.g. "1,000–5,000 元".
     pub fn fine_text(&self) -> String {
         match (self.fine_min, self.fine_max) {
-            (Some(lo), Some(hi)) if lo == hi => format!("{} 元", yuan(lo)),
-            (Some(lo), Some(hi)) => format!("{}–{} 元", yuan(lo), yuan(hi)),
+            (Some(lo), Some(hi)) if lo == hi => format!("{} 元", group_thousands(lo)),
+            (Some(lo), Some(hi)) => format!("{}–{} 元", group_thousands(lo), group_thousands(hi)),
             _ => String::new(),
         }
     }
 }
 
-fn yuan(n: u64) -> String {
+/// 1234567 → "1,234,567" (amounts as Chinese official documents print them).
+pub fn group_thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

@@ -227,17 +227,10 @@ impl ListEntry {
                 .find(|(c, _)| *c == v)
                 .map(|(_, l)| (*l).to_owned())
                 .unwrap_or_else(|| v.to_owned()),
-            FieldKind::Yuan if !v.is_empty() => {
-                // 50000 → 50,000 元
-                let mut grouped = String::new();
-                for (i, c) in v.chars().enumerate() {
-                    if i > 0 && (v.len() - i).is_multiple_of(3) {
-                        grouped.push(',');
-                    }
-                    grouped.push(c);
-                }
-                format!("{grouped} 元")
-            }
+            FieldKind::Yuan if !v.is_empty() => match v.parse::<u64>() {
+                Ok(n) => format!("{} 元", crate::catalog::group_thousands(n)),
+                Err(_) => format!("{v} 元"),
+            },
             FieldKind::Percent if !v.is_empty() => format!("{v}%"),
             _ => v.to_owned(),
         }

@@ -72,6 +72,32 @@ async fn browser(width: u32) -> (fantoccini::Client, Driver) {
     panic!("cannot reach chromedriver: {last:?}");
 }
 
+/// Fills in and submits the login form the browser is on, and waits for the workbench.
+async fn sign_in(c: &fantoccini::Client, username: &str) {
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys(username)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.stack button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("section.hero h1"))
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_logs_in_and_sees_the_workbench_on_desktop_and_phone() {
     if !chromedriver_available() {
@@ -109,28 +135,7 @@ async fn a_browser_logs_in_and_sees_the_workbench_on_desktop_and_phone() {
             c.screenshot().await.unwrap(),
         )
         .unwrap();
-        c.find(Locator::Id("username"))
-            .await
-            .unwrap()
-            .send_keys("admin")
-            .await
-            .unwrap();
-        c.find(Locator::Id("password"))
-            .await
-            .unwrap()
-            .send_keys(PASSWORD)
-            .await
-            .unwrap();
-        c.find(Locator::Css("form.stack button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        c.wait()
-            .for_element(Locator::Css("section.hero h1"))
-            .await
-            .unwrap();
+        sign_in(&c, "admin").await;
         assert_eq!(c.current_url().await.unwrap().path(), "/app");
         let body = c
             .find(Locator::Css("body"))
@@ -316,32 +321,7 @@ async fn a_phone_scanning_a_credential_sees_its_status_change_at_once() {
     let shots = screenshot_dir();
     let (admin, _d1) = browser(1280).await;
     admin.goto(&app.url("/login")).await.unwrap();
-    admin
-        .find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys("admin")
-        .await
-        .unwrap();
-    admin
-        .find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    admin
-        .find(Locator::Css("form.stack button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    admin
-        .wait()
-        .for_element(Locator::Css("section.hero h1"))
-        .await
-        .unwrap();
+    sign_in(&admin, "admin").await;
     // The home page warns of the credential that ends within 30 days.
     let home = admin
         .find(Locator::Css("body"))

@@ -2,7 +2,7 @@
 //! with its 裁量基准 and the history of its versions (what each changed), and the list as
 //! open data (JSON, CSV). Works without JavaScript.
 
-use super::{html, portal_chrome};
+use super::{XLSX, agency_by_slug, csv_field, download, html, portal_chrome, public_origin};
 use crate::AppState;
 use crate::error::PageError;
 use crate::session::MaybeUser;
@@ -64,14 +64,6 @@ impl ListQuery {
     }
 }
 
-async fn agency(state: &AppState, slug: &str) -> Result<Agency, PageError> {
-    match state.store.agency_by_slug(slug).await {
-        Ok(a) => Ok(a),
-        Err(StoreError::NotFound) => Err(PageError::NotFound),
-        Err(e) => Err(e.into()),
-    }
-}
-
 fn basis_text(basis: &[Citation]) -> String {
     basis
         .iter()
@@ -86,7 +78,7 @@ async fn list(
     Path(slug): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    let agency = agency(&state, &slug).await?;
+    let agency = agency_by_slug(&state, &slug).await?;
     let today = today_beijing();
     let filter = q.filter();
     let list = state
@@ -178,7 +170,7 @@ async fn item(
     MaybeUser(user): MaybeUser,
     Path((slug, code)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let agency = agency(&state, &slug).await?;
+    let agency = agency_by_slug(&state, &slug).await?;
     let versions = match state.store.item_versions(agency.id, &code).await {
         Ok(v) => v,
         Err(StoreError::NotFound) => return Err(PageError::NotFound),
@@ -239,7 +231,7 @@ struct OpenItem<'a> {
 }
 
 async fn in_force(state: &AppState, slug: &str) -> Result<(Agency, Vec<ItemVersion>), PageError> {
-    let agency = agency(state, slug).await?;
+    let agency = agency_by_slug(state, slug).await?;
     let items = state
         .store
         .items_in_force(agency.id, today_beijing(), &ItemFilter::default())
@@ -266,15 +258,6 @@ async fn open_json(
         }).collect::<Vec<_>>(),
     });
     Ok(axum::Json(body).into_response())
-}
-
-/// A CSV field, quoted when it must be (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
 }
 
 async fn open_csv(
@@ -339,22 +322,6 @@ async fn open_csv(
     Ok(resp)
 }
 
-fn xlsx_response(bytes: Vec<u8>, filename: &'static str) -> Response {
-    let mut resp = bytes.into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ),
-    );
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static(filename),
-    );
-    resp
-}
-
 /// The list in force as an Excel file, in the layout that import reads.
 async fn open_xlsx(
     State(state): State<AppState>,
@@ -369,7 +336,7 @@ async fn open_xlsx(
         tracing::error!(error = %e, "xlsx export failed");
         PageError::Internal
     })?;
-    Ok(xlsx_response(bytes, "attachment; filename=\"items.xlsx\""))
+    Ok(download(bytes, XLSX, "attachment; filename=\"items.xlsx\""))
 }
 
 /// The import template: the header and one filled-in example row.
@@ -392,8 +359,9 @@ async fn template_xlsx() -> Result<Response, PageError> {
         tracing::error!(error = %e, "xlsx template failed");
         PageError::Internal
     })?;
-    Ok(xlsx_response(
+    Ok(download(
         bytes,
+        XLSX,
         "attachment; filename=\"items-template.xlsx\"",
     ))
 }
@@ -422,19 +390,9 @@ async fn atom(
     headers: axum::http::HeaderMap,
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
-    let agency = agency(&state, &slug).await?;
+    let agency = agency_by_slug(&state, &slug).await?;
     let recent = state.store.recent_item_versions(agency.id, 50).await?;
-    let origin = state.config.public_origin.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| {
-                h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-            })
-            .unwrap_or("127.0.0.1");
-        format!("http://{host}")
-    });
+    let origin = public_origin(&state, &headers);
     let base = format!(
         "{}/agencies/{}/items",
         origin.trim_end_matches('/'),

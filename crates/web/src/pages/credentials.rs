@@ -42,18 +42,7 @@ pub fn router() -> Router<AppState> {
 /// The address a credential's QR code opens: the configured public origin, or the
 /// address this request came to.
 fn check_url(state: &AppState, headers: &HeaderMap, token: &str) -> String {
-    let origin = state.config.public_origin.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| {
-                h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-            })
-            .unwrap_or("127.0.0.1");
-        format!("http://{host}")
-    });
-    format!("{}/v/{token}", origin.trim_end_matches('/'))
+    format!("{}/v/{token}", super::public_origin(state, headers))
 }
 
 fn qr_of(url: &str, number: &str) -> String {

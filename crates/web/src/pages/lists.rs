@@ -4,7 +4,10 @@
 
 use super::admin_org::{agency_context, requested_agency};
 use super::workbench::{AgencyQuery, history};
-use super::{app_chrome, form_version, html, html_status, portal_chrome};
+use super::{
+    XLSX, agency_by_slug, app_chrome, csv_field, download, form_version, html, html_status,
+    portal_chrome,
+};
 use crate::AppState;
 use crate::error::PageError;
 use crate::forms::{FormData, UserForm};
@@ -56,21 +59,13 @@ fn row_of(kind: ListKind, e: &StoredEntry) -> ListRow {
     }
 }
 
-async fn agency(state: &AppState, slug: &str) -> Result<zhifa_store::org::Agency, PageError> {
-    match state.store.agency_by_slug(slug).await {
-        Ok(a) => Ok(a),
-        Err(StoreError::NotFound) => Err(PageError::NotFound),
-        Err(e) => Err(e.into()),
-    }
-}
-
 async fn public_list(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path((slug, kind)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let kind = kind_of(&kind)?;
-    let agency = agency(&state, &slug).await?;
+    let agency = agency_by_slug(&state, &slug).await?;
     let entries = state.store.list_entries(agency.id, kind, false).await?;
     let updated = state
         .store
@@ -95,7 +90,7 @@ async fn open_json(
     Path((slug, kind)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let kind = kind_of(&kind)?;
-    let agency = agency(&state, &slug).await?;
+    let agency = agency_by_slug(&state, &slug).await?;
     let entries = state.store.list_entries(agency.id, kind, false).await?;
     let columns: Vec<_> = kind
         .fields()
@@ -114,20 +109,12 @@ async fn open_json(
     .into_response())
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
 async fn open_csv(
     State(state): State<AppState>,
     Path((slug, kind)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let kind = kind_of(&kind)?;
-    let agency = agency(&state, &slug).await?;
+    let agency = agency_by_slug(&state, &slug).await?;
     let entries = state.store.list_entries(agency.id, kind, false).await?;
     let mut out = String::from("\u{feff}编码");
     for f in kind.fields() {
@@ -423,7 +410,7 @@ async fn open_xlsx(
     Path((slug, kind)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let kind = kind_of(&kind)?;
-    let agency = agency(&state, &slug).await?;
+    let agency = agency_by_slug(&state, &slug).await?;
     let entries: Vec<ListEntry> = state
         .store
         .list_entries(agency.id, kind, false)
@@ -435,19 +422,7 @@ async fn open_xlsx(
         tracing::error!(error = %e, "xlsx export failed");
         PageError::Internal
     })?;
-    let mut resp = bytes.into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ),
-    );
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"list.xlsx\""),
-    );
-    Ok(resp)
+    Ok(download(bytes, XLSX, "attachment; filename=\"list.xlsx\""))
 }
 
 async fn import_form(

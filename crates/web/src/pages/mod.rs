@@ -144,6 +144,59 @@ impl Gate<'_> {
     }
 }
 
+/// The agency published under `slug` (404 for any other).
+pub async fn agency_by_slug(
+    state: &AppState,
+    slug: &str,
+) -> Result<zhifa_store::org::Agency, PageError> {
+    match state.store.agency_by_slug(slug).await {
+        Ok(a) => Ok(a),
+        Err(zhifa_store::StoreError::NotFound) => Err(PageError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The address browsers use for this installation: `--public-url`, or the address this
+/// request came to (a `Host` header of host-name characters only).
+pub fn public_origin(state: &AppState, headers: &axum::http::HeaderMap) -> String {
+    let origin = state.config.public_origin.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            })
+            .unwrap_or("127.0.0.1");
+        format!("http://{host}")
+    });
+    origin.trim_end_matches('/').to_owned()
+}
+
+/// A CSV field, quoted when it must be (RFC 4180).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+/// A file download: its bytes, content type and `Content-Disposition`.
+pub fn download(bytes: Vec<u8>, content_type: &'static str, disposition: &'static str) -> Response {
+    use axum::http::{HeaderValue, header};
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static(disposition),
+    );
+    resp
+}
+
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
 /// Parses the hidden `version` field of an edit form.
 pub fn form_version(form: &crate::forms::FormData) -> Result<i64, PageError> {
     form.get("version")
