@@ -592,29 +592,6 @@ pub struct ItemFormPage {
     pub history: Vec<JournalRow>,
 }
 
-/// One row of an import preview.
-pub struct ImportPreviewRow {
-    pub row: usize,
-    pub code: String,
-    pub name: String,
-    pub category: &'static str,
-    pub effective_from: String,
-    /// 新增事项 or 新增版本.
-    pub action: &'static str,
-}
-
-#[derive(Template)]
-#[template(path = "admin/item_import.html")]
-pub struct ItemImportPage {
-    pub chrome: Chrome,
-    pub ctx: AgencyContext,
-    pub errors: Vec<String>,
-    pub preview: Vec<ImportPreviewRow>,
-    /// The checked file, base64, carried by the confirmation form.
-    pub data: String,
-    pub done: Option<String>,
-}
-
 /// A column of a published list, as a form input.
 pub struct FormField {
     pub key: &'static str,
@@ -677,16 +654,34 @@ pub struct ListFormPage {
     pub history: Vec<JournalRow>,
 }
 
+/// One row of an import preview.
+pub struct PreviewRow {
+    pub row: usize,
+    pub code: String,
+    pub text: String,
+    /// 新增… or 新增版本 / 替换….
+    pub action: &'static str,
+}
+
+/// Importing a list from Excel: the upload form, the preview with its confirmation, the
+/// problems found, or the result.
 #[derive(Template)]
-#[template(path = "admin/list_import.html")]
-pub struct ListImportPage {
+#[template(path = "admin/import.html")]
+pub struct ImportPage {
     pub chrome: Chrome,
     pub ctx: AgencyContext,
-    pub kind_code: &'static str,
     pub title: &'static str,
+    /// Where the form posts (with `?agency=`).
+    pub action: String,
+    /// The list's administration page.
+    pub back: String,
+    /// Layout help shown under the file input.
+    pub hint: String,
+    /// (address, label) of templates and exports.
+    pub links: Vec<(String, &'static str)>,
     pub errors: Vec<String>,
-    /// (row, code, first column, action)
-    pub preview: Vec<(usize, String, String, &'static str)>,
+    pub preview: Vec<PreviewRow>,
+    /// The checked file, base64, carried by the confirmation form.
     pub data: String,
     pub done: Option<String>,
 }

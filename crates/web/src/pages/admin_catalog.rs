@@ -10,8 +10,8 @@ use crate::error::PageError;
 use crate::forms::{FormData, UserForm};
 use crate::session::CurrentUser;
 use crate::view::{
-    AgencyContext, CategoryChoice, ImportPreviewRow, ItemAdminListPage, ItemFormPage,
-    ItemImportPage, today_beijing,
+    AgencyContext, CategoryChoice, ImportPage, ItemAdminListPage, ItemFormPage, PreviewRow,
+    today_beijing,
 };
 use axum::Router;
 use axum::extract::{Multipart, Path, Query, State};
@@ -266,6 +266,29 @@ async fn revise(
     save(&state, &user, ctx, Some(versions), form).await
 }
 
+/// The empty import page of the 执法事项清单.
+fn items_import_page(user: &CurrentUser, ctx: AgencyContext) -> ImportPage {
+    ImportPage {
+        chrome: app_chrome(user, "/app/admin/items"),
+        title: "执法事项清单",
+        action: format!("/app/admin/items/import?agency={}", ctx.current.id),
+        back: format!("/app/admin/items?agency={}", ctx.current.id),
+        hint: "格式与导出的文件相同：工作表“执法事项清单”，第 1 行为表头，每行一个事项；编码已存在的行作为该事项的新版本。".into(),
+        links: vec![
+            ("/templates/items.xlsx".into(), "下载模板"),
+            (
+                format!("/agencies/{}/items.xlsx", ctx.current.slug),
+                "导出现行清单",
+            ),
+        ],
+        ctx,
+        errors: vec![],
+        preview: vec![],
+        data: String::new(),
+        done: None,
+    }
+}
+
 async fn import_form(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -275,14 +298,33 @@ async fn import_form(
 ) -> Result<Response, PageError> {
     let agency_id = requested_agency(&q, &user)?;
     let ctx = lists_context(&state, &user, method, uri, agency_id).await?;
-    Ok(html(&ItemImportPage {
-        chrome: app_chrome(&user, "/app/admin/items"),
-        ctx,
-        errors: vec![],
-        preview: vec![],
-        data: String::new(),
-        done: None,
-    }))
+    Ok(html(&items_import_page(&user, ctx)))
+}
+
+/// The checked workbook as the confirmation form carries it.
+pub(super) fn carried(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The import page after a step: its problems (400), a preview, or the result.
+pub(super) fn import_outcome(
+    mut page: ImportPage,
+    errors: Vec<String>,
+    preview: Vec<PreviewRow>,
+    data: String,
+    done: Option<String>,
+) -> Response {
+    let failed = !errors.is_empty();
+    page.errors = errors;
+    page.preview = preview;
+    page.data = data;
+    page.done = done;
+    if failed {
+        html_status(StatusCode::BAD_REQUEST, &page)
+    } else {
+        html(&page)
+    }
 }
 
 /// The fields of the import form (multipart: a file input needs it).
@@ -375,7 +417,7 @@ async fn read_import_form(mut mp: Multipart) -> Result<ImportForm, PageError> {
     Ok(f)
 }
 
-fn sheet_errors(errors: Vec<zhifa_sheets::SheetError>) -> Vec<String> {
+pub(super) fn sheet_errors(errors: Vec<zhifa_sheets::SheetError>) -> Vec<String> {
     errors.iter().map(ToString::to_string).collect()
 }
 
@@ -395,34 +437,16 @@ async fn import(
     let form = read_checked_import_form(&state, &user, &uri, mp).await?;
     let bytes = form.workbook()?;
     let agency_id = ctx.current.id;
-    let chrome = app_chrome(&user, "/app/admin/items");
-    // Each path below renders the page once, with the context moved into it.
-    let page = move |errors: Vec<String>, preview, data: String, done| ItemImportPage {
-        chrome,
-        ctx,
-        errors,
-        preview,
-        data,
-        done,
-    };
+    let page = items_import_page(&user, ctx);
     if bytes.is_empty() {
-        return Ok(html_status(
-            StatusCode::BAD_REQUEST,
-            &page(
-                vec!["请选择要导入的 Excel 文件".into()],
-                vec![],
-                String::new(),
-                None,
-            ),
-        ));
+        let errors = vec!["请选择要导入的 Excel 文件".into()];
+        return Ok(import_outcome(page, errors, vec![], String::new(), None));
     }
     let rows = match zhifa_sheets::read_items(&bytes) {
         Ok(rows) => rows,
         Err(errors) => {
-            return Ok(html_status(
-                StatusCode::BAD_REQUEST,
-                &page(sheet_errors(errors), vec![], String::new(), None),
-            ));
+            let errors = sheet_errors(errors);
+            return Ok(import_outcome(page, errors, vec![], String::new(), None));
         }
     };
     if form.step != "import" {
@@ -436,12 +460,15 @@ async fn import(
         let mut seen = std::collections::HashSet::new();
         let preview = rows
             .iter()
-            .map(|r| ImportPreviewRow {
+            .map(|r| PreviewRow {
                 row: r.row,
                 code: r.version.code.clone(),
-                name: r.version.content.name.clone(),
-                category: r.version.content.category.label(),
-                effective_from: r.version.effective_from.to_string(),
+                text: format!(
+                    "{}（{}，自 {} 起施行）",
+                    r.version.content.name,
+                    r.version.content.category.label(),
+                    r.version.effective_from
+                ),
                 action: if existing.contains(&r.version.code)
                     || !seen.insert(r.version.code.clone())
                 {
@@ -451,9 +478,7 @@ async fn import(
                 },
             })
             .collect();
-        use base64::Engine;
-        let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
-        return Ok(html(&page(vec![], preview, data, None)));
+        return Ok(import_outcome(page, vec![], preview, carried(&bytes), None));
     }
     let rows: Vec<_> = rows.into_iter().map(|r| (r.row, r.version)).collect();
     match state
@@ -461,26 +486,23 @@ async fn import(
         .import_items(Actor::User(user.principal.user_id), agency_id, &rows)
         .await
     {
-        Ok(s) => Ok(html(&page(
-            vec![],
-            vec![],
-            String::new(),
-            Some(format!(
+        Ok(s) => {
+            let done = format!(
                 "已导入：新增事项 {} 项，新增版本 {} 个。",
                 s.items_created, s.versions_added
-            )),
-        ))),
+            );
+            Ok(import_outcome(
+                page,
+                vec![],
+                vec![],
+                String::new(),
+                Some(done),
+            ))
+        }
         Err(ImportError::Row { row, error }) => {
             let (field, message) = refusal(error)?;
-            Ok(html_status(
-                StatusCode::BAD_REQUEST,
-                &page(
-                    vec![zhifa_sheets::row_error(row, &field, message).to_string()],
-                    vec![],
-                    String::new(),
-                    None,
-                ),
-            ))
+            let errors = vec![zhifa_sheets::row_error(row, &field, message).to_string()];
+            Ok(import_outcome(page, errors, vec![], String::new(), None))
         }
         Err(ImportError::Store(e)) => Err(e.into()),
     }

@@ -2,6 +2,7 @@
 //! their public pages and open data, and their administration (`ManageLists`). Every page
 //! follows the columns the domain declares for the list.
 
+use super::admin_catalog::{carried, import_outcome, sheet_errors};
 use super::admin_org::{agency_context, requested_agency};
 use super::workbench::{AgencyQuery, history};
 use super::{
@@ -13,8 +14,8 @@ use crate::error::PageError;
 use crate::forms::{FormData, UserForm};
 use crate::session::{CurrentUser, MaybeUser};
 use crate::view::{
-    AgencyContext, FormField, ListAdminPage, ListFormPage, ListImportPage, ListRow, PublicListPage,
-    fmt_time,
+    AgencyContext, FormField, ImportPage, ListAdminPage, ListFormPage, ListRow, PreviewRow,
+    PublicListPage, fmt_time,
 };
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -425,6 +426,37 @@ async fn open_xlsx(
     Ok(download(bytes, XLSX, "attachment; filename=\"list.xlsx\""))
 }
 
+/// The empty import page of one of the other lists.
+fn list_import_page(user: &CurrentUser, ctx: AgencyContext, kind: ListKind) -> ImportPage {
+    ImportPage {
+        chrome: app_chrome(user, &format!("/app/admin/lists/{}", kind.code())),
+        title: kind.label(),
+        action: format!(
+            "/app/admin/lists/{}/import?agency={}",
+            kind.code(),
+            ctx.current.id
+        ),
+        back: format!("/app/admin/lists/{}?agency={}", kind.code(), ctx.current.id),
+        hint: format!(
+            "格式与导出的文件相同：工作表“{}”，第 1 行为表头；编码已有的行会替换该条目的内容。",
+            kind.label()
+        ),
+        links: vec![(
+            format!(
+                "/agencies/{}/lists/{}/data.xlsx",
+                ctx.current.slug,
+                kind.code()
+            ),
+            "导出现行清单（可作模板）",
+        )],
+        ctx,
+        errors: vec![],
+        preview: vec![],
+        data: String::new(),
+        done: None,
+    }
+}
+
 async fn import_form(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -436,16 +468,7 @@ async fn import_form(
     let kind = kind_of(&kind)?;
     let agency_id = requested_agency(&q, &user)?;
     let ctx = lists_context(&state, &user, method, uri, agency_id).await?;
-    Ok(html(&ListImportPage {
-        chrome: app_chrome(&user, &format!("/app/admin/lists/{}", kind.code())),
-        ctx,
-        kind_code: kind.code(),
-        title: kind.label(),
-        errors: vec![],
-        preview: vec![],
-        data: String::new(),
-        done: None,
-    }))
+    Ok(html(&list_import_page(&user, ctx, kind)))
 }
 
 /// Checks an uploaded workbook and previews it, or imports the checked workbook carried
@@ -465,40 +488,16 @@ async fn import(
     let form = super::admin_catalog::read_checked_import_form(&state, &user, &uri, mp).await?;
     let bytes = form.workbook()?;
     let agency_id = ctx.current.id;
-    let chrome = app_chrome(&user, &format!("/app/admin/lists/{}", kind.code()));
-    let page = move |errors: Vec<String>, preview, data: String, done| ListImportPage {
-        chrome,
-        ctx,
-        kind_code: kind.code(),
-        title: kind.label(),
-        errors,
-        preview,
-        data,
-        done,
-    };
+    let page = list_import_page(&user, ctx, kind);
     if bytes.is_empty() {
-        return Ok(html_status(
-            StatusCode::BAD_REQUEST,
-            &page(
-                vec!["请选择要导入的 Excel 文件".into()],
-                vec![],
-                String::new(),
-                None,
-            ),
-        ));
+        let errors = vec!["请选择要导入的 Excel 文件".into()];
+        return Ok(import_outcome(page, errors, vec![], String::new(), None));
     }
     let rows = match zhifa_sheets::read_list(kind, &bytes) {
         Ok(rows) => rows,
         Err(errors) => {
-            return Ok(html_status(
-                StatusCode::BAD_REQUEST,
-                &page(
-                    errors.iter().map(ToString::to_string).collect(),
-                    vec![],
-                    String::new(),
-                    None,
-                ),
-            ));
+            let errors = sheet_errors(errors);
+            return Ok(import_outcome(page, errors, vec![], String::new(), None));
         }
     };
     if form.step != "import" {
@@ -512,48 +511,38 @@ async fn import(
         let first = kind.fields()[0];
         let preview = rows
             .iter()
-            .map(|(row, e)| {
-                (
-                    *row,
-                    e.code.clone(),
-                    e.display(&first),
-                    if existing.contains(&e.code) {
-                        "替换现有条目"
-                    } else {
-                        "新增条目"
-                    },
-                )
+            .map(|(row, e)| PreviewRow {
+                row: *row,
+                code: e.code.clone(),
+                text: e.display(&first),
+                action: if existing.contains(&e.code) {
+                    "替换现有条目"
+                } else {
+                    "新增条目"
+                },
             })
             .collect();
-        use base64::Engine;
-        let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
-        return Ok(html(&page(vec![], preview, data, None)));
+        return Ok(import_outcome(page, vec![], preview, carried(&bytes), None));
     }
     match state
         .store
         .import_list(Actor::User(user.principal.user_id), agency_id, kind, &rows)
         .await
     {
-        Ok(s) => Ok(html(&page(
-            vec![],
-            vec![],
-            String::new(),
-            Some(format!(
-                "已导入：新增 {} 条，替换 {} 条。",
-                s.created, s.updated
-            )),
-        ))),
+        Ok(s) => {
+            let done = format!("已导入：新增 {} 条，替换 {} 条。", s.created, s.updated);
+            Ok(import_outcome(
+                page,
+                vec![],
+                vec![],
+                String::new(),
+                Some(done),
+            ))
+        }
         Err(zhifa_store::catalog::ImportError::Row { row, error }) => {
             let (field, message) = super::admin_catalog::refusal(error)?;
-            Ok(html_status(
-                StatusCode::BAD_REQUEST,
-                &page(
-                    vec![zhifa_sheets::list_row_error(kind, row, &field, message).to_string()],
-                    vec![],
-                    String::new(),
-                    None,
-                ),
-            ))
+            let errors = vec![zhifa_sheets::list_row_error(kind, row, &field, message).to_string()];
+            Ok(import_outcome(page, errors, vec![], String::new(), None))
         }
         Err(zhifa_store::catalog::ImportError::Store(e)) => Err(e.into()),
     }
