@@ -39,13 +39,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => token_command(settings, cmd).await,
         Command::Import(ImportCommand::Items(args)) => import_items_command(settings, args).await,
         Command::Import(ImportCommand::List(args)) => import_list_command(settings, args).await,
-        Command::Calendar(cmd) => calendar_command(cmd),
+        Command::Calendar(cmd) => calendar_command(settings, cmd).await,
     }
 }
 
-/// `zhifa calendar …`: no database; the shipped calendar (data/calendar/mainland.toml).
-fn calendar_command(cmd: CalendarCommand) -> anyhow::Result<()> {
-    let calendar = zhifa_domain::calendar::Calendar::mainland();
+/// `zhifa calendar …`: the shipped calendar (data/calendar/mainland.toml), with the years
+/// an administrator added when a database is named (`--data` or `--database-url`).
+async fn calendar_command(settings: Settings, cmd: CalendarCommand) -> anyhow::Result<()> {
+    let calendar = match &settings.database {
+        Some(_) => open(&settings).await?.calendar().await?,
+        None => zhifa_domain::calendar::Calendar::mainland(),
+    };
     let date = |s: &str| {
         chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
             .map_err(|_| anyhow!("日期应为 YYYY-MM-DD / the date must be YYYY-MM-DD: {s}"))

@@ -159,8 +159,16 @@ impl Calendar {
 
     /// The mainland calendar as shipped (`data/calendar/mainland.toml`, embedded).
     pub fn mainland() -> Calendar {
-        Calendar::from_toml(include_str!("../../../data/calendar/mainland.toml"))
+        Calendar::from_years(&Calendar::mainland_years())
             .expect("the shipped calendar is checked by its tests")
+    }
+
+    /// The shipped years' data (for laying an installation's own years over them).
+    pub fn mainland_years() -> Vec<YearData> {
+        let file: CalendarFile =
+            toml::from_str(include_str!("../../../data/calendar/mainland.toml"))
+                .expect("the shipped calendar is checked by its tests");
+        file.years
     }
 
     /// The years the data covers.

@@ -10,6 +10,7 @@ mod migrate;
 mod time;
 
 pub mod accounts;
+pub mod calendar;
 pub mod catalog;
 pub mod credentials;
 pub mod journal;

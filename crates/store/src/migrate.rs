@@ -48,6 +48,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "lists",
         sql: include_str!("../migrations/0007_lists.sql"),
     },
+    Migration {
+        version: 8,
+        name: "calendar",
+        sql: include_str!("../migrations/0008_calendar.sql"),
+    },
 ];
 
 fn adapt(sql: &str, backend: Backend) -> String {

@@ -22,6 +22,7 @@ pub const LEDGERED: &[(&str, &str)] = &[
     ("catalog_item", "catalog_items"),
     ("catalog_item_version", "catalog_item_versions"),
     ("list_entry", "list_entries"),
+    ("calendar_year", "calendar_years"),
 ];
 
 /// The actions whose entries commit to a row's full state. Which entries are snapshots is
@@ -53,6 +54,7 @@ pub const ROW_ACTIONS: &[&str] = &[
     "list_entry.create",
     "list_entry.update",
     "list_entry.withdraw",
+    "calendar.year",
 ];
 
 pub fn is_row_action(action: &str) -> bool {
@@ -132,6 +134,9 @@ fn query(kind: &str) -> Option<&'static str> {
         }
         "list_entry" => {
             "SELECT id, agency_id, kind, code, content, withdrawn, version, created_at, updated_at FROM list_entries"
+        }
+        "calendar_year" => {
+            "SELECT id, notice, holidays, workdays, version, created_at, updated_at FROM calendar_years"
         }
         "catalog_item_version" => {
             "SELECT id, item_id, version_no, effective_from, name, category, department, content, created_at FROM catalog_item_versions"
@@ -218,6 +223,15 @@ pub fn of_row(kind: &str, r: &AnyRow) -> Result<String, StoreError> {
             t("token_hash")?,
             i("revoked")?,
             i("created_at")?,
+        ],
+        "calendar_year" => vec![
+            i("id")?,
+            t("notice")?,
+            t("holidays")?,
+            t("workdays")?,
+            i("version")?,
+            i("created_at")?,
+            i("updated_at")?,
         ],
         "list_entry" => vec![
             i("id")?,

@@ -108,6 +108,19 @@ impl WriteTx {
         subject_kind: &'static str,
         id: i64,
     ) -> Result<(), StoreError> {
+        self.record_row_in(Some(agency_id), action, subject_kind, id)
+            .await
+    }
+
+    /// Like [`WriteTx::record_row`] for a row of the installation itself (its entry goes
+    /// to the installation's log), e.g. the working-day calendar all agencies share.
+    pub(crate) async fn record_row_in(
+        &mut self,
+        agency_id: Option<i64>,
+        action: &'static str,
+        subject_kind: &'static str,
+        id: i64,
+    ) -> Result<(), StoreError> {
         debug_assert!(
             snapshot::is_row_action(action),
             "{action} is not a row action"
@@ -116,7 +129,7 @@ impl WriteTx {
             .await?
             .unwrap_or_else(snapshot::deleted);
         self.pending.push(Pending {
-            agency_id: Some(agency_id),
+            agency_id,
             action,
             subject_kind,
             subject_id: id.to_string(),

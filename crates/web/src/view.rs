@@ -685,3 +685,27 @@ pub struct ImportPage {
     pub data: String,
     pub done: Option<String>,
 }
+
+/// One year of the working-day calendar as the administration page lists it.
+pub struct CalendarYearRow {
+    pub year: i32,
+    pub notice: String,
+    pub holidays: usize,
+    pub workdays: usize,
+    /// Added or corrected here (rather than shipped with zhifa).
+    pub local: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/calendar.html")]
+pub struct CalendarPage {
+    pub chrome: Chrome,
+    pub years: Vec<CalendarYearRow>,
+    pub form_year: String,
+    pub form_notice: String,
+    pub form_holidays: String,
+    pub form_workdays: String,
+    pub version: i64,
+    pub errors: FieldErrors,
+    pub saved: Option<String>,
+}

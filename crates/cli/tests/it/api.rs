@@ -13,6 +13,7 @@ on_both_backends!(
     api_creates_and_updates_with_field_errors_in_chinese,
     api_refuses_malformed_oversized_and_unauthorised_requests,
     the_calendar_answers_anyone_and_refuses_bad_or_uncovered_dates,
+    an_administrator_extends_the_calendar_and_bad_years_are_refused,
 );
 
 async fn the_calendar_answers_anyone_and_refuses_bad_or_uncovered_dates(db: TestDb) {
@@ -421,4 +422,71 @@ async fn accounts_are_managed_through_the_api(db: TestDb) {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let report = app.store.verify(&[]).await.unwrap();
     assert!(report.ok(), "{:#?}", report.failures);
+}
+
+/// An administrator adds the next year (here a made-up 2027, as a test): deadlines may
+/// then reach into it; a year that leaves a gap, or names a weekday as a make-up working
+/// day, is refused; the change is in the installation's log and verifies.
+async fn an_administrator_extends_the_calendar_and_bad_years_are_refused(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let c = app.login("admin").await;
+    let token = app.csrf_for(&c, "/app/admin/calendar").await;
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let c = c.clone();
+        let token = token.clone();
+        let url = app.url("/app/admin/calendar");
+        async move {
+            let mut form = vec![("csrf_token", token.as_str().to_owned())];
+            form.extend(fields.into_iter().map(|(k, v)| (k, v.to_owned())));
+            let r = c.post(url).form(&form).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (s, body) = post(vec![
+        ("year", "2028"),
+        ("notice", "测试"),
+        ("holidays", "2028-01-03"),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body.contains("缺少 2027 年"), "{body}");
+    let (s, body) = post(vec![
+        ("year", "2027"),
+        ("notice", "测试数据（并非国务院通知）"),
+        ("holidays", "2027-01-01"),
+        ("workdays", "2027-01-04"),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        body.contains("2027-01-04 是工作日，不能列为调休上班"),
+        "{body}"
+    );
+    let (s, body) = post(vec![
+        ("year", "2027"),
+        ("notice", "测试数据（并非国务院通知）"),
+        ("holidays", "2027-01-01\n2027-02-08..2027-02-12"),
+        ("workdays", "2027-02-06"),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.contains("已保存 2027 年"));
+    let v: Value =
+        reqwest::get(app.url("/api/v1/calendar/add-working-days?from=2026-12-25&days=10"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    // 12-28..31 (4), 2027-01-04..08 (5; 01-01 off), 01-11 → the 10th.
+    assert_eq!(v["date"], "2027-01-11", "{v}");
+    assert!(app.store.verify(&[]).await.unwrap().ok());
+    // Only administrators keep the calendar.
+    let officer = app.login("officer").await;
+    let r = officer
+        .get(app.url("/app/admin/calendar"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }

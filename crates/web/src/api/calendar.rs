@@ -1,19 +1,16 @@
-//! The working-day calendar (`zhifa_domain::calendar`): public, no token needed — it is the
-//! State Council's published calendar, and anyone may check a deadline with it.
+//! The working-day calendar (`zhifa_domain::calendar`, with the years an administrator
+//! added): public, no token needed — it is the State Council's published calendar, and
+//! anyone may check a deadline with it.
 
 use crate::AppState;
 use crate::error::ApiError;
 use axum::Json;
 use axum::extract::RawQuery;
 use serde::Serialize;
-use std::sync::LazyLock;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use zhifa_domain::FieldErrors;
-use zhifa_domain::calendar::Calendar;
-
-static CALENDAR: LazyLock<Calendar> = LazyLock::new(Calendar::mainland);
 
 pub fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     r.routes(routes!(add_working_days))
@@ -34,7 +31,10 @@ pub struct WorkingDays {
     params(("from" = String, Query, description = "起算日 YYYY-MM-DD（不计入）"),
            ("days" = u32, Query, description = "工作日数，0–3650")),
     responses((status = 200, body = WorkingDays), (status = 400, description = "参数无效或年份无数据")))]
-async fn add_working_days(RawQuery(q): RawQuery) -> Result<Json<WorkingDays>, ApiError> {
+async fn add_working_days(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<WorkingDays>, ApiError> {
     let params: Vec<(String, String)> =
         serde_urlencoded::from_str(q.as_deref().unwrap_or("")).unwrap_or_default();
     let get = |k: &str| {
@@ -58,13 +58,14 @@ async fn add_working_days(RawQuery(q): RawQuery) -> Result<Json<WorkingDays>, Ap
     let (Some(from), Some(days)) = (from, days) else {
         return Err(ApiError::Invalid(e));
     };
-    let date = CALENDAR
+    let calendar = state.store.calendar().await?;
+    let date = calendar
         .add_working_days(from, days)
         .map_err(|err| ApiError::Invalid(FieldErrors::single("from", err.to_string())))?;
     Ok(Json(WorkingDays {
         from: from.to_string(),
         days,
-        notice: CALENDAR
+        notice: calendar
             .notice(chrono::Datelike::year(&date))
             .unwrap_or_default()
             .to_owned(),

@@ -1,5 +1,6 @@
 //! Server-rendered pages: portal, login, workbench, administration.
 
+mod admin_calendar;
 mod admin_catalog;
 mod admin_org;
 mod admin_users;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(catalog::router())
         .merge(admin_catalog::router())
         .merge(lists::router())
+        .merge(admin_calendar::router())
 }
 
 /// 404 for unknown paths: JSON under `/api/`, a Chinese page elsewhere.
@@ -97,6 +99,7 @@ pub fn app_chrome(user: &CurrentUser, active: &str) -> Chrome {
         nav.push(("/app/admin/lists/spot-checks".into(), "抽查清单"));
         nav.push(("/app/admin/lists/major-review".into(), "法制审核目录"));
         nav.push(("/app/admin/lists/av-records".into(), "音像记录清单"));
+        nav.push(("/app/admin/calendar".into(), "工作日历"));
     }
     if p.can(Capability::ManageAccounts) {
         nav.push(("/app/admin/users".into(), "账号与角色"));

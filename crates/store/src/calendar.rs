@@ -1,0 +1,121 @@
+//! The working-day calendar as this installation uses it: the years shipped with zhifa,
+//! with the years an administrator added or corrected (stored, ledgered in the
+//! installation's log) laid over them.
+
+use crate::db::Store;
+use crate::error::StoreError;
+use crate::write::WriteTx;
+use sqlx::Row;
+use zhifa_domain::calendar::{Calendar, CalendarDataError, YearData};
+
+/// A year as an administrator entered it, with its row version.
+#[derive(Debug, Clone)]
+pub struct StoredYear {
+    pub data: YearData,
+    pub version: i64,
+    pub updated_at: i64,
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Store {
+    /// The years stored by administrators, oldest first.
+    pub async fn calendar_years(&self) -> Result<Vec<StoredYear>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, notice, holidays, workdays, version, updated_at FROM calendar_years ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredYear {
+                    data: YearData {
+                        year: r.try_get::<i64, _>("id")? as i32,
+                        notice: r.try_get("notice")?,
+                        holidays: lines(&r.try_get::<String, _>("holidays")?),
+                        workdays: lines(&r.try_get::<String, _>("workdays")?),
+                    },
+                    version: r.try_get("version")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The calendar in use: the shipped years with the stored ones laid over them.
+    pub async fn calendar(&self) -> Result<Calendar, StoreError> {
+        let stored = self.calendar_years().await?;
+        merged(stored.into_iter().map(|y| y.data))
+            .map_err(|e| StoreError::Corrupt(format!("stored calendar: {e}")))
+    }
+}
+
+/// The shipped years with `extra` laid over them (a stored year replaces a shipped one).
+pub fn merged(extra: impl IntoIterator<Item = YearData>) -> Result<Calendar, CalendarDataError> {
+    let mut years: std::collections::BTreeMap<i32, YearData> = Calendar::mainland_years()
+        .into_iter()
+        .map(|y| (y.year, y))
+        .collect();
+    for y in extra {
+        years.insert(y.year, y);
+    }
+    Calendar::from_years(&years.into_values().collect::<Vec<_>>())
+}
+
+impl WriteTx {
+    /// Adds or corrects one year of the calendar. The merged calendar must still check
+    /// (dates in the year, make-up days on weekends, no gap between years); otherwise the
+    /// year is refused with the reason. `version` is 0 for a year not stored yet.
+    pub async fn save_calendar_year(
+        &mut self,
+        year: &YearData,
+        version: i64,
+        others: &[YearData],
+    ) -> Result<(), StoreError> {
+        let mut all: Vec<YearData> = others
+            .iter()
+            .filter(|o| o.year != year.year)
+            .cloned()
+            .collect();
+        all.push(year.clone());
+        merged(all).map_err(|e| StoreError::field("holidays", e.to_string()))?;
+        let now = self.now();
+        let done = if version == 0 {
+            sqlx::query(
+                "INSERT INTO calendar_years (id, notice, holidays, workdays, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(i64::from(year.year))
+            .bind(year.notice.clone())
+            .bind(year.holidays.join("\n"))
+            .bind(year.workdays.join("\n"))
+            .bind(now)
+            .execute(self.conn())
+            .await?
+        } else {
+            sqlx::query(
+                "UPDATE calendar_years SET notice = $1, holidays = $2, workdays = $3, updated_at = $4,
+                    version = version + 1 WHERE id = $5 AND version = $6",
+            )
+            .bind(year.notice.clone())
+            .bind(year.holidays.join("\n"))
+            .bind(year.workdays.join("\n"))
+            .bind(now)
+            .bind(i64::from(year.year))
+            .bind(version)
+            .execute(self.conn())
+            .await?
+        };
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Stale);
+        }
+        self.record_row_in(None, "calendar.year", "calendar_year", i64::from(year.year))
+            .await
+    }
+}
