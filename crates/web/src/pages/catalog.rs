@@ -2,7 +2,10 @@
 //! with its 裁量基准 and the history of its versions (what each changed), and the list as
 //! open data (JSON, CSV). Works without JavaScript.
 
-use super::{XLSX, agency_by_slug, csv_field, download, html, portal_chrome, public_origin};
+use super::{
+    XLSX, agency_by_slug, csv_field, download, html, portal_chrome, public_origin, rfc3339,
+    xml_escape,
+};
 use crate::AppState;
 use crate::error::PageError;
 use crate::session::MaybeUser;
@@ -364,23 +367,6 @@ async fn template_xlsx() -> Result<Response, PageError> {
         XLSX,
         "attachment; filename=\"items-template.xlsx\"",
     ))
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// RFC 3339 in Beijing time.
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-        })
-        .unwrap_or_default()
 }
 
 /// The list's changes as an Atom feed (RFC 4287): the newest 50 versions, each linking to

@@ -7,7 +7,7 @@ use super::admin_org::{agency_context, requested_agency};
 use super::workbench::{AgencyQuery, history};
 use super::{
     XLSX, agency_by_slug, app_chrome, csv_field, download, form_version, html, html_status,
-    portal_chrome,
+    portal_chrome, rfc3339, xml_escape,
 };
 use crate::AppState;
 use crate::error::PageError;
@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/agencies/{slug}/lists/{kind}/data.json", get(open_json))
         .route("/agencies/{slug}/lists/{kind}/data.csv", get(open_csv))
         .route("/agencies/{slug}/lists/{kind}/data.xlsx", get(open_xlsx))
+        .route("/agencies/{slug}/lists/{kind}/changes.atom", get(atom))
         .route(
             "/app/admin/lists/{kind}/import",
             get(import_form)
@@ -546,4 +547,63 @@ async fn import(
         }
         Err(zhifa_store::catalog::ImportError::Store(e)) => Err(e.into()),
     }
+}
+
+/// A list's changes as an Atom feed (RFC 4287): the 50 most recently changed entries, with
+/// what they now say (or that they were withdrawn).
+async fn atom(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Path((slug, kind)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let kind = kind_of(&kind)?;
+    let agency = agency_by_slug(&state, &slug).await?;
+    let mut entries = state.store.list_entries(agency.id, kind, true).await?;
+    entries.sort_by_key(|e| std::cmp::Reverse(e.updated_at));
+    entries.truncate(50);
+    let base = format!(
+        "{}/agencies/{}/lists/{}",
+        super::public_origin(&state, &headers),
+        agency.slug,
+        kind.code()
+    );
+    let updated = entries
+        .first()
+        .map(|e| rfc3339(e.updated_at))
+        .unwrap_or_else(|| rfc3339(agency.updated_at));
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n<title>{} {}变更</title>\n<id>{base}</id>\n<link rel=\"alternate\" href=\"{base}\"/>\n<link rel=\"self\" href=\"{base}/changes.atom\"/>\n<updated>{updated}</updated>\n<author><name>{}</name></author>\n",
+        xml_escape(&agency.name),
+        kind.label(),
+        xml_escape(&agency.name)
+    );
+    for e in &entries {
+        let state_text = if e.withdrawn {
+            "已撤下"
+        } else if e.version > 1 {
+            "已修改"
+        } else {
+            "新增"
+        };
+        let summary: Vec<String> = kind
+            .fields()
+            .iter()
+            .map(|f| format!("{}：{}", f.label, e.entry.display(f)))
+            .collect();
+        out.push_str(&format!(
+            "<entry>\n<title>{} {}（{state_text}）</title>\n<id>{base}#{}-v{}</id>\n<link href=\"{base}\"/>\n<updated>{}</updated>\n<summary>{}</summary>\n</entry>\n",
+            xml_escape(&e.entry.code),
+            xml_escape(&e.entry.display(&kind.fields()[0])),
+            xml_escape(&e.entry.code),
+            e.version,
+            rfc3339(e.updated_at),
+            xml_escape(&summary.join("；"))
+        ));
+    }
+    out.push_str("</feed>\n");
+    Ok(download(
+        out.into_bytes(),
+        "application/atom+xml; charset=utf-8",
+        "inline",
+    ))
 }
