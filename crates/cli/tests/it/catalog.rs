@@ -472,6 +472,12 @@ async fn an_upload_is_previewed_then_imported_whole(db: TestDb) {
         assert_eq!(s, StatusCode::OK, "{odd}");
         assert!(count(&p) == 50 || count(&p) == 22, "{odd}");
     }
+    // A workbook larger than ordinary forms may be (64 KiB) is accepted by the import.
+    let big = workbook(3_000, |i, r| r[0] = format!("BIG-{i:05}"));
+    assert!(big.len() > 64 * 1024, "{} bytes", big.len());
+    let (s, body) = upload(&app, &c, &token, agency, "preview", Some(big), None).await;
+    assert_eq!(s, StatusCode::OK, "{}", &body[..body.len().min(300)]);
+    assert!(body.contains("将导入 3000 行"));
     // A forged upload without the session's token is refused.
     let (s, _) = upload(
         &app,
