@@ -164,6 +164,10 @@ pub fn numeral(n: u32) -> String {
     if n == 0 {
         return DIGITS[0].into();
     }
+    if n >= 10_000 {
+        // No statute has that many articles; shown as digits rather than guessed.
+        return n.to_string();
+    }
     let units = ["", "十", "百", "千"];
     let digits: Vec<usize> = n
         .to_string()
@@ -593,6 +597,7 @@ mod tests {
             (105, "一百零五"),
             (110, "一百一十"),
             (1001, "一千零一"),
+            (12345, "12345"),
         ] {
             assert_eq!(numeral(n), s, "{n}");
         }
