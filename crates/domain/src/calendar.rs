@@ -223,7 +223,12 @@ impl Calendar {
     /// counted); when that day is a rest day, the next working day.
     pub fn add_days(&self, from: NaiveDate, n: u32) -> Result<NaiveDate, CalendarError> {
         self.check(from)?;
-        let mut d = from + chrono::Duration::days(i64::from(n));
+        let end = from
+            .checked_add_days(chrono::Days::new(u64::from(n)))
+            .unwrap_or(NaiveDate::MAX);
+        // Far beyond the data: refused like any year without it.
+        self.check(end)?;
+        let mut d = end;
         while !self.is_working_day(d)? {
             d = d.succ_opt().expect("a date in range");
         }
@@ -300,6 +305,7 @@ mod tests {
             "{e}"
         );
         assert!(c.is_working_day(d("2018-12-31")).is_err());
+        assert!(c.add_days(d("2026-01-01"), u32::MAX).is_err());
     }
 
     #[test]

@@ -429,6 +429,8 @@ impl NewItemVersion {
             || !code
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            // "." and ".." would be path segments in the item's address.
+            || !code.chars().any(|c| c.is_ascii_alphanumeric())
         {
             e.add("code", "事项编码应为 1–40 位字母、数字或 - _ .");
         }

@@ -229,9 +229,16 @@ fn is_cjk(c: char) -> bool {
     ('\u{4e00}'..='\u{9fff}').contains(&c)
 }
 
-/// Parses `YYYY-MM-DD`.
+/// Parses `YYYY-MM-DD` with a year from 1900 to 2999 (dates are compared as text in
+/// storage, so the form is exactly ten characters).
 pub fn parse_date(input: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d").ok()
+    let t = input.trim();
+    if t.len() != 10 || !t.is_ascii() {
+        return None;
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .ok()
+        .filter(|d| (1900..=2999).contains(&chrono::Datelike::year(d)))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -402,6 +409,21 @@ mod tests {
             ("A2".to_owned(), validity(StoredStatus::Valid)),
         ];
         assert!(check_assignable("王五", &mixed, d("2025-01-01")).is_ok());
+    }
+
+    #[test]
+    fn only_plain_four_digit_year_dates_are_dates() {
+        assert!(parse_date(" 2026-01-01 ").is_some());
+        for bad in [
+            "+10000-01-01",
+            "-0001-01-01",
+            "2026-1-1",
+            "1899-12-31",
+            "3000-01-01",
+            "２０２６-01-01",
+        ] {
+            assert!(parse_date(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -47,6 +47,10 @@ impl IdNumber {
         if n != 18 {
             return Err(IdNumberError::Length(n));
         }
+        // Byte positions below are character positions only for ASCII.
+        if !s.is_ascii() {
+            return Err(IdNumberError::Digits);
+        }
         let (first17, last) = s.split_at(17);
         if !first17.bytes().all(|b| b.is_ascii_digit()) {
             return Err(IdNumberError::Digits);
@@ -123,6 +127,11 @@ mod tests {
         );
         assert_eq!(
             IdNumber::parse("1101A519491231002X"),
+            Err(IdNumberError::Digits)
+        );
+        // 18 characters, not 18 bytes: refused, never split inside a character.
+        assert_eq!(
+            IdNumber::parse("1234567890123456中7"),
             Err(IdNumberError::Digits)
         );
     }

@@ -246,6 +246,8 @@ pub fn parse_entry(kind: ListKind, input: &EntryInput) -> Result<ListEntry, Fiel
         || !code
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        // "." and ".." would be path segments in the item's address.
+        || !code.chars().any(|c| c.is_ascii_alphanumeric())
     {
         e.add("code", "编码应为 1–40 位字母、数字或 - _ .");
     }

@@ -65,8 +65,17 @@ fn file_error(message: impl Into<String>) -> SheetError {
     }
 }
 
-fn column_letter(index: usize) -> char {
-    (b'A' + index as u8) as char
+/// Excel's column name: A … Z, AA … XFD.
+fn column_letter(index: usize) -> String {
+    let mut n = index + 1;
+    let mut name = Vec::new();
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        name.push(b'A' + rem as u8);
+        n = (n - 1) / 26;
+    }
+    name.reverse();
+    String::from_utf8(name).expect("ASCII letters")
 }
 
 fn cell_error_in(
@@ -146,31 +155,52 @@ fn read_sheet(
             names.join("、")
         ))]);
     };
-    let range = book
-        .worksheet_range(&sheet)
-        .map_err(|e| vec![file_error(format!("无法读取工作表“{sheet}”：{e}"))])?;
-    let rows: Vec<&[Data]> = range.rows().collect();
-    // The range starts at the first used cell; the header must be in row 1, column A.
-    if range.start() != Some((0, 0)) && !rows.is_empty() {
+    // Cells are streamed and kept only within our columns: building calamine's whole
+    // range would allocate every cell between the used corners, and a tiny file with one
+    // cell at A1 and one at XFD1048576 would exhaust memory.
+    let mut cells: std::collections::BTreeMap<u32, Vec<Data>> = Default::default();
+    {
+        let mut reader = book
+            .worksheet_cells_reader(&sheet)
+            .map_err(|e| vec![file_error(format!("无法读取工作表“{sheet}”：{e}"))])?;
+        loop {
+            let cell = match reader.next_cell() {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => return Err(vec![file_error(format!("无法读取工作表“{sheet}”：{e}"))]),
+            };
+            let (r, c) = cell.get_position();
+            let value = Data::from(cell.get_value().clone());
+            if matches!(value, Data::Empty) || c as usize >= headers.len() {
+                continue;
+            }
+            if r as usize > MAX_ROWS {
+                return Err(vec![file_error(format!(
+                    "工作表“{sheet_name}”有超过 {MAX_ROWS} 行数据，超过一次导入的上限。请分批导入"
+                ))]);
+            }
+            let row = cells
+                .entry(r)
+                .or_insert_with(|| vec![Data::Empty; headers.len()]);
+            row[c as usize] = value;
+        }
+    }
+    if !cells.contains_key(&0) && !cells.is_empty() {
         return Err(vec![file_error(format!(
-            "工作表“{sheet_name}”的表头应从 A1 单元格开始"
+            "工作表“{sheet_name}”的表头应在第 1 行，从 A1 单元格开始"
         ))]);
     }
-    let data_rows = rows.len().saturating_sub(1);
-    if data_rows == 0 {
+    let header_row = cells.remove(&0).unwrap_or_default();
+    let rows: Vec<(u32, Vec<Data>)> = cells.into_iter().collect();
+    if rows.is_empty() {
         return Err(vec![file_error(format!(
             "工作表“{sheet_name}”没有数据行（第 1 行是表头，数据从第 2 行开始）"
-        ))]);
-    }
-    if data_rows > MAX_ROWS {
-        return Err(vec![file_error(format!(
-            "工作表“{sheet_name}”有 {data_rows} 行数据，超过一次导入的上限 {MAX_ROWS} 行。请分批导入"
         ))]);
     }
     let mut errors = Vec::new();
     // The header must be ours, in our order.
     for (i, header) in headers.iter().enumerate() {
-        let found = rows[0]
+        let found = header_row
             .get(i)
             .and_then(|c| cell_text(c, false).ok())
             .unwrap_or_default();
@@ -200,12 +230,9 @@ fn read_sheet(
             message: "含有合并单元格。请取消合并并在每一行填写完整后再导入".into(),
         }]);
     }
-    let mut out = Vec::with_capacity(data_rows);
-    for (i, cells) in rows.iter().enumerate().skip(1) {
-        let row = i + 1;
-        if cells.iter().all(|c| matches!(c, Data::Empty)) {
-            continue;
-        }
+    let mut out = Vec::with_capacity(rows.len());
+    for (r, cells) in &rows {
+        let row = *r as usize + 1;
         let mut texts = Vec::with_capacity(headers.len());
         for (col, header) in headers.iter().enumerate() {
             let cell = cells.get(col).unwrap_or(&Data::Empty);
@@ -221,9 +248,6 @@ fn read_sheet(
     }
     if !errors.is_empty() {
         return Err(errors);
-    }
-    if out.is_empty() {
-        return Err(vec![file_error(format!("工作表“{sheet_name}”没有数据行"))]);
     }
     Ok(out)
 }
@@ -627,6 +651,26 @@ mod tests {
             text.iter().any(|t| t.contains("第 3 行 G 列（抽查方式）")),
             "{text:?}"
         );
+    }
+
+    #[test]
+    fn column_names_go_past_z() {
+        assert_eq!(column_letter(0), "A");
+        assert_eq!(column_letter(25), "Z");
+        assert_eq!(column_letter(26), "AA");
+        assert_eq!(column_letter(16_383), "XFD");
+    }
+
+    #[test]
+    fn a_far_away_cell_is_not_a_reason_to_allocate_the_sheet() {
+        // One cell at the last row and column Excel allows: read by streaming, refused for
+        // its row, without building the 17-billion-cell range between the corners.
+        let bytes = book_with(|sheet| {
+            sheet.write_string(1_048_575, 16_383, "x").unwrap();
+            sheet.write_string(1_048_575, 0, "x").unwrap();
+        });
+        let e = read_items(&bytes).unwrap_err();
+        assert!(e[0].message.contains("超过一次导入的上限"), "{e:?}");
     }
 
     #[test]

@@ -25,9 +25,11 @@ use zhifa_domain::{Capability, FieldErrors};
 use zhifa_store::catalog::{ImportError, ItemVersion};
 use zhifa_store::{Actor, StoreError};
 
-/// An uploaded workbook may be this large (5,000 items are about 1 MB; the confirmation
-/// form carries the file again as base64).
-pub(super) const MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
+/// A workbook may be this large (5,000 items are about 0.2 MB).
+pub(super) const MAX_WORKBOOK_BYTES: usize = 8 * 1024 * 1024;
+/// The import form's body limit: the confirmation carries the workbook again as base64,
+/// a third larger.
+pub(super) const MAX_UPLOAD_BYTES: usize = MAX_WORKBOOK_BYTES / 3 * 4 + 64 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -339,14 +341,21 @@ pub(super) struct ImportForm {
 impl ImportForm {
     /// The workbook: the uploaded file, or (on confirmation) the checked file carried back.
     pub fn workbook(&self) -> Result<Vec<u8>, PageError> {
-        if self.step == "import" {
+        let bytes = if self.step == "import" {
             use base64::Engine;
             base64::engine::general_purpose::STANDARD
                 .decode(self.data.trim())
-                .map_err(|_| PageError::BadRequest("确认表单已损坏，请重新选择文件".into()))
+                .map_err(|_| PageError::BadRequest("确认表单已损坏，请重新选择文件".into()))?
         } else {
-            Ok(self.file.clone())
+            self.file.clone()
+        };
+        if bytes.len() > MAX_WORKBOOK_BYTES {
+            return Err(PageError::BadRequest(format!(
+                "文件超过 {} MB，请分成几个文件导入",
+                MAX_WORKBOOK_BYTES / 1024 / 1024
+            )));
         }
+        Ok(bytes)
     }
 }
 
