@@ -204,6 +204,12 @@ fn init_logging(json: bool) {
 
 /// Opens the configured database and brings its schema up to date.
 async fn open(settings: &Settings) -> anyhow::Result<Store> {
+    open_with(settings, true).await
+}
+
+/// Opens the database; `create_key`: create the entry-authentication key when the key
+/// directory has none (never for `verify`, which must not invent the key it checks with).
+async fn open_with(settings: &Settings, create_key: bool) -> anyhow::Result<Store> {
     let store = match &settings.database {
         Some(Database::DataDir(dir)) => Store::open_data_dir(dir).await,
         Some(Database::Url(url)) => Store::connect(url).await,
@@ -224,12 +230,33 @@ async fn open(settings: &Settings) -> anyhow::Result<Store> {
         .context("数据库升级失败 / migration failed")?;
     // Every entry this node writes is authenticated with the installation's key, which
     // lives in the key directory beside the signing keys.
-    match key_store(settings)? {
-        Some(keys) => Ok(store.with_entry_key(keys.entry_key().map_err(|e| {
-            anyhow!("无法读取条目认证密钥 / cannot read the entry-authentication key: {e}")
-        })?)),
-        None => Ok(store),
+    let Some(keys) = key_store(settings)? else {
+        return Ok(store);
+    };
+    let existed = keys.has_entry_key();
+    if !existed && !create_key {
+        bail!(
+            "密钥目录中没有条目认证密钥（entry-authentication.key），无法核对条目；请指定本系统实际使用的 --key-dir\n\
+             the key directory has no entry-authentication key: give the --key-dir this installation uses"
+        );
     }
+    let key = keys.entry_key().map_err(|e| {
+        anyhow!("无法读取条目认证密钥 / cannot read the entry-authentication key: {e}")
+    })?;
+    if !existed {
+        // Entries written before this key existed have no code; record where they end,
+        // beside the key, so that no one can later claim more of them.
+        let sizes = store
+            .log_heads()
+            .await?
+            .into_iter()
+            .map(|h| (h.origin, h.size))
+            .collect();
+        keys.record_entry_legacy(&sizes)?;
+    }
+    Ok(store
+        .with_entry_key(key)
+        .with_entry_legacy(keys.entry_legacy()?))
 }
 
 /// The key store of this node, if it has one.
@@ -276,7 +303,7 @@ async fn verify_command(settings: Settings, args: VerifyArgs) -> anyhow::Result<
     if let Some(path) = &args.bundle {
         return verify_bundle(path, &args.trusted_keys);
     }
-    let store = open(&settings).await?;
+    let store = open_with(&settings, false).await?;
     let started = Instant::now();
     let report = store.verify(&args.trusted_keys).await?;
     println!(

@@ -33,6 +33,8 @@ pub struct Store {
     /// The key that authenticates every entry this node writes, and that the checkpointer
     /// and `verify` check entries with (`None`: entries get no code and none are checked).
     pub(crate) entry_key: Option<std::sync::Arc<zhifa_ledger::auth::EntryKey>>,
+    /// Each log's size when the entry key was created (entries below it may have no code).
+    pub(crate) entry_legacy: std::sync::Arc<std::collections::HashMap<String, u64>>,
 }
 
 /// The file a `sqlite://PATH?…` URL names, undoing the escapes `open_data_dir` applies;
@@ -120,6 +122,7 @@ impl Store {
                 Backend::Postgres => None,
             },
             entry_key: None,
+            entry_legacy: Default::default(),
         })
     }
 
@@ -129,6 +132,17 @@ impl Store {
     pub fn with_entry_key(mut self, key: zhifa_ledger::auth::EntryKey) -> Store {
         self.entry_key = Some(std::sync::Arc::new(key));
         self
+    }
+
+    /// The logs' sizes when the entry key was created (`KeyStore::entry_legacy`).
+    pub fn with_entry_legacy(mut self, sizes: std::collections::HashMap<String, u64>) -> Store {
+        self.entry_legacy = std::sync::Arc::new(sizes);
+        self
+    }
+
+    /// Entries of the log `origin` below this position may have no code.
+    pub(crate) fn entry_legacy_size(&self, origin: &str) -> u64 {
+        self.entry_legacy.get(origin).copied().unwrap_or(0)
     }
 
     /// Whether this store authenticates and checks entries.

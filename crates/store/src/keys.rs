@@ -93,6 +93,54 @@ impl KeyStore {
         std::fs::rename(&tmp, &path).map_err(|e| io(e, &path))
     }
 
+    /// Whether this key store holds the entry-authentication key.
+    pub fn has_entry_key(&self) -> bool {
+        self.dir.join("entry-authentication.key").exists()
+    }
+
+    /// The sizes each log had when this installation's entry key was created: entries
+    /// below them were written before entry codes existed and may have none. Kept beside
+    /// the key, outside the database, so that nobody who can only write the database can
+    /// move the line.
+    pub fn entry_legacy(&self) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        let path = self.dir.join("entry-authentication.legacy");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+            Err(e) => return Err(io(e, &path)),
+        };
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let (origin, size) = l
+                    .trim()
+                    .rsplit_once(' ')
+                    .ok_or_else(|| StoreError::Keys(format!("{}：格式错误", path.display())))?;
+                let size = size
+                    .parse()
+                    .map_err(|_| StoreError::Keys(format!("{}：格式错误", path.display())))?;
+                Ok((origin.to_owned(), size))
+            })
+            .collect()
+    }
+
+    /// Records the logs' sizes at the creation of the entry key (see `entry_legacy`).
+    pub fn record_entry_legacy(
+        &self,
+        sizes: &std::collections::HashMap<String, u64>,
+    ) -> Result<(), StoreError> {
+        let path = self.dir.join("entry-authentication.legacy");
+        let tmp = path.with_extension("legacy.tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(|e| io(e, &tmp))?;
+        let mut lines: Vec<_> = sizes.iter().collect();
+        lines.sort();
+        for (origin, size) in lines {
+            writeln!(f, "{origin} {size}").map_err(|e| io(e, &tmp))?;
+        }
+        f.sync_all().map_err(|e| io(e, &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io(e, &path))
+    }
+
     /// This installation's entry-authentication key (`entry-authentication.key`: 32 random
     /// bytes in hex, owner-only), created on first use. Every node that writes to the
     /// database must hold the same file.
@@ -366,9 +414,7 @@ impl Store {
         // Every entry the signature will newly cover must have been written by a holder of
         // the entry key: a well-formed entry appended with SQL is refused here.
         if let Some(key) = &self.entry_key
-            && let Some(why) = self
-                .unauthenticated_entry(head, key, last.map(|(s, _)| s).unwrap_or(0))
-                .await?
+            && let Some(why) = self.unauthenticated_entry(head, key, last, &root).await?
         {
             return Err(refuse(why));
         }
@@ -395,10 +441,35 @@ impl Store {
         &self,
         head: &LogHead,
         key: &zhifa_ledger::auth::EntryKey,
-        from: u64,
+        last: Option<(u64, zhifa_ledger::Hash)>,
+        root: &zhifa_ledger::Hash,
     ) -> Result<Option<String>, StoreError> {
         use sqlx::Row;
         use zhifa_ledger::auth::Authenticity;
+        use zhifa_ledger::tree::{CompactRange, fold, frontier_ids};
+        let from = last.map(|(s, _)| s).unwrap_or(0);
+        // The new root is rebuilt from the last signed head's frontier and the checked
+        // entries themselves: stored upper nodes alone could describe other leaves.
+        let ids = frontier_ids(from);
+        let stored = self.log_nodes(head.log_id, &ids).await?;
+        let Some(frontier) = ids
+            .iter()
+            .map(|id| stored.get(id).copied())
+            .collect::<Option<Vec<_>>>()
+        else {
+            return Ok(Some(format!("frontier nodes of size {from} missing")));
+        };
+        if let Some((_, last_root)) = last
+            && fold(head.alg, &frontier).unwrap_or_else(|| head.alg.empty_root()) != last_root
+        {
+            return Ok(Some(format!(
+                "the stored frontier of size {from} is not the signed head"
+            )));
+        }
+        let mut range = match CompactRange::resume(from, frontier) {
+            Ok(r) => r,
+            Err(e) => return Ok(Some(format!("frontier of size {from}: {e}"))),
+        };
         let mut next = from;
         while next < head.size {
             let to = head.size.min(next + 5_000);
@@ -418,11 +489,13 @@ impl Store {
                 let seq: i64 = r.try_get("seq")?;
                 let entry: Vec<u8> = r.try_get("entry")?;
                 let mac: Option<Vec<u8>> = r.try_get("mac")?;
-                if seq as u64 != next || head.alg.leaf(&entry) != *leaf {
+                let hash = head.alg.leaf(&entry);
+                if seq as u64 != next || hash != *leaf {
                     return Ok(Some(format!(
                         "entry {next} is not the leaf of the stored tree"
                     )));
                 }
+                range.append_with(head.alg, hash, |_, _| {});
                 match mac.map(|m| key.check(&entry, &m)) {
                     Some(Authenticity::Genuine) => {}
                     Some(Authenticity::OtherKey(id)) => {
@@ -431,6 +504,9 @@ impl Store {
                             zhifa_ledger::hash::to_hex(&id)
                         )));
                     }
+                    // Written before entry codes existed (below the size recorded beside
+                    // the key when it was created).
+                    None if (seq as u64) < self.entry_legacy_size(&head.origin) => {}
                     _ => {
                         return Ok(Some(format!(
                             "entry {seq} has no genuine authentication code (written outside zhifa?)"
@@ -439,6 +515,11 @@ impl Store {
                 }
                 next += 1;
             }
+        }
+        if range.root(head.alg) != *root {
+            return Ok(Some(
+                "the head's root is not the root of the authenticated entries".into(),
+            ));
         }
         Ok(None)
     }

@@ -183,7 +183,6 @@ pub fn of_row(kind: &str, r: &AnyRow) -> Result<String, StoreError> {
             t("name")?,
             t("position")?,
             t("phone")?,
-            t("id_number")?,
             i("active")?,
             i("version")?,
             i("created_at")?,
@@ -282,6 +281,14 @@ pub fn of_row(kind: &str, r: &AnyRow) -> Result<String, StoreError> {
         ],
         _ => return Err(StoreError::NotFound),
     };
+    let mut fields = fields;
+    // Added in migration 0006: left out while empty, so that people recorded before it
+    // still match their entries.
+    if kind == "person"
+        && let Some(n) = r.try_get::<Option<String>, _>("id_number")?
+    {
+        fields.push(("id_number", Value::from(n)));
+    }
     Ok(canonical(fields))
 }
 

@@ -10,6 +10,7 @@ use crate::db::Store;
 use crate::error::StoreError;
 use crate::ledger::LogHead;
 use crate::snapshot::{self, LEDGERED};
+use sqlx::Row;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use zhifa_ledger::entry::commitment;
 use zhifa_ledger::note::{Checkpoint, NoteVerifier, open};
@@ -89,8 +90,8 @@ pub(crate) struct Job {
 pub(crate) struct Replayed {
     /// The root the entries give at each checkpointed size.
     roots: BTreeMap<u64, Option<Hash>>,
-    /// The first entry without an authentication code, if any.
-    uncoded_from: Option<u64>,
+    /// The last entry without an authentication code, if any.
+    uncoded_last: Option<u64>,
 }
 
 // SQL both readers run.
@@ -144,23 +145,22 @@ impl Store {
         f.report.entries_authenticated = self.entry_key.is_some();
         for (job, replayed) in jobs.iter().zip(&replayed?) {
             f.report.logs += 1;
-            let signed = self
-                .check_checkpoints(
-                    &job.head,
-                    trusted,
-                    &job.checkpoints,
-                    &replayed.roots,
-                    &mut f.report,
-                )
-                .await?;
-            // Entries without a code predate entry authentication; only a valid signature
-            // made back then vouches for them.
-            if let Some(seq) = replayed.uncoded_from
-                && seq >= signed
+            self.check_checkpoints(
+                &job.head,
+                trusted,
+                &job.checkpoints,
+                &replayed.roots,
+                &mut f.report,
+            )
+            .await?;
+            // Entries without a code predate entry authentication: they must lie below the
+            // size recorded beside the key when it was created (outside the database).
+            if let Some(seq) = replayed.uncoded_last
+                && seq >= self.entry_legacy_size(&job.head.origin)
             {
                 let name = &job.head.name;
                 f.report.fail(format!(
-                    "日志 {name} 第 {seq} 条：没有认证码，也没有签名树头覆盖它（可能在 zhifa 之外写入）/ log {name} entry {seq}: no authentication code and no signed checkpoint covers it"
+                    "日志 {name} 第 {seq} 条：没有认证码，且晚于启用条目认证时的日志长度（可能在 zhifa 之外写入）/ log {name} entry {seq}: no authentication code, written after entry authentication began"
                 ));
             }
         }
@@ -271,20 +271,30 @@ impl Store {
         &self,
         kind: &str,
         id: i64,
-        log_id: i64,
         sizes: &HashMap<i64, u64>,
     ) -> Result<bool, StoreError> {
-        let size = sizes.get(&log_id).copied().unwrap_or(0);
-        let newer: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM journal WHERE subject_kind = $1 AND subject_id = $2 AND log_id = $3 AND seq >= $4",
+        // Only entries appended since the replay count: past the replayed size and below
+        // the log's head now, each with its entry (a journal row alone, or one past the
+        // head, is nobody's change).
+        let rows = sqlx::query(
+            "SELECT j.log_id, j.seq, l.size FROM journal j
+             JOIN ledger_entries e ON e.log_id = j.log_id AND e.seq = j.seq
+             JOIN ledger_logs l ON l.log_id = j.log_id
+             WHERE j.subject_kind = $1 AND j.subject_id = $2",
         )
         .bind(kind.to_owned())
         .bind(id.to_string())
-        .bind(log_id)
-        .bind(size as i64)
-        .fetch_one(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(newer > 0)
+        for r in rows {
+            let log: i64 = r.try_get("log_id")?;
+            let seq = r.try_get::<i64, _>("seq")? as u64;
+            let head = r.try_get::<i64, _>("size")? as u64;
+            if seq >= sizes.get(&log).copied().unwrap_or(0) && seq < head {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Every ledgered row must equal the snapshot its newest entry commits to.
@@ -302,6 +312,7 @@ impl Store {
                 report.rows += 1;
                 present.insert(id.to_string());
                 match latest.get(&(kind.to_string(), id.to_string())) {
+                    None if self.changed_since(kind, id, sizes).await? => {}
                     None => report.fail(format!(
                         "{table} 表 id={id} 的记录不在日志中（绕过系统写入）/ row {table} id={id} has no log entry"
                     )),
@@ -316,7 +327,7 @@ impl Store {
                             .salt
                             .as_ref()
                             .is_some_and(|s| commitment(l.alg, s, snap.as_bytes()) == l.commitment);
-                        if !matches && !self.changed_since(kind, id, l.log_id, sizes).await? {
+                        if !matches && !self.changed_since(kind, id, sizes).await? {
                             report.fail(format!(
                                 "{table} 表 id={id} 与日志 {} 第 {} 条不符（被绕过系统修改）/ row {table} id={id} differs from log {} entry {}",
                                 l.log_id, l.seq, l.log_id, l.seq
@@ -326,7 +337,13 @@ impl Store {
                 }
             }
             for ((k, id), l) in latest {
-                if k == kind && !present.contains(id) && !l.action.ends_with(".remove") {
+                if k == kind
+                    && !present.contains(id)
+                    && !l.action.ends_with(".remove")
+                    && !self
+                        .changed_since(kind, id.parse().unwrap_or(-1), sizes)
+                        .await?
+                {
                     report.fail(format!(
                         "{table} 表 id={id} 已被绕过系统删除（日志 {} 第 {} 条仍记载它）/ row {table} id={id} deleted behind zhifa's back",
                         l.log_id, l.seq

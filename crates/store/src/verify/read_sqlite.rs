@@ -11,6 +11,7 @@
 use super::replay::{JournalReplay, JournalRow, TreeReplay};
 use super::{Findings, Job, Replayed, Report, SQL_ENTRIES, SQL_JOURNAL_COUNT, SQL_NODE_RANGE};
 use crate::error::StoreError;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, params};
 use std::path::Path;
 use zhifa_ledger::Hash;
@@ -19,6 +20,30 @@ use zhifa_ledger::Hash;
 const SQL_JOURNAL_SCAN: &str =
     "SELECT seq, at, actor, action, subject_kind, subject_id, payload, salt
  FROM journal WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq";
+
+// A value of the wrong type (written behind zhifa's back) must become a finding, not end
+// verification: bytes read as empty, integers as an impossible number, and the checks
+// that follow report the entry, node or journal row.
+fn bytes(v: ValueRef<'_>) -> &[u8] {
+    match v {
+        ValueRef::Blob(b) | ValueRef::Text(b) => b,
+        _ => &[],
+    }
+}
+
+fn bytes_or_null(v: ValueRef<'_>) -> Option<&[u8]> {
+    match v {
+        ValueRef::Null => None,
+        other => Some(bytes(other)),
+    }
+}
+
+fn int(v: ValueRef<'_>) -> i64 {
+    match v {
+        ValueRef::Integer(i) => i,
+        _ => i64::MIN,
+    }
+}
 
 fn err(e: rusqlite::Error) -> StoreError {
     StoreError::Corrupt(format!("SQLite: {e}"))
@@ -90,7 +115,7 @@ fn replay_tree(conn: &Connection, job: &Job, report: &mut Report) -> rusqlite::R
             ])?;
             while let Some(r) = rows.next()? {
                 // A stored value that is not 32 bytes never equals a recomputed hash.
-                stored.push(r.get_ref(0)?.as_blob()?.try_into().unwrap_or([0; 32]));
+                stored.push(bytes(r.get_ref(0)?).try_into().unwrap_or([0; 32]));
             }
             replay.compare(report, &run, &stored);
         }
@@ -102,9 +127,9 @@ fn replay_tree(conn: &Connection, job: &Job, report: &mut Report) -> rusqlite::R
         while let Some(e) = rows.next()? {
             if !replay.entry(
                 report,
-                e.get(0)?,
-                e.get_ref(1)?.as_blob()?,
-                e.get_ref(2)?.as_blob_or_null()?,
+                int(e.get_ref(0)?),
+                bytes(e.get_ref(1)?),
+                bytes_or_null(e.get_ref(2)?),
             ) {
                 break;
             }
@@ -132,33 +157,33 @@ fn replay_journal(conn: &Connection, job: &Job, f: &mut Findings) -> rusqlite::R
         let mut journal_rows = journal.query(bounds)?;
         let mut j = journal_rows.next()?;
         while let Some(e) = entry_rows.next()? {
-            let seq: i64 = e.get(0)?;
+            let seq = int(e.get_ref(0)?);
             // Journal rows before this entry belong to no entry: counted at the end.
             while let Some(row) = j
-                && row.get::<_, i64>(0)? < seq
+                && int(row.get_ref(0)?) < seq
             {
                 j = journal_rows.next()?;
             }
             let row = match j {
-                Some(row) if row.get::<_, i64>(0)? == seq => Some(JournalRow {
-                    at: row.get(1)?,
-                    actor: row.get_ref(2)?.as_bytes()?,
-                    action: row.get_ref(3)?.as_bytes()?,
-                    subject_kind: row.get_ref(4)?.as_bytes()?,
-                    subject_id: row.get_ref(5)?.as_bytes()?,
-                    payload: row.get_ref(6)?.as_bytes_or_null()?,
-                    salt: row.get_ref(7)?.as_blob_or_null()?,
+                Some(row) if int(row.get_ref(0)?) == seq => Some(JournalRow {
+                    at: int(row.get_ref(1)?),
+                    actor: bytes(row.get_ref(2)?),
+                    action: bytes(row.get_ref(3)?),
+                    subject_kind: bytes(row.get_ref(4)?),
+                    subject_id: bytes(row.get_ref(5)?),
+                    payload: bytes_or_null(row.get_ref(6)?),
+                    salt: bytes_or_null(row.get_ref(7)?),
                 }),
                 _ => None,
             };
-            if !replay.entry(f, seq, e.get_ref(1)?.as_blob()?, row) {
+            if !replay.entry(f, seq, bytes(e.get_ref(1)?), row) {
                 break;
             }
         }
     }
     let journal_rows: i64 = conn.query_row(
         SQL_JOURNAL_COUNT,
-        params![head.log_id, head.size as i64],
+        params![head.log_id, replay.replayed() as i64],
         |r| r.get(0),
     )?;
     replay.finish(f, journal_rows);

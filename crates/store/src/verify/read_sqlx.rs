@@ -131,7 +131,7 @@ async fn replay_journal(store: &Store, job: &Job, f: &mut Findings) -> Result<()
     }
     let journal_rows: i64 = sqlx::query_scalar(SQL_JOURNAL_COUNT)
         .bind(head.log_id)
-        .bind(head.size as i64)
+        .bind(replay.replayed() as i64)
         .fetch_one(&store.pool)
         .await?;
     replay.finish(f, journal_rows);

@@ -43,8 +43,9 @@ pub(crate) struct LevelRun {
 pub(crate) struct TreeReplay<'h> {
     head: &'h LogHead,
     key: Option<&'h EntryKey>,
-    /// The first entry with no authentication code (accepted only below a signed size).
-    uncoded_from: Option<u64>,
+    /// The last entry with no authentication code (accepted only below the size the log
+    /// had when the entry key was created).
+    uncoded_last: Option<u64>,
     range: CompactRange,
     /// Sizes named by checkpoints, with the root the entries give at that size.
     roots: BTreeMap<u64, Option<Hash>>,
@@ -67,7 +68,7 @@ impl<'h> TreeReplay<'h> {
         TreeReplay {
             head,
             key,
-            uncoded_from: None,
+            uncoded_last: None,
             range: CompactRange::empty(),
             roots,
             runs: Vec::new(),
@@ -126,7 +127,7 @@ impl<'h> TreeReplay<'h> {
                     "日志 {name} 第 {seq} 条：认证码不符（条目在 zhifa 之外写入或被改动）/ log {name} entry {seq}: authentication code does not match (written or changed outside zhifa)"
                 )),
                 None => {
-                    self.uncoded_from.get_or_insert(expected);
+                    self.uncoded_last = Some(expected);
                 }
             }
         }
@@ -196,7 +197,7 @@ impl<'h> TreeReplay<'h> {
         let name = &head.name;
         let done = Replayed {
             roots: self.roots,
-            uncoded_from: self.uncoded_from,
+            uncoded_last: self.uncoded_last,
         };
         if self.stopped {
             return done;
@@ -231,6 +232,11 @@ impl<'h> JournalReplay<'h> {
             next: 0,
             journal_rows: 0,
         }
+    }
+
+    /// How many entries were replayed (the journal is checked below this position only).
+    pub fn replayed(&self) -> u64 {
+        self.next
     }
 
     /// Feeds the next stored entry and its journal row. Returns false at a gap (which

@@ -26,6 +26,8 @@ on_both_backends!(
     an_unreadable_entry_is_found,
     a_log_longer_than_one_comparison_chunk_verifies_and_a_late_node_change_is_found,
     an_entry_appended_outside_zhifa_is_refused_and_named,
+    entries_from_before_authentication_pass_only_below_the_recorded_size,
+    odd_values_and_journal_rows_past_the_head_hide_nothing,
 );
 
 struct World {
@@ -630,4 +632,102 @@ async fn an_entry_appended_outside_zhifa_is_refused_and_named(db: TestDb) {
     )
     .await;
     failed_with(&s.verify(&[]).await.unwrap(), "认证码不符");
+}
+
+async fn entries_from_before_authentication_pass_only_below_the_recorded_size(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    let outsider = match s.backend() {
+        zhifa_store::Backend::Sqlite => Store::open_data_dir(w.db.dir.as_ref().unwrap().path())
+            .await
+            .unwrap(),
+        zhifa_store::Backend::Postgres => Store::connect(&w.db.url).await.unwrap(),
+    };
+    // An installation that predates entry codes wrote this (no key, no code)…
+    let mut tx = outsider.write(Actor::System("old-version")).await.unwrap();
+    tx.update_department(
+        w.dept,
+        1,
+        &NewDepartment::parse(&DepartmentInput {
+            name: "旧版本写入".into(),
+            ..Default::default()
+        })
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // …then the key was created, and the logs' sizes recorded beside it.
+    let legacy: std::collections::HashMap<String, u64> = s
+        .log_heads()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.origin, h.size))
+        .collect();
+    let keyed = s.clone().with_entry_legacy(legacy);
+    assert!(keyed.verify(&[]).await.unwrap().ok());
+    assert_eq!(keyed.checkpoint_all(&w.keys).await.unwrap(), 1);
+    // An entry without a code after that line is named, whatever a checkpoint says.
+    let mut tx = outsider.write(Actor::User(1)).await.unwrap();
+    tx.update_department(
+        w.dept,
+        2,
+        &NewDepartment::parse(&DepartmentInput {
+            name: "绕过系统".into(),
+            ..Default::default()
+        })
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    failed_with(
+        &keyed.verify(&[]).await.unwrap(),
+        "晚于启用条目认证时的日志长度",
+    );
+    assert!(keyed.checkpoint_all(&w.keys).await.is_err());
+    outsider.close().await;
+}
+
+async fn odd_values_and_journal_rows_past_the_head_hide_nothing(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    let a = w.agency;
+    // A changed row with a made-up journal row far past the head, to look "changed while
+    // verifying": still named.
+    sql(
+        s,
+        &format!("UPDATE departments SET name = '改名' WHERE id = {}", w.dept),
+    )
+    .await;
+    sql(
+        s,
+        &format!(
+            "INSERT INTO journal (log_id, seq, agency_id, at, actor, action, subject_kind, subject_id, snapshot, payload, salt)
+             SELECT log_id, 999999, agency_id, at, actor, action, subject_kind, subject_id, snapshot, payload, salt
+             FROM journal WHERE log_id = {a} AND subject_kind = 'department' AND subject_id = '{}'
+             ORDER BY seq DESC LIMIT 1",
+            w.dept
+        ),
+    )
+    .await;
+    let r = s.verify(&[]).await.unwrap();
+    failed_with(&r, "被绕过系统修改");
+    // A value of the wrong type is a finding, not the end of verification.
+    sql(
+        s,
+        &format!("UPDATE journal SET salt = NULL WHERE log_id = {a} AND seq = 1"),
+    )
+    .await;
+    let r = s.verify(&[]).await.unwrap();
+    failed_with(&r, "盐值缺失");
+    failed_with(&r, "被绕过系统修改");
+    // Text where bytes belong (SQLite keeps the type it is given).
+    sql(
+        s,
+        &format!("UPDATE ledger_entries SET entry = 'abc' WHERE log_id = {a} AND seq = 4"),
+    )
+    .await;
+    failed_with(&s.verify(&[]).await.unwrap(), "无法解析");
 }
