@@ -116,12 +116,25 @@ impl Store {
         }
         let mut jobs = Vec::with_capacity(heads.len());
         for head in &heads {
-            let checkpoints = self
-                .checkpoints(head.log_id)
-                .await?
-                .into_iter()
-                .filter(|(s, _)| *s <= head.size)
-                .collect();
+            let all = self.checkpoints(head.log_id).await?;
+            // A checkpoint beyond the head is checked next time if the log has grown past
+            // it meanwhile; beyond even the current head, the log was cut short.
+            if let Some((size, _)) = all.last()
+                && *size > head.size
+            {
+                let now = self
+                    .log_head(head.log_id)
+                    .await
+                    .map(|h| h.size)
+                    .unwrap_or(0);
+                if *size > now {
+                    f.report.fail(format!(
+                        "日志 {} 已签名到第 {size} 条，但现在只有 {now} 条（日志被截短）/ log {} was signed at size {size} but now has {now} entries",
+                        head.name, head.name
+                    ));
+                }
+            }
+            let checkpoints = all.into_iter().filter(|(s, _)| *s <= head.size).collect();
             jobs.push(Job {
                 head: head.clone(),
                 checkpoints,

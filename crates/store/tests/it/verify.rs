@@ -28,6 +28,7 @@ on_both_backends!(
     an_entry_appended_outside_zhifa_is_refused_and_named,
     entries_from_before_authentication_pass_only_below_the_recorded_size,
     odd_values_and_journal_rows_past_the_head_hide_nothing,
+    a_log_cut_short_below_its_signed_size_is_found,
 );
 
 struct World {
@@ -730,4 +731,29 @@ async fn odd_values_and_journal_rows_past_the_head_hide_nothing(db: TestDb) {
     )
     .await;
     failed_with(&s.verify(&[]).await.unwrap(), "无法解析");
+}
+
+async fn a_log_cut_short_below_its_signed_size_is_found(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    let a = w.agency;
+    // Drop the last entry and move the head back by one, consistently: only the signed
+    // checkpoint, kept outside the shortened range, still remembers the lost entry.
+    let head = s.log_head(a).await.unwrap();
+    let last = head.size - 1;
+    let root = s.log_root_at(a, head.alg, last).await.unwrap();
+    let root = zhifa_ledger::hash::to_hex(&root);
+    let lit = match s.backend() {
+        zhifa_store::Backend::Postgres => format!("'\\x{root}'::bytea"),
+        zhifa_store::Backend::Sqlite => format!("x'{root}'"),
+    };
+    for q in [
+        format!("DELETE FROM ledger_entries WHERE log_id = {a} AND seq = {last}"),
+        format!("DELETE FROM journal WHERE log_id = {a} AND seq = {last}"),
+        format!("DELETE FROM ledger_nodes WHERE log_id = {a} AND level = 0 AND idx = {last}"),
+        format!("UPDATE ledger_logs SET size = {last}, root = {lit} WHERE log_id = {a}"),
+    ] {
+        sql(s, &q).await;
+    }
+    failed_with(&s.verify(&[]).await.unwrap(), "日志被截短");
 }
