@@ -394,7 +394,12 @@ async fn demo_command(mut settings: Settings) -> anyhow::Result<()> {
     let started = Instant::now();
     let shutdown = server::Shutdown::install()?;
     if settings.database.is_none() {
-        settings.database = Some(Database::DataDir(PathBuf::from("zhifa-demo-data")));
+        let dir = PathBuf::from("zhifa-demo-data");
+        // The keys live beside the default data, as they do for `--data DIR`.
+        if settings.key_dir.is_none() {
+            settings.key_dir = Some(dir.join("keys"));
+        }
+        settings.database = Some(Database::DataDir(dir));
     }
     settings.web.demo = true;
     let listener = server::bind(settings.addr).await?;

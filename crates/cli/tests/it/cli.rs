@@ -468,3 +468,48 @@ fn calendar_add_working_days_follows_the_mainland_calendar() {
     let out = run(&["add-days", "2026-09-24", "7"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2026-10-08");
 }
+
+/// The README's own command: `zhifa demo` with no `--data` keeps its data and its keys in
+/// `./zhifa-demo-data`, signs its logs before serving, and `zhifa verify` on that directory
+/// passes.
+#[test]
+fn the_bare_demo_command_signs_its_logs_and_verifies() {
+    use std::io::Read;
+    let cwd = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = zhifa()
+        .current_dir(cwd.path())
+        .args(["demo", "--addr", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for_health(port), "demo did not start");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /log/zhutang/checkpoint HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    assert!(
+        answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"),
+        "{answer}"
+    );
+    assert!(answer.contains("zhifa/zhutang"), "{answer}");
+    let data = cwd.path().join("zhifa-demo-data");
+    assert!(data.join("keys/entry-authentication.key").exists());
+    let out = zhifa()
+        .current_dir(cwd.path())
+        .args(["verify", "--data", "zhifa-demo-data"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("未核对条目认证码"));
+}
