@@ -12,6 +12,7 @@ pub mod credit_code;
 pub mod id_number;
 pub mod lists;
 pub mod org;
+pub mod procedure;
 pub mod validation;
 
 pub use access::{Capability, Denied, Principal, Role, Scope};

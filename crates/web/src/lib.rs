@@ -10,6 +10,7 @@ mod assets;
 mod config;
 mod csrf;
 mod error;
+mod flowchart;
 mod forms;
 mod log;
 mod middleware;

@@ -11,4 +11,5 @@ mod durability;
 mod harness;
 mod lists;
 mod log;
+mod procedures;
 mod security;

@@ -205,6 +205,7 @@ async fn item(
     history.reverse();
     let current = versions[current_index].clone();
     Ok(html(&ItemPage {
+        procedures: super::procedures::for_category(current.content.category.label()),
         chrome: portal_chrome(agency.name.clone(), user.as_ref()),
         basis: current
             .content

@@ -10,6 +10,7 @@ mod credentials;
 mod health;
 mod lists;
 mod portal;
+mod procedures;
 mod verify;
 mod workbench;
 
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin_catalog::router())
         .merge(lists::router())
         .merge(admin_calendar::router())
+        .merge(procedures::router())
 }
 
 /// 404 for unknown paths: JSON under `/api/`, a Chinese page elsewhere.

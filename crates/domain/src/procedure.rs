@@ -1,0 +1,384 @@
+//! Procedures as data (`procedures/*.toml`, embedded): the steps of a legal procedure, who
+//! may perform each, the documents it produces, its deadline and the statute behind it,
+//! and the transitions between steps with the conditions a case must meet to take them.
+//! One definition drives what the server allows and the flowchart the portal publishes.
+//!
+//! Definitions are checked when loaded: unknown roles, units, conditions or steps, a
+//! start that is not a step, a step that cannot be reached, a cycle — each refused with a
+//! message naming the procedure and the step.
+
+use crate::Role;
+use crate::catalog::DayUnit;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A condition a case establishes before it may take a transition.
+pub const CONDITIONS: &[(&str, &str)] = &[
+    ("major", "属于重大执法决定"),
+    ("not_major", "非重大执法决定"),
+    ("collective", "需集体讨论"),
+    ("not_collective", "无需集体讨论"),
+    ("hearing_requested", "当事人申请听证"),
+    ("no_hearing", "未申请听证"),
+    ("granted", "准予许可"),
+    ("refused", "不予许可"),
+];
+
+#[derive(Debug, Clone, Deserialize)]
+struct RawPeriod {
+    #[serde(default)]
+    from: String,
+    days: u32,
+    unit: String,
+    #[serde(default)]
+    label: String,
+    basis: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct RawStep {
+    code: String,
+    name: String,
+    roles: Vec<String>,
+    #[serde(default)]
+    documents: Vec<String>,
+    basis: String,
+    deadline: Option<RawPeriod>,
+    window: Option<RawPeriod>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct RawTransition {
+    from: String,
+    to: String,
+    #[serde(default)]
+    when: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct RawProcedure {
+    code: String,
+    name: String,
+    category: String,
+    basis: String,
+    start: String,
+    steps: Vec<RawStep>,
+    #[serde(default)]
+    transitions: Vec<RawTransition>,
+}
+
+/// A period attached to a step, counted on the working-day calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period {
+    /// `None`: from the case's start; `Some(step)`: from the day that step was completed.
+    pub from: Option<String>,
+    pub days: u32,
+    pub unit: DayUnit,
+    pub label: String,
+    pub basis: String,
+}
+
+impl Period {
+    pub fn display(&self) -> String {
+        let span = match self.unit {
+            DayUnit::WorkingDays => format!("{} 个工作日", self.days),
+            DayUnit::Days => format!("{} 日", self.days),
+        };
+        if self.label.is_empty() {
+            span
+        } else {
+            format!("{}：{span}", self.label)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub code: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub documents: Vec<String>,
+    pub basis: String,
+    /// The step must be completed within this period.
+    pub deadline: Option<Period>,
+    /// A period the case waits in this step (e.g. the party's time to ask for a hearing).
+    pub window: Option<Period>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub from: String,
+    pub to: String,
+    /// Condition codes from [`CONDITIONS`], all required.
+    pub when: Vec<String>,
+}
+
+impl Transition {
+    /// The conditions in Chinese, joined ("未申请听证，属于重大执法决定").
+    pub fn condition_text(&self) -> String {
+        self.when
+            .iter()
+            .filter_map(|c| CONDITIONS.iter().find(|(k, _)| k == c).map(|(_, l)| *l))
+            .collect::<Vec<_>>()
+            .join("，")
+    }
+}
+
+/// A checked procedure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Procedure {
+    pub code: String,
+    pub name: String,
+    pub category: String,
+    pub basis: String,
+    pub start: String,
+    pub steps: Vec<Step>,
+    pub transitions: Vec<Transition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("流程定义 {procedure}：{message}")]
+pub struct ProcedureError {
+    pub procedure: String,
+    pub message: String,
+}
+
+impl Procedure {
+    /// Parses and checks one definition.
+    pub fn from_toml(text: &str) -> Result<Procedure, ProcedureError> {
+        let raw: RawProcedure = toml::from_str(text).map_err(|e| ProcedureError {
+            procedure: "?".into(),
+            message: format!("格式错误：{e}"),
+        })?;
+        let fail = |message: String| ProcedureError {
+            procedure: raw.code.clone(),
+            message,
+        };
+        let mut codes = BTreeSet::new();
+        let mut steps = Vec::new();
+        for s in &raw.steps {
+            if !codes.insert(s.code.clone()) {
+                return Err(fail(format!("步骤编码 {} 重复", s.code)));
+            }
+            let roles = s
+                .roles
+                .iter()
+                .map(|r| {
+                    Role::from_code(r)
+                        .ok_or_else(|| fail(format!("步骤 {} 的角色 {r} 不存在", s.code)))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if roles.is_empty() {
+                return Err(fail(format!("步骤 {} 没有可办理的角色", s.code)));
+            }
+            if s.basis.trim().is_empty() {
+                return Err(fail(format!("步骤 {} 缺少依据", s.code)));
+            }
+            let period = |p: &Option<RawPeriod>| -> Result<Option<Period>, ProcedureError> {
+                let Some(p) = p else { return Ok(None) };
+                let unit = DayUnit::parse(&p.unit)
+                    .ok_or_else(|| fail(format!("步骤 {} 的期限单位 {} 无效", s.code, p.unit)))?;
+                if p.days == 0 || p.basis.trim().is_empty() {
+                    return Err(fail(format!("步骤 {} 的期限须有天数和依据", s.code)));
+                }
+                Ok(Some(Period {
+                    from: match p.from.trim() {
+                        "" | "start" => None,
+                        step => Some(step.to_owned()),
+                    },
+                    days: p.days,
+                    unit,
+                    label: p.label.clone(),
+                    basis: p.basis.clone(),
+                }))
+            };
+            steps.push(Step {
+                code: s.code.clone(),
+                name: s.name.clone(),
+                roles,
+                documents: s.documents.clone(),
+                basis: s.basis.clone(),
+                deadline: period(&s.deadline)?,
+                window: period(&s.window)?,
+            });
+        }
+        if !codes.contains(&raw.start) {
+            return Err(fail(format!("起始步骤 {} 不存在", raw.start)));
+        }
+        for s in &steps {
+            for p in [&s.deadline, &s.window].into_iter().flatten() {
+                if let Some(from) = &p.from
+                    && !codes.contains(from)
+                {
+                    return Err(fail(format!(
+                        "步骤 {} 的期限起算步骤 {from} 不存在",
+                        s.code
+                    )));
+                }
+            }
+        }
+        let mut transitions = Vec::new();
+        for t in &raw.transitions {
+            for end in [&t.from, &t.to] {
+                if !codes.contains(end) {
+                    return Err(fail(format!(
+                        "流转 {} → {} 引用了不存在的步骤 {end}",
+                        t.from, t.to
+                    )));
+                }
+            }
+            for c in &t.when {
+                if !CONDITIONS.iter().any(|(k, _)| k == c) {
+                    return Err(fail(format!(
+                        "流转 {} → {} 的条件 {c} 未定义",
+                        t.from, t.to
+                    )));
+                }
+            }
+            transitions.push(Transition {
+                from: t.from.clone(),
+                to: t.to.clone(),
+                when: t.when.clone(),
+            });
+        }
+        let p = Procedure {
+            code: raw.code.clone(),
+            name: raw.name.clone(),
+            category: raw.category.clone(),
+            basis: raw.basis.clone(),
+            start: raw.start.clone(),
+            steps,
+            transitions,
+        };
+        // Every step reachable from the start, and no way back (a procedure moves forward;
+        // reopening a case is recorded separately).
+        let depth = p.depths().ok_or_else(|| fail("流程中存在回路".into()))?;
+        if let Some(s) = p.steps.iter().find(|s| !depth.contains_key(&s.code)) {
+            return Err(fail(format!("步骤 {} 无法从起始步骤到达", s.code)));
+        }
+        Ok(p)
+    }
+
+    /// Each step's layer: the longest path from the start (`None` when there is a cycle).
+    pub fn depths(&self) -> Option<BTreeMap<String, usize>> {
+        let mut depth: BTreeMap<String, usize> = BTreeMap::new();
+        depth.insert(self.start.clone(), 0);
+        // Relax edges |steps| times; still changing after that means a cycle.
+        for round in 0..=self.steps.len() {
+            let mut changed = false;
+            for t in &self.transitions {
+                if let Some(&d) = depth.get(&t.from)
+                    && depth.get(&t.to).is_none_or(|&e| e < d + 1)
+                {
+                    depth.insert(t.to.clone(), d + 1);
+                    changed = true;
+                }
+            }
+            if !changed {
+                return Some(depth);
+            }
+            if round == self.steps.len() {
+                return None;
+            }
+        }
+        Some(depth)
+    }
+
+    pub fn step(&self, code: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.code == code)
+    }
+
+    /// The transitions out of `step` whose conditions the case meets.
+    pub fn next<'a>(&'a self, step: &str, met: &'a [&str]) -> impl Iterator<Item = &'a Transition> {
+        self.transitions
+            .iter()
+            .filter(move |t| t.from == step && t.when.iter().all(|c| met.contains(&c.as_str())))
+    }
+}
+
+/// The procedures shipped in `procedures/`, checked.
+pub fn shipped() -> Result<Vec<Procedure>, ProcedureError> {
+    [
+        include_str!("../../../procedures/penalty-ordinary.toml"),
+        include_str!("../../../procedures/penalty-summary.toml"),
+        include_str!("../../../procedures/inspection.toml"),
+        include_str!("../../../procedures/licensing.toml"),
+        include_str!("../../../procedures/seizure.toml"),
+    ]
+    .into_iter()
+    .map(Procedure::from_toml)
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_procedures_check() {
+        let all = shipped().unwrap();
+        assert_eq!(all.len(), 5);
+        let p = all.iter().find(|p| p.code == "penalty-ordinary").unwrap();
+        // 行政处罚法 第六十条: the decision within 90 days of 立案.
+        let d = p.step("decision").unwrap().deadline.clone().unwrap();
+        assert_eq!((d.from, d.days, d.unit), (None, 90, DayUnit::Days));
+        assert!(d.basis.contains("第六十条"));
+        // Only a legal reviewer performs the 法制审核; only a leader decides.
+        assert_eq!(
+            p.step("legal_review").unwrap().roles,
+            vec![Role::LegalReviewer]
+        );
+        assert_eq!(p.step("decision").unwrap().roles, vec![Role::Leader]);
+    }
+
+    #[test]
+    fn a_major_case_cannot_skip_legal_review() {
+        let all = shipped().unwrap();
+        let p = all.iter().find(|p| p.code == "penalty-ordinary").unwrap();
+        let to =
+            |met: &[&str]| -> Vec<String> { p.next("notice", met).map(|t| t.to.clone()).collect() };
+        assert_eq!(to(&["no_hearing", "major"]), vec!["legal_review"]);
+        assert_eq!(
+            to(&["no_hearing", "not_major", "not_collective"]),
+            vec!["decision"]
+        );
+        // After a hearing the only way on is legal review (行政处罚法 第五十八条).
+        let after: Vec<_> = p.next("hearing", &[]).map(|t| t.to.as_str()).collect();
+        assert_eq!(after, vec!["legal_review"]);
+    }
+
+    #[test]
+    fn bad_definitions_are_refused_with_the_reason() {
+        let base = include_str!("../../../procedures/inspection.toml");
+        for (change, expected) in [
+            (
+                base.replace("start = \"draw\"", "start = \"nowhere\""),
+                "起始步骤 nowhere 不存在",
+            ),
+            (
+                base.replace("roles = [\"officer\"]", "roles = [\"janitor\"]"),
+                "角色 janitor 不存在",
+            ),
+            (
+                format!("{base}\n[[transitions]]\nfrom = \"publication\"\nto = \"draw\"\n"),
+                "回路",
+            ),
+            (
+                format!(
+                    "{base}\n[[transitions]]\nfrom = \"check\"\nto = \"handling\"\nwhen = [\"moon\"]\n"
+                ),
+                "条件 moon 未定义",
+            ),
+            (
+                base.replace(
+                    "[[transitions]]\nfrom = \"handling\"\nto = \"publication\"\n",
+                    "",
+                ),
+                "步骤 publication 无法从起始步骤到达",
+            ),
+        ] {
+            let e = Procedure::from_toml(&change).unwrap_err().to_string();
+            assert!(e.contains(expected), "{expected}: {e}");
+        }
+    }
+}
