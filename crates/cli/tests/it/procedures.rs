@@ -53,7 +53,9 @@ async fn the_portal_publishes_each_procedure_as_a_flowchart_and_steps(db: TestDb
     let (s, content_type, svg) = get(&app, "/procedures/licensing/flowchart.svg").await;
     assert_eq!(s, StatusCode::OK);
     assert!(content_type.starts_with("image/svg+xml"));
-    assert!(svg.starts_with("<svg") && svg.contains("不予许可"));
+    assert!(svg.starts_with("<svg") && svg.contains("准予许可"));
+    // 不予许可 skips 颁发 and is written down its lane, glyph by glyph.
+    assert!(svg.contains(">不</tspan>") && svg.contains(">可</tspan>"));
 
     // A 行政处罚 item links to both penalty procedures.
     let (_, _, item) = get(&app, "/agencies/zhutang/items/ZT-CF-003").await;
