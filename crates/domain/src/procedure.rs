@@ -25,6 +25,7 @@ pub const CONDITIONS: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawPeriod {
     #[serde(default)]
     from: String,
@@ -33,9 +34,30 @@ struct RawPeriod {
     #[serde(default)]
     label: String,
     basis: String,
+    extension: Option<RawExtension>,
+    #[serde(default)]
+    pauses: Vec<RawPause>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExtension {
+    days: u32,
+    unit: String,
+    approver: String,
+    basis: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPause {
+    code: String,
+    label: String,
+    basis: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawStep {
     code: String,
     name: String,
@@ -48,6 +70,7 @@ struct RawStep {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawTransition {
     from: String,
     to: String,
@@ -56,6 +79,7 @@ struct RawTransition {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawProcedure {
     code: String,
     name: String,
@@ -76,14 +100,53 @@ pub struct Period {
     pub unit: DayUnit,
     pub label: String,
     pub basis: String,
+    /// How much longer the period may be made, by whose approval (a reason is required).
+    pub extension: Option<Extension>,
+    /// Time the period does not count (e.g. 行政许可法 第四十五条: hearing, testing,
+    /// expert review), each started and ended by a recorded event of the case.
+    pub pauses: Vec<Pause>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension {
+    pub days: u32,
+    pub unit: DayUnit,
+    pub approver: Role,
+    pub basis: String,
+}
+
+impl Extension {
+    pub fn display(&self) -> String {
+        format!(
+            "可延长 {}（经{}批准，须说明理由）",
+            span(self.days, self.unit),
+            self.approver.label()
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pause {
+    pub code: String,
+    pub label: String,
+    pub basis: String,
+}
+
+fn span(days: u32, unit: DayUnit) -> String {
+    match unit {
+        DayUnit::WorkingDays => format!("{days} 个工作日"),
+        DayUnit::Days => format!("{days} 日"),
+    }
 }
 
 impl Period {
+    /// "20 个工作日", "30 日".
+    pub fn span(&self) -> String {
+        span(self.days, self.unit)
+    }
+
     pub fn display(&self) -> String {
-        let span = match self.unit {
-            DayUnit::WorkingDays => format!("{} 个工作日", self.days),
-            DayUnit::Days => format!("{} 日", self.days),
-        };
+        let span = span(self.days, self.unit);
         if self.label.is_empty() {
             span
         } else {
@@ -181,6 +244,47 @@ impl Procedure {
                 if p.days == 0 || p.basis.trim().is_empty() {
                     return Err(fail(format!("步骤 {} 的期限须有天数和依据", s.code)));
                 }
+                let extension = match &p.extension {
+                    None => None,
+                    Some(e) => {
+                        let unit = DayUnit::parse(&e.unit).ok_or_else(|| {
+                            fail(format!("步骤 {} 的延长期限单位 {} 无效", s.code, e.unit))
+                        })?;
+                        let approver = Role::from_code(&e.approver).ok_or_else(|| {
+                            fail(format!(
+                                "步骤 {} 的延长批准角色 {} 不存在",
+                                s.code, e.approver
+                            ))
+                        })?;
+                        if e.days == 0 || e.basis.trim().is_empty() {
+                            return Err(fail(format!("步骤 {} 的延长须有天数和依据", s.code)));
+                        }
+                        Some(Extension {
+                            days: e.days,
+                            unit,
+                            approver,
+                            basis: e.basis.clone(),
+                        })
+                    }
+                };
+                let mut pause_codes = BTreeSet::new();
+                for pause in &p.pauses {
+                    if pause.code.trim().is_empty()
+                        || pause.label.trim().is_empty()
+                        || pause.basis.trim().is_empty()
+                    {
+                        return Err(fail(format!(
+                            "步骤 {} 的期限中止须有编码、说明和依据",
+                            s.code
+                        )));
+                    }
+                    if !pause_codes.insert(pause.code.as_str()) {
+                        return Err(fail(format!(
+                            "步骤 {} 的期限中止编码 {} 重复",
+                            s.code, pause.code
+                        )));
+                    }
+                }
                 Ok(Some(Period {
                     from: match p.from.trim() {
                         "" | "start" => None,
@@ -190,6 +294,16 @@ impl Procedure {
                     unit,
                     label: p.label.clone(),
                     basis: p.basis.clone(),
+                    extension,
+                    pauses: p
+                        .pauses
+                        .iter()
+                        .map(|x| Pause {
+                            code: x.code.clone(),
+                            label: x.label.clone(),
+                            basis: x.basis.clone(),
+                        })
+                        .collect(),
                 }))
             };
             steps.push(Step {
@@ -350,6 +464,7 @@ mod tests {
     #[test]
     fn bad_definitions_are_refused_with_the_reason() {
         let base = include_str!("../../../procedures/inspection.toml");
+        let seizure = include_str!("../../../procedures/seizure.toml");
         for (change, expected) in [
             (
                 base.replace("start = \"draw\"", "start = \"nowhere\""),
@@ -375,6 +490,25 @@ mod tests {
                     "",
                 ),
                 "步骤 publication 无法从起始步骤到达",
+            ),
+            (
+                seizure.replace("approver = \"leader\"", "approver = \"mayor\""),
+                "延长批准角色 mayor 不存在",
+            ),
+            (
+                seizure.replace("code = \"testing\"", "code = \"\""),
+                "期限中止须有编码、说明和依据",
+            ),
+            (
+                seizure.replace(
+                    "[steps.deadline.extension]\ndays = 30",
+                    "[steps.deadline.extension]\ndays = 0",
+                ),
+                "延长须有天数和依据",
+            ),
+            (
+                seizure.replace("approver = \"leader\"", "approver = \"leader\"\nhours = 1"),
+                "格式错误",
             ),
         ] {
             let e = Procedure::from_toml(&change).unwrap_err().to_string();

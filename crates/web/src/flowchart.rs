@@ -10,7 +10,7 @@ use std::fmt::Write;
 use zhifa_domain::procedure::Procedure;
 
 const NODE_W: i32 = 200;
-const NODE_H: i32 = 64;
+const NODE_H: i32 = 76;
 const ROW_GAP: i32 = 44;
 const COL_GAP: i32 = 24;
 const MARGIN: i32 = 12;
@@ -90,7 +90,7 @@ pub fn svg(p: &Procedure) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" role="img" aria-labelledby="flow-title" class="flowchart"><title id="flow-title">{} 流程图</title>"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" font-family="'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif" role="img" aria-labelledby="flow-title" class="flowchart"><title id="flow-title">{} 流程图</title>"#,
         xml_escape(&p.name)
     );
     out.push_str(
@@ -189,8 +189,10 @@ pub fn svg(p: &Procedure) -> String {
             .map(|r| r.label())
             .collect::<Vec<_>>()
             .join("、");
-        let line_count = lines.len() as i32 + 1;
-        let mut y = at.y + NODE_H / 2 - (line_count - 1) * 9 + 5;
+        // Name (14 px lines), roles and the period (11 px), centred in the box.
+        let period = box_period(s);
+        let block = lines.len() as i32 * 18 + 15 + if period.is_some() { 15 } else { 0 };
+        let mut y = at.y + (NODE_H - block) / 2 + 14;
         for line in lines {
             let _ = write!(
                 out,
@@ -202,13 +204,41 @@ pub fn svg(p: &Procedure) -> String {
         }
         let _ = write!(
             out,
-            r##"<text x="{}" y="{y}" font-size="11" text-anchor="middle" fill="#5b6472">{}</text></g>"##,
+            r##"<text x="{}" y="{}" font-size="11" text-anchor="middle" fill="#5b6472">{}</text>"##,
             at.x + NODE_W / 2,
+            y - 2,
             xml_escape(&roles)
         );
+        if let Some(period) = period {
+            let _ = write!(
+                out,
+                r##"<text x="{}" y="{}" font-size="11" text-anchor="middle" fill="#b42318">{}</text>"##,
+                at.x + NODE_W / 2,
+                y + 13,
+                xml_escape(&period)
+            );
+        }
+        out.push_str("</g>");
     }
     out.push_str("</svg>");
     out
+}
+
+/// The step's periods in a few words for its box ("时限 20 个工作日，可延长").
+fn box_period(s: &zhifa_domain::procedure::Step) -> Option<String> {
+    let deadline = s.deadline.as_ref().map(|d| {
+        let extended = if d.extension.is_some() {
+            "，可延长"
+        } else {
+            ""
+        };
+        format!("时限 {}{extended}", d.span())
+    });
+    let window = s.window.as_ref().map(|w| format!("等待 {}", w.span()));
+    match (deadline, window) {
+        (Some(d), Some(w)) => Some(format!("{d}；{w}")),
+        (d, w) => d.or(w),
+    }
 }
 
 /// A font size (at most 11 px) at which `chars` CJK glyphs fit in `room` pixels.

@@ -719,6 +719,31 @@ pub struct ProcedureListPage {
     pub procedures: Vec<zhifa_domain::procedure::Procedure>,
 }
 
+/// A step's period as published: its span, statute, extension and the time it does not count.
+pub struct PeriodRow {
+    pub text: String,
+    pub basis: String,
+    /// (what may be extended, by whom, its statute)
+    pub extension: Option<(String, String)>,
+    /// (what is not counted, its statute)
+    pub pauses: Vec<(String, String)>,
+}
+
+impl PeriodRow {
+    pub fn from(p: &zhifa_domain::procedure::Period) -> Self {
+        PeriodRow {
+            text: p.display(),
+            basis: p.basis.clone(),
+            extension: p.extension.as_ref().map(|e| (e.display(), e.basis.clone())),
+            pauses: p
+                .pauses
+                .iter()
+                .map(|x| (x.label.clone(), x.basis.clone()))
+                .collect(),
+        }
+    }
+}
+
 /// One step of a published procedure, in reading order.
 pub struct ProcedureStepRow {
     pub number: usize,
@@ -726,9 +751,8 @@ pub struct ProcedureStepRow {
     pub roles: String,
     pub documents: String,
     pub basis: String,
-    /// (period, its statute)
-    pub deadline: Option<(String, String)>,
-    pub window: Option<(String, String)>,
+    pub deadline: Option<PeriodRow>,
+    pub window: Option<PeriodRow>,
     pub next: Vec<String>,
 }
 

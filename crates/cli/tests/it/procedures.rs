@@ -50,6 +50,17 @@ async fn the_portal_publishes_each_procedure_as_a_flowchart_and_steps(db: TestDb
         assert!(page.contains(shown), "{shown}");
     }
 
+    // Extensions and the time a period does not count are published with their statutes.
+    let (_, _, seizure) = get(&app, "/procedures/seizure").await;
+    for shown in [
+        "可延长 30 日（经乡领导批准，须说明理由）",
+        "不计入期限：对物品进行检测、检验、检疫或者技术鉴定的期间",
+        "行政强制法第二十五条第三款",
+        "时限 30 日，可延长",
+    ] {
+        assert!(seizure.contains(shown), "{shown}");
+    }
+
     let (s, content_type, svg) = get(&app, "/procedures/licensing/flowchart.svg").await;
     assert_eq!(s, StatusCode::OK);
     assert!(content_type.starts_with("image/svg+xml"));

@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::error::PageError;
 use crate::flowchart;
 use crate::session::MaybeUser;
-use crate::view::{ProcedureListPage, ProcedurePage, ProcedureStepRow};
+use crate::view::{PeriodRow, ProcedureListPage, ProcedurePage, ProcedureStepRow};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
@@ -97,8 +97,8 @@ async fn show(
                 .join("、"),
             documents: s.documents.join("、"),
             basis: s.basis.clone(),
-            deadline: s.deadline.as_ref().map(|d| (d.display(), d.basis.clone())),
-            window: s.window.as_ref().map(|d| (d.display(), d.basis.clone())),
+            deadline: s.deadline.as_ref().map(PeriodRow::from),
+            window: s.window.as_ref().map(PeriodRow::from),
             next: p
                 .transitions
                 .iter()
