@@ -4,7 +4,7 @@
 
 use super::admin_org::{agency_context, requested_agency};
 use super::workbench::{AgencyQuery, history};
-use super::{app_chrome, form_version, html, html_status};
+use super::{app_chrome, form_errors, form_version, html, html_status};
 use crate::AppState;
 use crate::error::PageError;
 use crate::forms::{FormData, UserForm};
@@ -101,16 +101,8 @@ fn input_of(v: &ItemVersion) -> ItemInput {
     }
 }
 
-fn form_errors(e: StoreError) -> Result<FieldErrors, PageError> {
-    match e {
-        StoreError::Invalid(f) => Ok(f),
-        StoreError::Stale => Ok(FieldErrors::single(
-            "version",
-            "该事项已被他人修订，未保存。请重新打开后再改。",
-        )),
-        other => Err(other.into()),
-    }
-}
+/// Shown when someone else saved the record since the form was opened.
+const STALE: &str = "该事项已被他人修订，未保存。请重新打开后再改。";
 
 async fn list(
     State(state): State<AppState>,
@@ -191,7 +183,7 @@ async fn save(
                     ))
                     .into_response());
                 }
-                Err(e) => form_errors(e)?,
+                Err(e) => form_errors(e, STALE)?,
             }
         }
     };

@@ -2,7 +2,7 @@
 //! Every handler asks the gate for `ManageOrganisation` on the agency it touches.
 
 use super::workbench::{AgencyQuery, history};
-use super::{AgencyTree, Gate, app_chrome, form_version, html, html_status};
+use super::{AgencyTree, Gate, app_chrome, form_errors, form_version, html, html_status};
 use crate::AppState;
 use crate::error::PageError;
 use crate::forms::{FormData, UserForm};
@@ -20,7 +20,7 @@ use zhifa_domain::org::{AgencyInput, DepartmentInput, LeadershipInput, PersonInp
 use zhifa_domain::{
     Capability, FieldErrors, NewAgency, NewDepartment, NewLeadershipMember, NewPerson, Scope,
 };
-use zhifa_store::{Actor, StoreError};
+use zhifa_store::Actor;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -116,17 +116,8 @@ async fn org_context(
     .await
 }
 
-/// Maps a store refusal on a form to field errors shown beside the inputs.
-fn form_errors(e: StoreError) -> Result<FieldErrors, PageError> {
-    match e {
-        StoreError::Invalid(f) => Ok(f),
-        StoreError::Stale => Ok(FieldErrors::single(
-            "version",
-            "该记录已被他人修改，未保存。请返回列表重新打开后再改。",
-        )),
-        other => Err(other.into()),
-    }
-}
+/// Shown when someone else saved the record since the form was opened.
+const STALE: &str = "该记录已被他人修改，未保存。请返回列表重新打开后再改。";
 
 fn see_other(path: String) -> Response {
     Redirect::to(&path).into_response()
@@ -266,7 +257,7 @@ async fn agency_create(
                             tx.commit().await?;
                             return Ok(see_other(format!("/app/admin/agencies/{id}")));
                         }
-                        Err(e) => Err(form_errors(e)?),
+                        Err(e) => Err(form_errors(e, STALE)?),
                     }
                 }
             }
@@ -367,7 +358,7 @@ async fn agency_update(
                         tx.commit().await?;
                         return Ok(see_other("/app/admin/agencies".into()));
                     }
-                    Err(e) => form_errors(e)?,
+                    Err(e) => form_errors(e, STALE)?,
                 }
             }
         },
@@ -469,7 +460,7 @@ async fn save_department(
                         ctx.current.id
                     )));
                 }
-                Err(e) => form_errors(e)?,
+                Err(e) => form_errors(e, STALE)?,
             }
         }
     };
@@ -629,7 +620,7 @@ async fn save_person(
                         ctx.current.id
                     )));
                 }
-                Err(e) => form_errors(e)?,
+                Err(e) => form_errors(e, STALE)?,
             }
         }
     };
@@ -797,7 +788,7 @@ async fn save_leadership(
                         ctx.current.id
                     )));
                 }
-                Err(e) => form_errors(e)?,
+                Err(e) => form_errors(e, STALE)?,
             }
         }
     };

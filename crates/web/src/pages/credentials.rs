@@ -4,7 +4,7 @@
 
 use super::admin_org::{agency_context, requested_agency};
 use super::workbench::{AgencyQuery, actor_label, actor_names, history};
-use super::{app_chrome, form_version, html, html_status, portal_chrome};
+use super::{app_chrome, form_errors, form_version, html, html_status, portal_chrome};
 use crate::AppState;
 use crate::error::PageError;
 use crate::forms::{FormData, UserForm};
@@ -212,17 +212,8 @@ fn input_of(c: &Credential) -> CredentialInput {
     }
 }
 
-/// Maps a store refusal on a form to field errors shown beside the inputs.
-fn form_errors(e: StoreError) -> Result<FieldErrors, PageError> {
-    match e {
-        StoreError::Invalid(f) => Ok(f),
-        StoreError::Stale => Ok(FieldErrors::single(
-            "version",
-            "该证件已被他人修改，未保存。请重新打开后再改。",
-        )),
-        other => Err(other.into()),
-    }
-}
+/// Shown when someone else saved the record since the form was opened.
+const STALE: &str = "该证件已被他人修改，未保存。请重新打开后再改。";
 
 async fn new_form(
     State(state): State<AppState>,
@@ -288,7 +279,7 @@ async fn save(
                     tx.commit().await?;
                     return Ok(see_other(format!("/app/admin/credentials/{id}")));
                 }
-                Err(e) => form_errors(e)?,
+                Err(e) => form_errors(e, STALE)?,
             }
         }
     };
@@ -383,7 +374,7 @@ async fn change_status(
                     tx.commit().await?;
                     return Ok(see_other(format!("/app/admin/credentials/{id}")));
                 }
-                Err(e) => form_errors(e)?,
+                Err(e) => form_errors(e, STALE)?,
             }
         }
     };

@@ -219,6 +219,19 @@ pub fn download(bytes: Vec<u8>, content_type: &'static str, disposition: &'stati
 
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
+/// Maps a store refusal on a form to field errors shown beside the inputs; `stale` is
+/// the message for an edit that lost the race (shown at the form's version field).
+pub fn form_errors(
+    e: zhifa_store::StoreError,
+    stale: &'static str,
+) -> Result<zhifa_domain::FieldErrors, PageError> {
+    match e {
+        zhifa_store::StoreError::Invalid(f) => Ok(f),
+        zhifa_store::StoreError::Stale => Ok(zhifa_domain::FieldErrors::single("version", stale)),
+        other => Err(other.into()),
+    }
+}
+
 /// Parses the hidden `version` field of an edit form.
 pub fn form_version(form: &crate::forms::FormData) -> Result<i64, PageError> {
     form.get("version")
