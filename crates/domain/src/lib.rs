@@ -6,6 +6,7 @@
 pub mod access;
 pub mod account;
 pub mod calendar;
+pub mod case;
 pub mod catalog;
 pub mod credential;
 pub mod credit_code;

@@ -330,7 +330,8 @@ pub fn parse_entry(kind: ListKind, input: &EntryInput) -> Result<ListEntry, Fiel
 }
 
 /// Who a decision is addressed to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PartyKind {
     Person,
     Organisation,

@@ -24,6 +24,20 @@ pub const CONDITIONS: &[(&str, &str)] = &[
     ("refused", "不予许可"),
 ];
 
+/// What a case must have recorded before a step may be completed.
+pub const NEEDS: &[(&str, &str)] = &[("penalty", "拟作出的处罚（处罚内容和罚款金额）")];
+
+/// A ceiling on the fine a procedure may impose (e.g. 简易程序, 行政处罚法 第五十一条).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FineLimit {
+    /// For a natural person (公民), in yuan.
+    pub person: u64,
+    /// For a legal person or other organisation, in yuan.
+    pub organisation: u64,
+    pub basis: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPeriod {
@@ -67,6 +81,10 @@ struct RawStep {
     basis: String,
     deadline: Option<RawPeriod>,
     window: Option<RawPeriod>,
+    #[serde(default)]
+    investigative: bool,
+    #[serde(default)]
+    needs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +104,9 @@ struct RawProcedure {
     category: String,
     basis: String,
     start: String,
+    /// The word of the case number (朱堂综执**罚**〔2026〕3号).
+    number_word: String,
+    fine_limit: Option<FineLimit>,
     steps: Vec<RawStep>,
     #[serde(default)]
     transitions: Vec<RawTransition>,
@@ -166,6 +187,12 @@ pub struct Step {
     pub deadline: Option<Period>,
     /// A period the case waits in this step (e.g. the party's time to ask for a hearing).
     pub window: Option<Period>,
+    /// An act of investigation or enforcement on the spot: at least two officers with
+    /// valid credentials, who showed them (行政处罚法 第四十二条、第五十五条; 行政强制法
+    /// 第十八条).
+    pub investigative: bool,
+    /// What the case must have recorded before this step is completed ([`NEEDS`]).
+    pub needs: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,6 +222,8 @@ pub struct Procedure {
     pub category: String,
     pub basis: String,
     pub start: String,
+    pub number_word: String,
+    pub fine_limit: Option<FineLimit>,
     pub steps: Vec<Step>,
     pub transitions: Vec<Transition>,
 }
@@ -236,6 +265,9 @@ impl Procedure {
             }
             if s.basis.trim().is_empty() {
                 return Err(fail(format!("步骤 {} 缺少依据", s.code)));
+            }
+            if let Some(n) = s.needs.iter().find(|n| !NEEDS.iter().any(|(k, _)| k == n)) {
+                return Err(fail(format!("步骤 {} 的前提 {n} 未定义", s.code)));
             }
             let period = |p: &Option<RawPeriod>| -> Result<Option<Period>, ProcedureError> {
                 let Some(p) = p else { return Ok(None) };
@@ -314,7 +346,18 @@ impl Procedure {
                 basis: s.basis.clone(),
                 deadline: period(&s.deadline)?,
                 window: period(&s.window)?,
+                investigative: s.investigative,
+                needs: s.needs.clone(),
             });
+        }
+        let word = raw.number_word.trim();
+        if word.is_empty() || word.chars().count() > 4 {
+            return Err(fail("案件编号用字（number_word）应为 1–4 个字".into()));
+        }
+        if let Some(l) = &raw.fine_limit
+            && l.basis.trim().is_empty()
+        {
+            return Err(fail("罚款限额须注明依据".into()));
         }
         if !codes.contains(&raw.start) {
             return Err(fail(format!("起始步骤 {} 不存在", raw.start)));
@@ -361,6 +404,8 @@ impl Procedure {
             category: raw.category.clone(),
             basis: raw.basis.clone(),
             start: raw.start.clone(),
+            number_word: word.to_owned(),
+            fine_limit: raw.fine_limit.clone(),
             steps,
             transitions,
         };
@@ -400,6 +445,16 @@ impl Procedure {
 
     pub fn step(&self, code: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.code == code)
+    }
+
+    /// A step with no way on: completing it ends the case.
+    pub fn is_last(&self, step: &str) -> bool {
+        !self.transitions.iter().any(|t| t.from == step)
+    }
+
+    /// Every transition out of `step`, whatever its conditions.
+    pub fn out_of<'a>(&'a self, step: &'a str) -> impl Iterator<Item = &'a Transition> {
+        self.transitions.iter().filter(move |t| t.from == step)
     }
 
     /// The transitions out of `step` whose conditions the case meets.
