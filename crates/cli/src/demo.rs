@@ -290,7 +290,13 @@ pub async fn ensure(store: &Store) -> anyhow::Result<bool> {
             .map_err(|e| anyhow!("demo {} {}: {e}", kind.label(), input.code))?;
         tx.create_list_entry(agency_id, kind, &entry).await?;
     }
+    crate::demo_cases::set_patterns(&mut tx, agency_id).await?;
     tx.commit().await?;
+    // The cases are acts of the demo's people on past days; a scenario the rules refuse
+    // (say, a day in a year the calendar does not cover yet) leaves the demo without it.
+    if let Err(e) = crate::demo_cases::load(store, agency_id).await {
+        tracing::warn!(error = %e, "demo cases not loaded");
+    }
     Ok(true)
 }
 

@@ -4,6 +4,7 @@
 mod commands;
 pub mod config;
 pub mod demo;
+pub mod demo_cases;
 mod server;
 
 use std::process::ExitCode;

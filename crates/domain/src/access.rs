@@ -78,10 +78,17 @@ pub enum Capability {
     ManageCredentials,
     /// Maintain the published lists (执法事项清单 and the others).
     ManageLists,
+    /// See cases: officers and department heads those of their department, the others
+    /// all of the agency's.
+    ViewCases,
+    /// Open cases and act on them (which act, by whom, the procedure decides).
+    HandleCases,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 7] = [
+    pub const ALL: [Capability; 9] = [
+        Capability::ViewCases,
+        Capability::HandleCases,
         Capability::ManageOrganisation,
         Capability::ManageAccounts,
         Capability::ManageCredentials,
@@ -100,6 +107,8 @@ impl Capability {
             Capability::ViewAuditLog => "view_audit_log",
             Capability::ManageCredentials => "manage_credentials",
             Capability::ManageLists => "manage_lists",
+            Capability::ViewCases => "view_cases",
+            Capability::HandleCases => "handle_cases",
         }
     }
 
@@ -112,6 +121,8 @@ impl Capability {
             Capability::ViewAuditLog => "查阅操作与登录记录",
             Capability::ManageCredentials => "管理执法证件（登记、暂扣、注销）",
             Capability::ManageLists => "维护执法事项清单",
+            Capability::ViewCases => "查看执法案件",
+            Capability::HandleCases => "办理执法案件",
         }
     }
 
@@ -124,6 +135,8 @@ impl Capability {
             ViewDepartmentStaff => true,
             ViewAgencyStaff => matches!(role, Admin | Leader | Supervisor | LegalReviewer),
             ViewAuditLog => matches!(role, Admin | Supervisor),
+            ViewCases => role != Admin,
+            HandleCases => matches!(role, Officer | DepartmentHead | LegalReviewer | Leader),
         }
     }
 

@@ -641,6 +641,40 @@ pub fn check_extension(
     }
 }
 
+/// The deadline that runs out first among the steps a case has not completed and whose
+/// period has started — e.g. while a penalty case is still being investigated, the 90 days
+/// of 行政处罚法 第六十条 for the decision. `None` for a closed case or one with no running
+/// period.
+pub fn next_deadline<'p>(
+    cal: &Calendar,
+    proc: &'p Procedure,
+    case: &CaseState,
+) -> Option<(&'p Step, Due)> {
+    if case.closed {
+        return None;
+    }
+    let mut best: Option<(&Step, Due)> = None;
+    for step in &proc.steps {
+        if case.completed.contains_key(&step.code) {
+            continue;
+        }
+        let Some(p) = &step.deadline else { continue };
+        let due = due_date(cal, step, p, case);
+        let better = match (&due, best.as_ref().map(|(_, d)| d)) {
+            (Due::NotStarted, _) => false,
+            (_, None) => true,
+            (Due::On(a), Some(Due::On(b))) => a < b,
+            // A known date wins over a paused clock or an end beyond the calendar.
+            (Due::On(_), Some(_)) => true,
+            _ => false,
+        };
+        if better {
+            best = Some((step, due));
+        }
+    }
+    best
+}
+
 /// Days from `today` to `due` (negative when overdue).
 pub fn days_left(today: NaiveDate, due: NaiveDate) -> i64 {
     (due - today).num_days()

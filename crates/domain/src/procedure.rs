@@ -465,6 +465,20 @@ impl Procedure {
     }
 }
 
+static SHIPPED: std::sync::LazyLock<Vec<Procedure>> =
+    std::sync::LazyLock::new(|| shipped().unwrap_or_else(|e| panic!("{e}")));
+
+/// The shipped procedures, checked once. The definitions are compiled in and kept valid
+/// by their tests; `zhifa serve` also checks them at start and stops with the message.
+pub fn all() -> &'static [Procedure] {
+    &SHIPPED
+}
+
+/// A shipped procedure by its code.
+pub fn find(code: &str) -> Option<&'static Procedure> {
+    all().iter().find(|p| p.code == code)
+}
+
 /// The procedures shipped in `procedures/`, checked.
 pub fn shipped() -> Result<Vec<Procedure>, ProcedureError> {
     [

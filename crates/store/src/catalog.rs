@@ -53,7 +53,7 @@ fn version(r: &AnyRow) -> Result<ItemVersion, StoreError> {
 }
 
 /// `%…%` for LIKE, with the pattern characters of the user's words escaped.
-fn like(words: &str) -> String {
+pub(crate) fn like(words: &str) -> String {
     let escaped: String = words
         .chars()
         .flat_map(|c| match c {

@@ -11,6 +11,7 @@ mod time;
 
 pub mod accounts;
 pub mod calendar;
+pub mod cases;
 pub mod catalog;
 pub mod credentials;
 pub mod journal;
@@ -28,5 +29,5 @@ pub mod testing;
 
 pub use db::{Backend, Store};
 pub use error::StoreError;
-pub use time::now_ms;
+pub use time::{now_ms, today_beijing};
 pub use write::{Actor, WriteTx};

@@ -53,6 +53,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "calendar",
         sql: include_str!("../migrations/0008_calendar.sql"),
     },
+    Migration {
+        version: 9,
+        name: "cases",
+        sql: include_str!("../migrations/0009_cases.sql"),
+    },
 ];
 
 fn adapt(sql: &str, backend: Backend) -> String {

@@ -23,6 +23,11 @@ pub const LEDGERED: &[(&str, &str)] = &[
     ("catalog_item_version", "catalog_item_versions"),
     ("list_entry", "list_entries"),
     ("calendar_year", "calendar_years"),
+    ("case_number_pattern", "case_number_patterns"),
+    ("case", "cases"),
+    ("case_party", "case_parties"),
+    ("case_officer", "case_officers"),
+    ("case_event", "case_events"),
 ];
 
 /// The actions whose entries commit to a row's full state. Which entries are snapshots is
@@ -55,6 +60,13 @@ pub const ROW_ACTIONS: &[&str] = &[
     "list_entry.update",
     "list_entry.withdraw",
     "calendar.year",
+    "case_number.pattern",
+    "case.open",
+    "case.act",
+    "case_party.add",
+    "case_officer.assign",
+    "case_officer.declare",
+    "case_event.record",
 ];
 
 pub fn is_row_action(action: &str) -> bool {
@@ -137,6 +149,21 @@ fn query(kind: &str) -> Option<&'static str> {
         }
         "calendar_year" => {
             "SELECT id, notice, holidays, workdays, version, created_at, updated_at FROM calendar_years"
+        }
+        "case_number_pattern" => {
+            "SELECT id, agency_id, procedure, pattern, version, created_at, updated_at FROM case_number_patterns"
+        }
+        "case" => {
+            "SELECT id, agency_id, department_id, procedure, number, year, seq, item_id, cause, step, entered_on, opened_on, closed_on, due_on, penalty, major, window_waived, version, created_at, updated_at FROM cases"
+        }
+        "case_party" => {
+            "SELECT id, case_id, kind, name, id_code, address, created_at FROM case_parties"
+        }
+        "case_officer" => {
+            "SELECT id, case_id, person_id, declared_on, version, created_at, updated_at FROM case_officers"
+        }
+        "case_event" => {
+            "SELECT id, case_id, kind, step, to_step, on_day, user_id, detail, created_at FROM case_events"
         }
         "catalog_item_version" => {
             "SELECT id, item_id, version_no, effective_from, name, category, department, content, created_at FROM catalog_item_versions"
@@ -278,6 +305,66 @@ pub fn of_row(kind: &str, r: &AnyRow) -> Result<String, StoreError> {
             i("version")?,
             i("created_at")?,
             i("updated_at")?,
+        ],
+        "case_number_pattern" => vec![
+            i("id")?,
+            i("agency_id")?,
+            t("procedure")?,
+            t("pattern")?,
+            i("version")?,
+            i("created_at")?,
+            i("updated_at")?,
+        ],
+        "case" => vec![
+            i("id")?,
+            i("agency_id")?,
+            i("department_id")?,
+            t("procedure")?,
+            t("number")?,
+            i("year")?,
+            i("seq")?,
+            i("item_id")?,
+            t("cause")?,
+            t("step")?,
+            t("entered_on")?,
+            t("opened_on")?,
+            t("closed_on")?,
+            t("due_on")?,
+            t("penalty")?,
+            t("major")?,
+            i("window_waived")?,
+            i("version")?,
+            i("created_at")?,
+            i("updated_at")?,
+        ],
+        "case_party" => vec![
+            i("id")?,
+            i("case_id")?,
+            t("kind")?,
+            t("name")?,
+            t("id_code")?,
+            t("address")?,
+            i("created_at")?,
+        ],
+        "case_officer" => vec![
+            i("id")?,
+            i("case_id")?,
+            i("person_id")?,
+            t("declared_on")?,
+            i("version")?,
+            i("created_at")?,
+            i("updated_at")?,
+        ],
+        "case_event" => vec![
+            i("id")?,
+            i("case_id")?,
+            t("kind")?,
+            t("step")?,
+            t("to_step")?,
+            t("on_day")?,
+            i("user_id")?,
+            t("detail")?,
+            i("created_at")?,
         ],
         _ => return Err(StoreError::NotFound),
     };

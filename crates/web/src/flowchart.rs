@@ -39,6 +39,12 @@ struct Placed {
 }
 
 pub fn svg(p: &Procedure) -> String {
+    svg_marked(p, None, &[])
+}
+
+/// The flowchart of a case: its current step drawn in strong colour (and named in the
+/// box's title for screen readers), the steps it has completed shaded.
+pub fn svg_marked(p: &Procedure, current: Option<&str>, done: &[&str]) -> String {
     let depths = p.depths().unwrap_or_default();
     let ordered = ordered_steps(p);
     // Rows and columns.
@@ -173,14 +179,35 @@ pub fn svg(p: &Procedure) -> String {
             continue;
         };
         let start = s.code == p.start;
+        let is_current = current == Some(s.code.as_str());
+        let is_done = done.contains(&s.code.as_str());
+        let (fill, stroke, width) = if is_current {
+            ("#fff4d6", "#b54708", 3.5)
+        } else if is_done {
+            ("#e7f4ea", "#2f855a", 1.5)
+        } else if start && current.is_none() {
+            ("#e8f0fe", "#1a56db", 1.5)
+        } else {
+            ("#ffffff", "#8a93a3", 1.5)
+        };
         let _ = write!(
             out,
-            r##"<g><title>{}</title><rect x="{}" y="{}" width="{NODE_W}" height="{NODE_H}" rx="8" fill="{}" stroke="{}" stroke-width="1.5"/>"##,
+            r##"<g{}><title>{}{}</title><rect x="{}" y="{}" width="{NODE_W}" height="{NODE_H}" rx="8" fill="{fill}" stroke="{stroke}" stroke-width="{width}"/>"##,
+            if is_current {
+                r#" class="current""#
+            } else {
+                ""
+            },
+            if is_current {
+                "当前步骤。"
+            } else if is_done {
+                "已完成。"
+            } else {
+                ""
+            },
             xml_escape(&s.basis),
             at.x,
             at.y,
-            if start { "#e8f0fe" } else { "#ffffff" },
-            if start { "#1a56db" } else { "#8a93a3" },
         );
         let lines = wrap(&format!("{}. {}", at.number, s.name), NAME_CHARS);
         let roles = s
@@ -293,6 +320,16 @@ mod tests {
                 p.code
             );
         }
+    }
+
+    #[test]
+    fn a_case_flowchart_marks_its_current_step_only() {
+        let p = zhifa_domain::procedure::find("penalty-ordinary").unwrap();
+        let svg = svg_marked(p, Some("notice"), &["filing", "investigation"]);
+        assert_eq!(svg.matches(r#"class="current""#).count(), 1);
+        assert!(svg.contains("<title>当前步骤。行政处罚法第四十四条"));
+        assert_eq!(svg.matches("<title>已完成。").count(), 2);
+        assert!(!self::svg(p).contains("当前步骤"));
     }
 
     /// The drawing's text with the markup taken out.

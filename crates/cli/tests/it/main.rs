@@ -4,6 +4,7 @@
 mod api;
 mod app;
 mod browser;
+mod cases;
 mod catalog;
 mod cli;
 mod credentials;

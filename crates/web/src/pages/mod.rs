@@ -5,6 +5,7 @@ mod admin_catalog;
 mod admin_org;
 mod admin_users;
 mod auth;
+mod cases;
 mod catalog;
 mod credentials;
 mod health;
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .merge(lists::router())
         .merge(admin_calendar::router())
         .merge(procedures::router())
+        .merge(cases::router())
 }
 
 /// 404 for unknown paths: JSON under `/api/`, a Chinese page elsewhere.
@@ -77,6 +79,9 @@ pub fn portal_chrome(site_name: String, user: Option<&CurrentUser>) -> Chrome {
 pub fn app_chrome(user: &CurrentUser, active: &str) -> Chrome {
     let p = &user.principal;
     let mut nav: Vec<(String, &'static str)> = vec![("/app".into(), "首页")];
+    if p.can(Capability::ViewCases) {
+        nav.push(("/app/cases".into(), "执法案件"));
+    }
     if let Some(d) = p.department_id
         && p.can(Capability::ViewDepartmentStaff)
     {

@@ -40,6 +40,8 @@ fn capability_href(c: Capability, user: &CurrentUser) -> String {
         Capability::ViewAuditLog => "/app/audit".into(),
         Capability::ManageCredentials => "/app/admin/credentials".into(),
         Capability::ManageLists => "/app/admin/items".into(),
+        Capability::ViewCases => "/app/cases".into(),
+        Capability::HandleCases => "/app/cases/new".into(),
     }
 }
 
