@@ -139,6 +139,14 @@ pub struct AppHome {
     /// For those who manage credentials: credentials of the agency ending within the
     /// warning period.
     pub expiring: Vec<CredentialRow>,
+    pub cases: Option<CaseDashboard>,
+}
+
+/// The cases a user's home page watches: counts and the most urgent ones.
+pub struct CaseDashboard {
+    pub scope_label: String,
+    pub counts: (i64, i64, i64),
+    pub urgent: Vec<CaseListRow>,
 }
 
 #[derive(Template)]

@@ -496,3 +496,228 @@ async fn a_phone_scanning_a_credential_sees_its_status_change_at_once() {
     admin.close().await.unwrap();
     phone.close().await.unwrap();
 }
+
+/// Clicks the element `css` after scrolling it to the middle of the window (a long case
+/// page puts buttons below the fold, where a click may otherwise land on nothing).
+async fn click(c: &fantoccini::Client, css: &str) {
+    let e = c.find(Locator::Css(css)).await.unwrap();
+    c.execute(
+        "arguments[0].scrollIntoView({block: 'center'});",
+        vec![serde_json::to_value(&e).unwrap()],
+    )
+    .await
+    .unwrap();
+    if let Err(first) = e.clone().click().await {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        e.click()
+            .await
+            .unwrap_or_else(|e| panic!("click on {css}: {first}; again: {e}"));
+    }
+}
+
+/// Signs `username` in, in a browser that may hold another user's session.
+async fn switch_user(c: &fantoccini::Client, app: &TestApp, username: &str) {
+    c.delete_all_cookies().await.unwrap();
+    c.goto(&app.url("/login")).await.unwrap();
+    sign_in(c, username).await;
+}
+
+/// Submits the form of the next step to `to` on the case page the browser is on ("" to
+/// finish the last step), ticking the officers present and their shown credentials.
+async fn take_step(c: &fantoccini::Client, to: &str, officers: &[i64]) {
+    let form = format!("form.next-action:has(input[name=to][value='{to}'])");
+    for o in officers {
+        let css = format!("{form} input[name=officers][value='{o}']");
+        let b = c.find(Locator::Css(&css)).await.unwrap();
+        if b.prop("checked").await.unwrap().as_deref() != Some("true") {
+            click(c, &css).await;
+        }
+    }
+    if !officers.is_empty() {
+        click(c, &format!("{form} input[name=credentials_shown]")).await;
+    }
+    click(c, &format!("{form} button[type=submit]")).await;
+    c.wait()
+        .for_element(Locator::Css("h1.case-number"))
+        .await
+        .unwrap();
+    let errors = c.find_all(Locator::Css("div.alert.error")).await.unwrap();
+    if let Some(e) = errors.first() {
+        panic!("step to {to:?} refused: {}", e.text().await.unwrap());
+    }
+}
+
+/// Part of issue 5's "done when": an officer pair, their department head, the leader take
+/// the demo's newest penalty case from 立案 to 归档 in a real browser, on a desktop and on
+/// a phone; the case page marks the current step of the flowchart all along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_pair_takes_a_penalty_case_from_filing_to_archive_in_a_browser() {
+    if !chromedriver_available() {
+        assert!(
+            std::env::var("ZHIFA_REQUIRE_BROWSER").is_err(),
+            "ZHIFA_REQUIRE_BROWSER is set but chromedriver is missing"
+        );
+        eprintln!("chromedriver not found: browser test skipped");
+        return;
+    }
+    let app = TestApp::start(TestDb::sqlite().await).await;
+    let shots = screenshot_dir();
+    let agency = app.agency_id().await;
+    let (cases, _) = app
+        .store
+        .list_cases(agency, &Default::default(), 50, 0)
+        .await
+        .unwrap();
+    let id = cases.iter().find(|c| c.step == "filing").unwrap().id;
+    let page = app.url(&format!("/app/cases/{id}"));
+    let people = app.store.list_people(agency, None).await.unwrap();
+    let li = people.iter().find(|p| p.name == "李华").unwrap().id;
+    for (width, tag) in [(1280u32, "desktop"), (375, "phone")] {
+        let (c, _driver) = browser(width).await;
+        c.goto(&app.url("/login")).await.unwrap();
+        sign_in(&c, "leader").await;
+        c.goto(&app.url("/app/cases")).await.unwrap();
+        std::fs::write(
+            shots.join(format!("cases-{tag}.png")),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        let overflow = c
+            .execute(
+                "return document.documentElement.scrollWidth - window.innerWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(overflow.as_i64().unwrap() <= 0, "{tag}: case list too wide");
+        if tag == "phone" {
+            // The desktop pass has taken the case to 归档; the phone looks at the record.
+            c.goto(&page).await.unwrap();
+            let text = c
+                .find(Locator::Css("main"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(text.contains("本案办结"), "{text}");
+            std::fs::write(
+                shots.join("case-closed-phone.png"),
+                c.screenshot().await.unwrap(),
+            )
+            .unwrap();
+            c.goto(&app.url("/app/cases?status=open")).await.unwrap();
+            c.execute("window.scrollTo(0, 700);", vec![]).await.unwrap();
+            std::fs::write(
+                shots.join("cases-rows-phone.png"),
+                c.screenshot().await.unwrap(),
+            )
+            .unwrap();
+            let overflow = c
+                .execute(
+                    "return document.documentElement.scrollWidth - window.innerWidth;",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert!(overflow.as_i64().unwrap() <= 0, "phone: case page too wide");
+            c.close().await.unwrap();
+            continue;
+        }
+        switch_user(&c, &app, "head").await;
+        c.goto(&page).await.unwrap();
+        std::fs::write(
+            shots.join("case-filing-desktop.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        take_step(&c, "investigation", &[]).await;
+        // Each officer declares for themself (回避).
+        for officer in ["officer2", "officer"] {
+            switch_user(&c, &app, officer).await;
+            c.goto(&page).await.unwrap();
+            click(&c, "form[action$='/declare'] button").await;
+            c.wait()
+                .for_element(Locator::Css("h1.case-number"))
+                .await
+                .unwrap();
+        }
+        take_step(&c, "investigation_end", &[li]).await;
+        // The proposed penalty, with the item's 裁量基准 beside it.
+        click(&c, "#f-row-0").await;
+        c.find(Locator::Id("f-measure"))
+            .await
+            .unwrap()
+            .send_keys("责令改正，并处罚款")
+            .await
+            .unwrap();
+        c.find(Locator::Id("f-fine_yuan"))
+            .await
+            .unwrap()
+            .send_keys("5000")
+            .await
+            .unwrap();
+        click(&c, "form[action$='/penalty'] button[type=submit]").await;
+        c.wait()
+            .for_element(Locator::Css("h1.case-number"))
+            .await
+            .unwrap();
+        // The whole page, not only the first screen.
+        c.set_window_size(1280, 3800).await.unwrap();
+        std::fs::write(
+            shots.join("case-penalty-desktop.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        c.set_window_size(1280, 1400).await.unwrap();
+        take_step(&c, "review", &[]).await;
+        switch_user(&c, &app, "head").await;
+        c.goto(&page).await.unwrap();
+        take_step(&c, "notice", &[]).await;
+        switch_user(&c, &app, "officer").await;
+        c.goto(&page).await.unwrap();
+        // The decision waits for the party's window, or its written waiver.
+        c.find(Locator::Css("form[action$='/record'] textarea[name=note]"))
+            .await
+            .unwrap()
+            .send_keys("当事人签署《放弃陈述申辩和听证权利声明书》，附卷")
+            .await
+            .unwrap();
+        click(&c, "form[action$='/record'] button[type=submit]").await;
+        c.wait()
+            .for_element(Locator::Css("h1.case-number"))
+            .await
+            .unwrap();
+        take_step(&c, "decision", &[]).await;
+        switch_user(&c, &app, "leader").await;
+        c.goto(&page).await.unwrap();
+        std::fs::write(
+            shots.join("case-decision-desktop.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        take_step(&c, "service", &[]).await;
+        switch_user(&c, &app, "officer").await;
+        c.goto(&page).await.unwrap();
+        take_step(&c, "execution", &[]).await;
+        take_step(&c, "closing", &[]).await;
+        switch_user(&c, &app, "head").await;
+        c.goto(&page).await.unwrap();
+        take_step(&c, "archive", &[]).await;
+        switch_user(&c, &app, "officer").await;
+        c.goto(&page).await.unwrap();
+        take_step(&c, "", &[]).await;
+        let text = c
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(text.contains("已办结"), "{text}");
+        c.close().await.unwrap();
+    }
+    let file = app.store.case_file(id).await.unwrap();
+    assert!(file.case.closed_on.is_some());
+    assert!(app.store.verify(&[]).await.unwrap().ok());
+}

@@ -157,7 +157,8 @@ async fn malformed_log_requests_get_400_never_500(db: TestDb) {
         ("/log/zhutang/tile/0/000.p/256", StatusCode::BAD_REQUEST),
         ("/log/zhutang/tile/64/000", StatusCode::BAD_REQUEST),
         ("/log/zhutang/tile/0/x000/001", StatusCode::BAD_REQUEST),
-        ("/log/zhutang/tile/0/000", StatusCode::NOT_FOUND),
+        // A full tile the log has not reached.
+        ("/log/zhutang/tile/0/999", StatusCode::NOT_FOUND),
         ("/log/zhutang/tile/0/999.p/1", StatusCode::NOT_FOUND),
         ("/log/zhutang/tile/entries/000.p/255", StatusCode::NOT_FOUND),
         ("/log/nowhere/checkpoint", StatusCode::NOT_FOUND),

@@ -137,33 +137,7 @@ async fn list(
         .list_cases(p.agency_id, &filter, PAGE_SIZE, (page - 1) * PAGE_SIZE)
         .await?;
     let counts = state.store.case_counts(p.agency_id, department_id).await?;
-    let today = today_beijing();
-    let rows = cases
-        .into_iter()
-        .map(|c| {
-            let proc = procedure::find(&c.procedure);
-            let due = c.due_on.as_deref().and_then(parse_day).map(|d| DueView {
-                date: d.to_string(),
-                days_left: days_left(today, d),
-                what: String::new(),
-                basis: String::new(),
-            });
-            CaseListRow {
-                id: c.id,
-                number: c.number,
-                procedure: proc.map(|p| p.name.clone()).unwrap_or_default(),
-                cause: c.cause,
-                department: c.department,
-                step: proc
-                    .and_then(|p| p.step(&c.step))
-                    .map(|s| s.name.clone())
-                    .unwrap_or(c.step),
-                closed: c.closed_on.is_some(),
-                due: if c.closed_on.is_some() { None } else { due },
-                opened_on: c.opened_on,
-            }
-        })
-        .collect();
+    let rows = list_rows(cases);
     let scope_label = match forced_department.or(department_id) {
         Some(d) => departments
             .iter()
@@ -229,6 +203,78 @@ async fn list(
         page,
         pages: (total + PAGE_SIZE - 1) / PAGE_SIZE,
         query,
+    }))
+}
+
+/// Cases as list rows, judged today.
+pub fn list_rows(cases: Vec<zhifa_store::cases::CaseRow>) -> Vec<CaseListRow> {
+    let today = today_beijing();
+    cases
+        .into_iter()
+        .map(|c| {
+            let proc = procedure::find(&c.procedure);
+            let due = c.due_on.as_deref().and_then(parse_day).map(|d| DueView {
+                date: d.to_string(),
+                days_left: days_left(today, d),
+                what: String::new(),
+                basis: String::new(),
+            });
+            CaseListRow {
+                id: c.id,
+                number: c.number,
+                procedure: proc.map(|p| p.name.clone()).unwrap_or_default(),
+                cause: c.cause,
+                department: c.department,
+                step: proc
+                    .and_then(|p| p.step(&c.step))
+                    .map(|s| s.name.clone())
+                    .unwrap_or(c.step),
+                closed: c.closed_on.is_some(),
+                due: if c.closed_on.is_some() { None } else { due },
+                opened_on: c.opened_on,
+            }
+        })
+        .collect()
+}
+
+/// The home page's case watch: the user's scope, its counts, and up to ten cases that
+/// are overdue or due within seven days, the most urgent first.
+pub async fn dashboard(
+    state: &AppState,
+    user: &CurrentUser,
+) -> Result<Option<crate::view::CaseDashboard>, PageError> {
+    let p = &user.principal;
+    if !p.can(Capability::ViewCases) {
+        return Ok(None);
+    }
+    let agency = state.store.agency_scope(p.agency_id).await?;
+    let Some(scope) = list_scope(user, agency) else {
+        return Ok(None);
+    };
+    let department_id = match &scope {
+        Scope::Department { department_id, .. } => Some(*department_id),
+        Scope::Agency(_) => None,
+    };
+    let counts = state.store.case_counts(p.agency_id, department_id).await?;
+    let mut urgent = Vec::new();
+    for status in [CaseStatusFilter::Overdue, CaseStatusFilter::DueSoon] {
+        let filter = CaseFilter {
+            status,
+            department_id,
+            ..Default::default()
+        };
+        let (rows, _) = state.store.list_cases(p.agency_id, &filter, 10, 0).await?;
+        urgent.extend(rows);
+    }
+    urgent.truncate(10);
+    let scope_label = match department_id {
+        Some(_) => user.department_name.clone().unwrap_or_default(),
+        None => user.agency_name.clone(),
+    };
+    Ok(Some(crate::view::CaseDashboard {
+        scope_label,
+        counts,
+        urgent: list_rows(urgent),
     }))
 }
 

@@ -5,7 +5,7 @@ mod admin_catalog;
 mod admin_org;
 mod admin_users;
 mod auth;
-mod cases;
+pub mod cases;
 mod catalog;
 mod credentials;
 mod health;

@@ -87,6 +87,7 @@ async fn home(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
         department_name: user.department_name.clone(),
         capabilities,
         expiring,
+        cases: super::cases::dashboard(&state, &user).await?,
     }))
 }
 

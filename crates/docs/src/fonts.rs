@@ -1,0 +1,103 @@
+//! The fonts documents are set in: the system's Chinese fonts (the 公文 faces — 方正小标宋,
+//! 仿宋_GB2312, 黑体, 宋体 — when installed; otherwise the SIL OFL Noto CJK faces Debian ships
+//! as `fonts-noto-cjk`), plus any font files in `ZHIFA_FONT_DIR`. Read once per process.
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+use typst::foundations::Bytes;
+use typst::text::{Font, FontBook};
+use typst::utils::LazyHash;
+
+/// File names that hold faces a Chinese document can use.
+const CJK_HINTS: &[&str] = &[
+    "cjk",
+    "simsun",
+    "simfang",
+    "simhei",
+    "simkai",
+    "fangsong",
+    "fzxbs",
+    "fzxiaobiaosong",
+    "xiaobiaosong",
+    "stfangso",
+    "stsong",
+    "sourcehan",
+    "wqy",
+    "wenquanyi",
+    "notoserifsc",
+    "notosanssc",
+    "kaiti",
+    "heiti",
+    "songti",
+];
+
+pub struct FontSet {
+    pub book: LazyHash<FontBook>,
+    pub fonts: Vec<Font>,
+    /// Where the faces came from (for the error when none is Chinese).
+    pub files: Vec<PathBuf>,
+}
+
+fn walk(dir: &Path, all: bool, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    // Sorted: the same fonts in the same order on every run (deterministic output).
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, all, out);
+            continue;
+        }
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let is_font = [".ttf", ".otf", ".ttc", ".otc"]
+            .iter()
+            .any(|e| name.ends_with(e));
+        let squashed: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        if is_font && (all || CJK_HINTS.iter().any(|h| squashed.contains(h))) {
+            out.push(p);
+        }
+    }
+}
+
+fn load() -> FontSet {
+    let mut files = Vec::new();
+    if let Some(dir) = std::env::var_os("ZHIFA_FONT_DIR") {
+        walk(Path::new(&dir), true, &mut files);
+    }
+    for dir in ["/usr/share/fonts", "/usr/local/share/fonts"] {
+        walk(Path::new(dir), false, &mut files);
+    }
+    let mut fonts = Vec::new();
+    for f in &files {
+        if let Ok(bytes) = std::fs::read(f) {
+            fonts.extend(Font::iter(Bytes::new(bytes)));
+        }
+    }
+    FontSet {
+        book: LazyHash::new(FontBook::from_fonts(&fonts)),
+        fonts,
+        files,
+    }
+}
+
+static FONTS: LazyLock<FontSet> = LazyLock::new(load);
+
+pub fn get() -> &'static FontSet {
+    &FONTS
+}
+
+/// The family names available, for the families a document asks for.
+pub fn families() -> Vec<String> {
+    let mut names: Vec<String> = get()
+        .book
+        .families()
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    names.sort();
+    names
+}
