@@ -100,8 +100,9 @@ async fn transitions(dir: &std::path::Path, n: usize) {
         "opened {n} cases with 2 declarations each: {s:.2} s ({:.0} cases/s, 3 transactions each)",
         n as f64 / s
     );
-    let step = |who: CaseActor, id: i64, to: &'static str, officers: Vec<i64>| {
-        let store = store.clone();
+    let shared = store.clone();
+    let step = move |who: CaseActor, id: i64, to: &'static str, officers: Vec<i64>| {
+        let store = shared.clone();
         async move {
             let v = store.case_file(id).await.unwrap().case.version;
             store

@@ -48,7 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn calendar_command(settings: Settings, cmd: CalendarCommand) -> anyhow::Result<()> {
     let calendar = match &settings.database {
         Some(_) => open(&settings).await?.calendar().await?,
-        None => zhifa_domain::calendar::Calendar::mainland(),
+        None => std::sync::Arc::new(zhifa_domain::calendar::Calendar::mainland()),
     };
     let date = |s: &str| {
         chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")

@@ -486,6 +486,10 @@ impl GlobalArgs {
                 .unwrap_or(d.lockout_window),
             max_body_bytes: d.max_body_bytes,
             demo: false,
+            templates_dir: match &database {
+                Some(Database::DataDir(d)) => Some(d.join("templates")),
+                _ => None,
+            },
         };
         if web.idle_timeout.is_zero() || web.absolute_timeout < web.idle_timeout {
             bail!("会话超时设置无效 / invalid session timeouts");

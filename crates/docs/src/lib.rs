@@ -13,7 +13,7 @@ pub mod pdf;
 pub mod template;
 
 pub use kinds::{DocKind, KINDS};
-pub use model::{Block, Document, Fields, Value};
+pub use model::{Block, Document, Fields, Value, rmb_upper};
 pub use template::{Template, TemplateError};
 
 /// SHA-256 of rendered bytes, as lowercase hex (what the case's ledger entry commits to).

@@ -165,10 +165,13 @@ impl Calendar {
 
     /// The shipped years' data (for laying an installation's own years over them).
     pub fn mainland_years() -> Vec<YearData> {
-        let file: CalendarFile =
-            toml::from_str(include_str!("../../../data/calendar/mainland.toml"))
-                .expect("the shipped calendar is checked by its tests");
-        file.years
+        static YEARS: std::sync::LazyLock<Vec<YearData>> = std::sync::LazyLock::new(|| {
+            let file: CalendarFile =
+                toml::from_str(include_str!("../../../data/calendar/mainland.toml"))
+                    .expect("the shipped calendar is checked by its tests");
+            file.years
+        });
+        YEARS.clone()
     }
 
     /// The years the data covers.

@@ -48,13 +48,39 @@ impl Store {
             .collect()
     }
 
-    /// The calendar in use: the shipped years with the stored ones laid over them.
-    pub async fn calendar(&self) -> Result<Calendar, StoreError> {
+    /// The calendar in use: the shipped years with the stored ones laid over them. Built
+    /// again only when the stored years changed (one small query tells), since every act
+    /// on a case and every deadline shown asks for it.
+    pub async fn calendar(&self) -> Result<std::sync::Arc<Calendar>, StoreError> {
+        let stamp: (i64, i64) = {
+            let r = sqlx::query(
+                "SELECT COUNT(*) AS n, COALESCE(MAX(updated_at), 0) AS at FROM calendar_years",
+            )
+            .fetch_one(&self.pool)
+            .await?;
+            (r.try_get("n")?, r.try_get("at")?)
+        };
+        if let Some((s, c)) = self.calendar_cache.0.lock().expect("not poisoned").as_ref()
+            && *s == stamp
+        {
+            return Ok(c.clone());
+        }
         let stored = self.calendar_years().await?;
-        merged(stored.into_iter().map(|y| y.data))
-            .map_err(|e| StoreError::Corrupt(format!("stored calendar: {e}")))
+        let calendar = std::sync::Arc::new(
+            merged(stored.into_iter().map(|y| y.data))
+                .map_err(|e| StoreError::Corrupt(format!("stored calendar: {e}")))?,
+        );
+        *self.calendar_cache.0.lock().expect("not poisoned") = Some((stamp, calendar.clone()));
+        Ok(calendar)
     }
 }
+
+/// The last calendar built, with the stamp (count, latest change) of the stored years.
+#[derive(Default, Debug)]
+pub struct CalendarCache(std::sync::Mutex<Option<(Stamp, std::sync::Arc<Calendar>)>>);
+
+/// How many years are stored and when the last one changed.
+type Stamp = (i64, i64);
 
 /// The shipped years with `extra` laid over them (a stored year replaces a shipped one).
 pub fn merged(extra: impl IntoIterator<Item = YearData>) -> Result<Calendar, CalendarDataError> {

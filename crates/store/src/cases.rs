@@ -1366,3 +1366,121 @@ impl WriteTx {
         self.record_row(agency_id, "case.act", "case", id).await
     }
 }
+
+/// A document issued for a case (the files are fetched separately).
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedDocument {
+    pub id: i64,
+    pub kind: String,
+    pub name: String,
+    pub step: String,
+    pub pdf_sha256: String,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// The documents issued for a case, oldest first.
+    pub async fn case_documents(&self, case_id: i64) -> Result<Vec<IssuedDocument>, StoreError> {
+        use sha2::Digest;
+        let rows = sqlx::query(
+            "SELECT id, kind, name, step, pdf, created_at FROM case_documents
+             WHERE case_id = $1 ORDER BY id",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let pdf: Vec<u8> = r.try_get("pdf")?;
+                Ok(IssuedDocument {
+                    id: r.try_get("id")?,
+                    kind: r.try_get("kind")?,
+                    name: r.try_get("name")?,
+                    step: r.try_get("step")?,
+                    pdf_sha256: zhifa_ledger::hash::to_hex(&sha2::Sha256::digest(&pdf)),
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// One issued file: (case id, name, bytes) of the PDF or the DOCX.
+    pub async fn case_document_file(
+        &self,
+        id: i64,
+        docx: bool,
+    ) -> Result<(i64, String, Vec<u8>), StoreError> {
+        let sql = if docx {
+            "SELECT case_id, name, docx AS file FROM case_documents WHERE id = $1"
+        } else {
+            "SELECT case_id, name, pdf AS file FROM case_documents WHERE id = $1"
+        };
+        let r = sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok((
+            r.try_get("case_id")?,
+            r.try_get("name")?,
+            r.try_get("file")?,
+        ))
+    }
+
+    /// Records a document issued for a case (its files as handed out): an entry for the
+    /// document row (committing to both files' SHA-256) and one for the event.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn issue_document(
+        &self,
+        actor: &CaseActor,
+        case_id: i64,
+        kind: &str,
+        name: &str,
+        pdf: &[u8],
+        docx: &[u8],
+    ) -> Result<i64, StoreError> {
+        use sha2::Digest;
+        let file = self.case_file(case_id).await?;
+        let mut tx = self.write(Actor::User(actor.user_id)).await?;
+        let now = tx.now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO case_documents (case_id, kind, name, step, pdf, docx, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(case_id)
+        .bind(kind.to_owned())
+        .bind(name.to_owned())
+        .bind(file.case.step.clone())
+        .bind(pdf.to_vec())
+        .bind(docx.to_vec())
+        .bind(actor.user_id)
+        .bind(now)
+        .fetch_one(tx.conn())
+        .await?;
+        tx.record_row(
+            file.case.agency_id,
+            "case_document.issue",
+            "case_document",
+            id,
+        )
+        .await?;
+        tx.insert_event(
+            file.case.agency_id,
+            case_id,
+            "document",
+            &file.case.step,
+            None,
+            today(),
+            actor.user_id,
+            json!({
+                "document": id,
+                "label": name,
+                "pdf_sha256": zhifa_ledger::hash::to_hex(&sha2::Sha256::digest(pdf)),
+                "docx_sha256": zhifa_ledger::hash::to_hex(&sha2::Sha256::digest(docx)),
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+}

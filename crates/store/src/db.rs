@@ -28,6 +28,8 @@ pub struct Store {
     backend: Backend,
     /// Upper tree nodes, which never change once written (see `ledger::NodeCache`).
     pub(crate) node_cache: std::sync::Arc<crate::ledger::NodeCache>,
+    /// The working-day calendar, rebuilt only when the stored years change (`calendar.rs`).
+    pub(crate) calendar_cache: std::sync::Arc<crate::calendar::CalendarCache>,
     /// The SQLite database file, for verification's direct reads (`None` on PostgreSQL).
     pub(crate) sqlite_file: Option<PathBuf>,
     /// The key that authenticates every entry this node writes, and that the checkpointer
@@ -117,6 +119,7 @@ impl Store {
             pool,
             backend,
             node_cache: Default::default(),
+            calendar_cache: Default::default(),
             sqlite_file: match backend {
                 Backend::Sqlite => sqlite_file(url),
                 Backend::Postgres => None,

@@ -58,6 +58,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "cases",
         sql: include_str!("../migrations/0009_cases.sql"),
     },
+    Migration {
+        version: 10,
+        name: "case_documents",
+        sql: include_str!("../migrations/0010_case_documents.sql"),
+    },
 ];
 
 fn adapt(sql: &str, backend: Backend) -> String {
@@ -70,8 +75,14 @@ fn adapt(sql: &str, backend: Backend) -> String {
         Backend::Sqlite => "WITHOUT ROWID",
         Backend::Postgres => "",
     };
+    // Binary columns: BLOB on SQLite, BYTEA on PostgreSQL (both map to Vec<u8> in `Any`).
+    let blob = match backend {
+        Backend::Sqlite => "BLOB",
+        Backend::Postgres => "BYTEA",
+    };
     sql.replace("{id}", id)
         .replace("{without_rowid}", without_rowid)
+        .replace("{blob}", blob)
 }
 
 /// Splits a migration into statements, after dropping `--` comment lines (our

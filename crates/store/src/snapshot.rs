@@ -28,6 +28,7 @@ pub const LEDGERED: &[(&str, &str)] = &[
     ("case_party", "case_parties"),
     ("case_officer", "case_officers"),
     ("case_event", "case_events"),
+    ("case_document", "case_documents"),
 ];
 
 /// The actions whose entries commit to a row's full state. Which entries are snapshots is
@@ -67,6 +68,7 @@ pub const ROW_ACTIONS: &[&str] = &[
     "case_officer.assign",
     "case_officer.declare",
     "case_event.record",
+    "case_document.issue",
 ];
 
 pub fn is_row_action(action: &str) -> bool {
@@ -164,6 +166,9 @@ fn query(kind: &str) -> Option<&'static str> {
         }
         "case_event" => {
             "SELECT id, case_id, kind, step, to_step, on_day, user_id, detail, created_at FROM case_events"
+        }
+        "case_document" => {
+            "SELECT id, case_id, kind, name, step, pdf, docx, created_by, created_at FROM case_documents"
         }
         "catalog_item_version" => {
             "SELECT id, item_id, version_no, effective_from, name, category, department, content, created_at FROM catalog_item_versions"
@@ -366,6 +371,27 @@ pub fn of_row(kind: &str, r: &AnyRow) -> Result<String, StoreError> {
             t("detail")?,
             i("created_at")?,
         ],
+        "case_document" => {
+            // The files enter as their SHA-256: the entry commits to exactly these bytes.
+            let digest = |c: &str| -> Result<Value, StoreError> {
+                let bytes: Vec<u8> = r.try_get(c)?;
+                use sha2::Digest;
+                Ok(Value::from(zhifa_ledger::hash::to_hex(
+                    &sha2::Sha256::digest(&bytes),
+                )))
+            };
+            vec![
+                i("id")?,
+                i("case_id")?,
+                t("kind")?,
+                t("name")?,
+                t("step")?,
+                ("pdf_sha256", digest("pdf")?),
+                ("docx_sha256", digest("docx")?),
+                i("created_by")?,
+                i("created_at")?,
+            ]
+        }
         _ => return Err(StoreError::NotFound),
     };
     let mut fields = fields;

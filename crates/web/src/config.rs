@@ -19,6 +19,9 @@ pub struct WebConfig {
     pub lockout_window: Duration,
     /// Largest accepted form or JSON body.
     pub max_body_bytes: usize,
+    /// Where an administrator's 执法文书 templates override the built-in ones
+    /// (`<data>/templates/{kind}.toml`).
+    pub templates_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for WebConfig {
@@ -32,6 +35,7 @@ impl Default for WebConfig {
             lockout_failures: 5,
             lockout_window: Duration::from_secs(15 * 60),
             max_body_bytes: 64 * 1024,
+            templates_dir: None,
         }
     }
 }

@@ -945,4 +945,16 @@ pub struct CasePage {
     pub errors: zhifa_domain::FieldErrors,
     pub events: Vec<EventView>,
     pub history: Vec<JournalRow>,
+    /// Documents the user may issue now, and those issued.
+    pub issuable: Vec<Choice>,
+    pub documents: Vec<IssuedView>,
+}
+
+/// An issued 执法文书: its files and the SHA-256 of the PDF the log commits to.
+pub struct IssuedView {
+    pub href: String,
+    pub name: String,
+    pub step: String,
+    pub at: String,
+    pub sha256: String,
 }

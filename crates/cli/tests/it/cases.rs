@@ -20,6 +20,7 @@ use zhifa_store::{Actor, StoreError};
 
 on_both_backends!(
     a_penalty_case_goes_from_filing_to_archive_only_as_the_law_allows,
+    a_template_with_an_unknown_field_is_refused_by_name,
     two_users_finishing_the_same_step_at_once_one_wins,
     case_numbers_have_no_gaps_or_duplicates_under_concurrency,
     summary_fines_major_cases_and_deadlines_are_enforced,
@@ -370,8 +371,66 @@ async fn a_penalty_case_goes_from_filing_to_archive_only_as_the_law_allows(db: T
     // The decision is the leader's.
     let (s, body) = advance(&officer, &app, id, "service", 0, &[], false).await;
     assert!(s == StatusCode::BAD_REQUEST && body.contains("须由乡领导办理"));
+    let (s, _) = advance(&leader, &app, id, "service", 0, &[], false).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+
+    // 行政处罚决定书: issued as PDF and DOCX, its hash in the log; a document of a step the
+    // case has not reached is refused.
+    let (s, _, body) = post(
+        &officer,
+        &app,
+        &format!("/app/cases/{id}/documents"),
+        &[("kind", "closing-approval".into())],
+    )
+    .await;
+    assert!(s == StatusCode::BAD_REQUEST && body.contains("须先办理到相应步骤"));
+    let (s, _, body) = post(
+        &officer,
+        &app,
+        &format!("/app/cases/{id}/documents"),
+        &[("kind", "penalty-decision".into())],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let docs = app.store.case_documents(id).await.unwrap();
+    assert_eq!(docs.len(), 1);
+    let pdf = officer
+        .get(app.url(&format!("/app/cases/{id}/documents/{}/pdf", docs[0].id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let pdf = pdf.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert_eq!(zhifa_docs::sha256_hex(&pdf), docs[0].pdf_sha256);
+    let event = &app.store.case_file(id).await.unwrap().events;
+    let issued = event.iter().find(|e| e.kind == "document").unwrap();
+    assert_eq!(
+        issued.detail["pdf_sha256"].as_str(),
+        Some(docs[0].pdf_sha256.as_str())
+    );
+    let docx = officer
+        .get(app.url(&format!("/app/cases/{id}/documents/{}/docx", docs[0].id)))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(docx.starts_with(b"PK"));
+    for bad in [
+        "/documents/999999/pdf",
+        &format!("/documents/{}/exe", docs[0].id),
+    ] {
+        let r = officer
+            .get(app.url(&format!("/app/cases/{id}{bad}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{bad}");
+    }
+
     for (c, to) in [
-        (&leader, "service"),
         (&officer, "execution"),
         (&officer, "closing"),
         (&head, "archive"),
@@ -416,7 +475,7 @@ async fn a_penalty_case_goes_from_filing_to_archive_only_as_the_law_allows(db: T
         .into_iter()
         .filter(|e| e.subject_kind == "case_event")
         .count();
-    assert!(events >= 13);
+    assert!(events >= 14);
     let report = app.store.verify(&[]).await.unwrap();
     assert!(report.ok(), "{:?}", report.failures);
 }
@@ -911,4 +970,53 @@ async fn the_demo_cases_are_in_every_procedure_and_many_states(db: TestDb) {
         page.contains(r#"class="current""#),
         "current step highlighted"
     );
+}
+
+async fn a_template_with_an_unknown_field_is_refused_by_name(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("filing-approval.toml"),
+        "title = \"立案审批表\"\n[[block]]\nkind = \"para\"\ntext = \"案由：{案情摘要}\"\n",
+    )
+    .unwrap();
+    let app = TestApp::start_with(
+        db,
+        zhifa_web::WebConfig {
+            templates_dir: Some(dir.path().to_owned()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let head = app.login("head").await;
+    let (cases, _) = app
+        .store
+        .list_cases(app.agency_id().await, &Default::default(), 50, 0)
+        .await
+        .unwrap();
+    let id = cases.iter().find(|c| c.step == "filing").unwrap().id;
+    let (s, _, body) = post(
+        &head,
+        &app,
+        &format!("/app/cases/{id}/documents"),
+        &[("kind", "filing-approval".into())],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body.contains("不存在的字段 {案情摘要}"), "{body}");
+    assert!(app.store.case_documents(id).await.unwrap().is_empty());
+    // The administrator's corrected wording is used at once, without a rebuild.
+    std::fs::write(
+        dir.path().join("filing-approval.toml"),
+        "title = \"{机关名称}\\n立案审批表（本单位格式）\"\n[[block]]\nkind = \"para\"\ntext = \"案由：{案由}\"\n",
+    )
+    .unwrap();
+    let (s, _, _) = post(
+        &head,
+        &app,
+        &format!("/app/cases/{id}/documents"),
+        &[("kind", "filing-approval".into())],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(app.store.case_documents(id).await.unwrap().len(), 1);
 }

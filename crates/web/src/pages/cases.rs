@@ -75,7 +75,7 @@ async fn case_scope(state: &AppState, file: &CaseFile) -> Result<Scope, PageErro
     })
 }
 
-async fn actor(state: &AppState, user: &CurrentUser) -> Result<CaseActor, PageError> {
+pub(super) async fn actor(state: &AppState, user: &CurrentUser) -> Result<CaseActor, PageError> {
     let u = state.store.user(user.principal.user_id).await?;
     Ok(CaseActor {
         user_id: u.id,
@@ -536,7 +536,7 @@ async fn create(
 }
 
 /// Loads a case the user may see (404 for a case of another agency: no existence oracle).
-async fn load(
+pub(super) async fn load(
     state: &AppState,
     gate: &Gate<'_>,
     id: i64,
@@ -564,6 +564,7 @@ fn event_label(kind: &str) -> &'static str {
         "extend" => "延长期限",
         "pause" => "期限中止",
         "resume" => "期限恢复计算",
+        "document" => "出具文书",
         _ => "记录",
     }
 }
@@ -855,7 +856,34 @@ async fn case_page(
             .map(|v| format!("{} {}", v.code, v.content.name)),
         None => None,
     };
+    let issuable = if case_state.closed || !may_handle {
+        vec![]
+    } else {
+        super::case_docs::available(proc, &file)
+            .into_iter()
+            .map(|k| Choice {
+                value: k.code.to_owned(),
+                label: k.name.to_owned(),
+                selected: false,
+            })
+            .collect()
+    };
+    let documents = state
+        .store
+        .case_documents(file.case.id)
+        .await?
+        .into_iter()
+        .map(|d| crate::view::IssuedView {
+            href: format!("/app/cases/{}/documents/{}", file.case.id, d.id),
+            name: d.name,
+            step: step_name(&d.step),
+            at: crate::view::fmt_time(d.created_at),
+            sha256: d.pdf_sha256,
+        })
+        .collect();
     Ok(CasePage {
+        issuable,
+        documents,
         chrome: app_chrome(user, "/app/cases"),
         id: file.case.id,
         version: file.case.version,
@@ -918,6 +946,18 @@ async fn show(
     Ok(html(
         &case_page(&state, &user, file, FieldErrors::new(), None).await?,
     ))
+}
+
+/// The case page again with the reasons an act was refused (400).
+pub(super) async fn show_with_errors(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    errors: FieldErrors,
+) -> Result<Response, PageError> {
+    let file = state.store.case_file(id).await?;
+    let page = case_page(state, user, file, errors, None).await?;
+    Ok(html_status(StatusCode::BAD_REQUEST, &page))
 }
 
 /// After an act: back to the case, or the case again with the reasons it was refused.

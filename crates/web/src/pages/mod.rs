@@ -5,6 +5,7 @@ mod admin_catalog;
 mod admin_org;
 mod admin_users;
 mod auth;
+mod case_docs;
 pub mod cases;
 mod catalog;
 mod credentials;
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin_calendar::router())
         .merge(procedures::router())
         .merge(cases::router())
+        .merge(case_docs::router())
 }
 
 /// 404 for unknown paths: JSON under `/api/`, a Chinese page elsewhere.
