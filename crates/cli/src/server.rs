@@ -29,6 +29,9 @@ pub async fn serve(
     keys: Option<KeyStore>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
+    // The procedures are compiled in; a broken definition stops the server here, named,
+    // rather than at the first case that meets it.
+    zhifa_domain::procedure::shipped().map_err(|e| anyhow::anyhow!("{e}"))?;
     let idle = config.idle_timeout;
     let absolute = config.absolute_timeout;
     let lockout = config.lockout_window;

@@ -64,6 +64,19 @@ fn walk(dir: &Path, all: bool, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// A font file's bytes, mapped rather than read: the CJK faces are ~90 MB, of which a
+/// document touches the tables and the glyphs it uses; the kernel pages in only those.
+fn map(path: &Path) -> Option<Bytes> {
+    let file = std::fs::File::open(path).ok()?;
+    // SAFETY: the mapping is read-only and lives as long as the process's font set. Font
+    // files are installed system files (or an administrator's font directory); replacing
+    // one while zhifa runs is outside what zhifa supports, as for any shared library.
+    match unsafe { memmap2::Mmap::map(&file) } {
+        Ok(m) => Some(Bytes::new(m)),
+        Err(_) => std::fs::read(path).ok().map(Bytes::new),
+    }
+}
+
 fn load() -> FontSet {
     let mut files = Vec::new();
     if let Some(dir) = std::env::var_os("ZHIFA_FONT_DIR") {
@@ -74,8 +87,8 @@ fn load() -> FontSet {
     }
     let mut fonts = Vec::new();
     for f in &files {
-        if let Ok(bytes) = std::fs::read(f) {
-            fonts.extend(Font::iter(Bytes::new(bytes)));
+        if let Some(bytes) = map(f) {
+            fonts.extend(Font::iter(bytes));
         }
     }
     FontSet {

@@ -124,7 +124,7 @@ pub const TEXT_FIELDS: &[&str] = &[
 ];
 
 /// The lists a table may show.
-pub const LIST_FIELDS: &[&str] = &["物品清单", "当事人清单", "办理经过"];
+pub const LIST_FIELDS: &[&str] = &["物品清单", "当事人清单", "办理经过", "文书清单"];
 
 impl DocKind {
     pub fn find(code: &str) -> Option<&'static DocKind> {

@@ -89,7 +89,7 @@ pub fn markup(doc: &Document, date: (i32, u8, u8)) -> String {
         match b {
             Block::Para(t) => s.push_str(&format!("#par[{}]\n", text(t))),
             Block::Line(t) => s.push_str(&format!(
-                "#par(first-line-indent: 0em, hanging-indent: 2em)[{}]\n",
+                "#par(first-line-indent: 0em, hanging-indent: 2em, justify: false)[{}]\n",
                 text(t)
             )),
             Block::Heading(t) => s.push_str(&format!(
@@ -186,17 +186,19 @@ pub fn render(doc: &Document, date: (i32, u8, u8)) -> Result<Vec<u8>, PdfError> 
         main: Source::new(id, markup(doc, date)),
         today,
     };
-    let paged = typst::compile::<typst_layout::PagedDocument>(&world)
-        .output
-        .map_err(|errors| {
-            PdfError::Layout(
-                errors
-                    .iter()
-                    .map(|e| e.message.to_string())
-                    .collect::<Vec<_>>()
-                    .join("；"),
-            )
-        })?;
+    let compiled = typst::compile::<typst_layout::PagedDocument>(&world).output;
+    // typst memoizes layout work across calls; in a long-running server, forget what was
+    // not reused in the last few renders so memory stays bounded.
+    typst::comemo::evict(10);
+    let paged = compiled.map_err(|errors| {
+        PdfError::Layout(
+            errors
+                .iter()
+                .map(|e| e.message.to_string())
+                .collect::<Vec<_>>()
+                .join("；"),
+        )
+    })?;
     let ident = if doc.number.is_empty() {
         doc.title.clone()
     } else {

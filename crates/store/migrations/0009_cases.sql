@@ -50,8 +50,12 @@ CREATE TABLE cases (
     UNIQUE (agency_id, number),
     UNIQUE (agency_id, procedure, year, seq)
 );
+-- The list pages newest first, and the due-soon and overdue counts, each by index alone,
+-- for the whole agency and for one department.
+CREATE INDEX cases_by_agency ON cases (agency_id, id);
 CREATE INDEX cases_by_due ON cases (agency_id, closed_on, due_on);
 CREATE INDEX cases_by_department ON cases (agency_id, department_id, id);
+CREATE INDEX cases_by_department_due ON cases (agency_id, department_id, closed_on, due_on);
 
 CREATE TABLE case_parties (
     id {id},

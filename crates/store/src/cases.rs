@@ -485,24 +485,35 @@ impl Store {
         let soon = today
             .checked_add_days(chrono::Days::new(DUE_SOON_DAYS))
             .unwrap_or(today);
-        let r = sqlx::query(
-            "SELECT COUNT(*) AS open,
-                COALESCE(SUM(CASE WHEN due_on >= $2 AND due_on <= $3 THEN 1 ELSE 0 END), 0) AS soon,
-                COALESCE(SUM(CASE WHEN due_on < $2 THEN 1 ELSE 0 END), 0) AS overdue
-             FROM cases WHERE agency_id = $1 AND closed_on IS NULL
-                AND ($4 = 0 OR department_id = $4)",
+        // Three counts, each a range of one index (no row is read).
+        let dept = match department_id {
+            Some(_) => "AND department_id = $2",
+            None => "AND $2 = 0",
+        };
+        let count = |cond: &'static str, a: Option<String>, b: Option<String>| {
+            let sql = format!(
+                "SELECT COUNT(*) FROM cases WHERE agency_id = $1 {dept} AND closed_on IS NULL {cond}"
+            );
+            let pool = self.pool.clone();
+            async move {
+                let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                    .bind(agency_id)
+                    .bind(department_id.unwrap_or(0));
+                for v in [a, b].into_iter().flatten() {
+                    q = q.bind(v);
+                }
+                q.fetch_one(&pool).await
+            }
+        };
+        let open = count("", None, None).await?;
+        let due_soon = count(
+            "AND due_on >= $3 AND due_on <= $4",
+            Some(today.to_string()),
+            Some(soon.to_string()),
         )
-        .bind(agency_id)
-        .bind(today.to_string())
-        .bind(soon.to_string())
-        .bind(department_id.unwrap_or(0))
-        .fetch_one(&self.pool)
         .await?;
-        Ok((
-            r.try_get("open")?,
-            r.try_get("soon")?,
-            r.try_get("overdue")?,
-        ))
+        let overdue = count("AND due_on < $3", Some(today.to_string()), None).await?;
+        Ok((open, due_soon, overdue))
     }
 
     /// The pattern of case numbers of one procedure in an agency.

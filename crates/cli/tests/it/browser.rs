@@ -701,6 +701,43 @@ async fn an_officer_pair_takes_a_penalty_case_from_filing_to_archive_in_a_browse
         c.goto(&page).await.unwrap();
         take_step(&c, "execution", &[]).await;
         take_step(&c, "closing", &[]).await;
+        // Every document of the steps taken, issued as PDF and DOCX before the case closes.
+        let kinds: Vec<String> = {
+            let mut v = Vec::new();
+            for o in c.find_all(Locator::Css("#f-kind option")).await.unwrap() {
+                v.push(o.attr("value").await.unwrap().unwrap());
+            }
+            v
+        };
+        assert!(kinds.len() >= 8, "{kinds:?}");
+        for k in &kinds {
+            click(&c, &format!("#f-kind option[value='{k}']")).await;
+            click(&c, "form[action$='/documents'] button[type=submit]").await;
+            c.wait()
+                .for_element(Locator::Css("h1.case-number"))
+                .await
+                .unwrap();
+        }
+        let issued = app.store.case_documents(id).await.unwrap();
+        assert_eq!(issued.len(), kinds.len());
+        std::fs::create_dir_all(shots.join("documents")).unwrap();
+        for d in &issued {
+            let (_, name, pdf) = app.store.case_document_file(d.id, false).await.unwrap();
+            std::fs::write(
+                shots
+                    .join("documents")
+                    .join(format!("{}-{name}.pdf", d.kind)),
+                pdf,
+            )
+            .unwrap();
+        }
+        c.set_window_size(1280, 3800).await.unwrap();
+        std::fs::write(
+            shots.join("case-documents-desktop.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        c.set_window_size(1280, 1400).await.unwrap();
         switch_user(&c, &app, "head").await;
         c.goto(&page).await.unwrap();
         take_step(&c, "archive", &[]).await;

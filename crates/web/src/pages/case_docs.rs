@@ -222,20 +222,52 @@ async fn fields(state: &AppState, file: &CaseFile, today: NaiveDate) -> Result<F
         "办理情况",
         notes.last().cloned().unwrap_or_default(),
     );
+    // 办理经过: each act (documents are listed apart, in 文书清单).
+    let step_name = |code: &str| proc.step(code).map(|s| s.name.clone()).unwrap_or_default();
     f.insert(
         "办理经过".into(),
         Value::Rows(
             file.events
                 .iter()
+                .filter(|e| e.kind != "document")
                 .map(|e| {
-                    let step = proc
-                        .step(&e.step)
-                        .map(|s| s.name.clone())
-                        .unwrap_or_default();
+                    let what = match (e.kind.as_str(), &e.to_step) {
+                        ("open", _) => "立案登记".to_owned(),
+                        ("advance", Some(to)) => {
+                            format!("完成{}，转入{}", step_name(&e.step), step_name(to))
+                        }
+                        ("advance", None) => format!("完成{}，办结", step_name(&e.step)),
+                        ("penalty", _) => "登记拟作出的处罚".to_owned(),
+                        ("waiver", _) => "当事人书面放弃陈述申辩和听证".to_owned(),
+                        ("extend", _) => "批准延长期限".to_owned(),
+                        ("pause", _) => "期限中止".to_owned(),
+                        ("resume", _) => "期限恢复计算".to_owned(),
+                        (other, _) => other.to_owned(),
+                    };
                     vec![
                         e.on_day.clone(),
-                        step,
+                        what,
                         e.user_name.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect(),
+        ),
+    );
+    // 文书清单: the documents issued so far (送达回证 lists what is served; method,
+    // signature and date are filled in by hand on delivery).
+    let issued = state.store.case_documents(file.case.id).await?;
+    f.insert(
+        "文书清单".into(),
+        Value::Rows(
+            issued
+                .iter()
+                .filter(|d| d.kind != "service-receipt")
+                .map(|d| {
+                    vec![
+                        format!("{}（{}）", d.name, file.case.number),
+                        String::new(),
+                        String::new(),
+                        String::new(),
                     ]
                 })
                 .collect(),
