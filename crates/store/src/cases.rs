@@ -398,6 +398,20 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<CaseRow>, i64), StoreError> {
+        self.list_cases_counted(agency_id, f, limit, offset, None)
+            .await
+    }
+
+    /// [`Store::list_cases`], with the number of matching cases already known (`Some`:
+    /// the caller's cache, valid while the agency's log has not grown) or counted (`None`).
+    pub async fn list_cases_counted(
+        &self,
+        agency_id: i64,
+        f: &CaseFilter,
+        limit: i64,
+        offset: i64,
+        known_total: Option<i64>,
+    ) -> Result<(Vec<CaseRow>, i64), StoreError> {
         let today = today();
         let soon = today
             .checked_add_days(chrono::Days::new(DUE_SOON_DAYS))
@@ -454,7 +468,10 @@ impl Store {
                 Bind::Text(t) => count.bind(t.clone()),
             };
         }
-        let total = count.fetch_one(&self.pool).await?;
+        let total = match known_total {
+            Some(t) => t,
+            None => count.fetch_one(&self.pool).await?,
+        };
         let order = match f.status {
             CaseStatusFilter::Overdue | CaseStatusFilter::DueSoon => "c.due_on, c.id",
             _ => "c.id DESC",

@@ -46,9 +46,47 @@ impl ItemsInForce {
 #[derive(Default)]
 pub struct Projections {
     items: Mutex<HashMap<i64, Arc<ItemsInForce>>>,
+    /// Case counts by what was counted: (agency log size, day, counts).
+    counts: Mutex<HashMap<String, (u64, NaiveDate, Vec<i64>)>>,
 }
 
+/// Counting 100,000 cases for each list page costs more than the page; counts are kept
+/// while the agency's log has not grown (every change to a case grows it) and the day is
+/// the same (due-soon and overdue depend on it).
+const COUNTS_KEPT: usize = 10_000;
+
 impl Projections {
+    /// Counts under `key` for an agency, from memory when still valid, else `compute`d.
+    pub async fn counts<F, Fut>(
+        &self,
+        store: &Store,
+        agency_id: i64,
+        day: NaiveDate,
+        key: String,
+        compute: F,
+    ) -> Result<Vec<i64>, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<i64>, StoreError>>,
+    {
+        let log_size = store.log_head(agency_id).await?.size;
+        let key = format!("{agency_id}\n{key}");
+        if let Some((size, d, v)) = self.counts.lock().ok().and_then(|m| m.get(&key).cloned())
+            && size == log_size
+            && d == day
+        {
+            return Ok(v);
+        }
+        let v = compute().await?;
+        if let Ok(mut m) = self.counts.lock() {
+            if m.len() >= COUNTS_KEPT {
+                m.clear();
+            }
+            m.insert(key, (log_size, day, v.clone()));
+        }
+        Ok(v)
+    }
+
     /// The agency's list in force on `day`, from memory while the agency's log has not
     /// grown since it was read.
     pub async fn items_in_force(

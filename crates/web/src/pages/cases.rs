@@ -132,11 +132,32 @@ async fn list(
         q: Some(q.q.chars().take(50).collect()),
     };
     let page = q.page.parse::<i64>().unwrap_or(1).clamp(1, 10_000);
+    let today = today_beijing();
+    let key = format!(
+        "list\n{}\n{department_id:?}\n{:?}\n{:?}\n{:?}",
+        status.code(),
+        filter.officer,
+        filter.procedure,
+        filter.q
+    );
+    let store = &state.store;
+    let known = state
+        .projections
+        .counts(store, p.agency_id, today, key, || async {
+            Ok(vec![store.list_cases(p.agency_id, &filter, 0, 0).await?.1])
+        })
+        .await?;
     let (cases, total) = state
         .store
-        .list_cases(p.agency_id, &filter, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        .list_cases_counted(
+            p.agency_id,
+            &filter,
+            PAGE_SIZE,
+            (page - 1) * PAGE_SIZE,
+            known.first().copied(),
+        )
         .await?;
-    let counts = state.store.case_counts(p.agency_id, department_id).await?;
+    let counts = cached_counts(&state, p.agency_id, department_id).await?;
     let rows = list_rows(cases);
     let scope_label = match forced_department.or(department_id) {
         Some(d) => departments
@@ -206,6 +227,29 @@ async fn list(
     }))
 }
 
+/// (open, due soon, overdue) of an agency or one department, kept while nothing changes.
+async fn cached_counts(
+    state: &AppState,
+    agency_id: i64,
+    department_id: Option<i64>,
+) -> Result<(i64, i64, i64), PageError> {
+    let store = &state.store;
+    let v = state
+        .projections
+        .counts(
+            store,
+            agency_id,
+            today_beijing(),
+            format!("counts\n{department_id:?}"),
+            || async {
+                let (a, b, c) = store.case_counts(agency_id, department_id).await?;
+                Ok(vec![a, b, c])
+            },
+        )
+        .await?;
+    Ok((v[0], v[1], v[2]))
+}
+
 /// Cases as list rows, judged today.
 pub fn list_rows(cases: Vec<zhifa_store::cases::CaseRow>) -> Vec<CaseListRow> {
     let today = today_beijing();
@@ -255,7 +299,7 @@ pub async fn dashboard(
         Scope::Department { department_id, .. } => Some(*department_id),
         Scope::Agency(_) => None,
     };
-    let counts = state.store.case_counts(p.agency_id, department_id).await?;
+    let counts = cached_counts(state, p.agency_id, department_id).await?;
     let mut urgent = Vec::new();
     for status in [CaseStatusFilter::Overdue, CaseStatusFilter::DueSoon] {
         let filter = CaseFilter {
