@@ -46,9 +46,12 @@ impl ItemsInForce {
 #[derive(Default)]
 pub struct Projections {
     items: Mutex<HashMap<i64, Arc<ItemsInForce>>>,
-    /// Case counts by what was counted: (agency log size, day, counts).
-    counts: Mutex<HashMap<String, (u64, NaiveDate, Vec<i64>)>>,
+    /// Case counts by what was counted.
+    counts: Mutex<HashMap<String, KeptCounts>>,
 }
+
+/// Counts with the agency log size and the day they were counted at.
+type KeptCounts = (u64, NaiveDate, Vec<i64>);
 
 /// Counting 100,000 cases for each list page costs more than the page; counts are kept
 /// while the agency's log has not grown (every change to a case grows it) and the day is
