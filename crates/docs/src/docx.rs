@@ -18,7 +18,9 @@ const RELS: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 
 fn esc(s: &str) -> String {
     s.chars()
-        .filter(|c| !c.is_control() || *c == '\n')
+        // XML 1.0 allows neither control characters (but the line break we turn into
+        // <w:br/>) nor U+FFFE / U+FFFF.
+        .filter(|c| (!c.is_control() || *c == '\n') && !matches!(*c, '\u{FFFE}' | '\u{FFFF}'))
         .collect::<String>()
         .replace('&', "&amp;")
         .replace('<', "&lt;")

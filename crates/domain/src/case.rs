@@ -231,6 +231,30 @@ pub fn check_penalty(
             }
         },
     };
+    // 行政处罚法 第五十一条: on the spot only a warning or a fine (责令改正 is not a
+    // penalty, 第二十八条, and may accompany them).
+    const NOT_ON_THE_SPOT: &[&str] = &[
+        "没收",
+        "暂扣",
+        "吊销",
+        "降低资质",
+        "停产",
+        "停业",
+        "关闭",
+        "限制",
+        "拘留",
+        "拆除",
+    ];
+    if limit.is_some()
+        && let Some(word) = NOT_ON_THE_SPOT.iter().find(|w| measure.contains(*w))
+    {
+        e.add(
+            "measure",
+            format!(
+                "简易程序只能当场给予警告或者罚款，“{word}”须适用普通程序（行政处罚法第五十一条）"
+            ),
+        );
+    }
     if let (Some(limit), Some(fine)) = (limit, fine_yuan) {
         let person = parties.contains(&PartyKind::Person);
         let ceiling = if person {
@@ -1045,6 +1069,15 @@ mod tests {
             )
             .is_err()
         );
+        let mut revoke = input("", "", "");
+        revoke.measure = "吊销营业执照".into();
+        let e = check_penalty(&revoke, &[], limit, &[PartyKind::Organisation]).unwrap_err();
+        assert!(
+            e.get("measure")
+                .unwrap()
+                .contains("只能当场给予警告或者罚款")
+        );
+        assert!(check_penalty(&revoke, &[], None, &[PartyKind::Organisation]).is_ok());
         let rows =
             vec![DiscretionRow::parse_line("首次违法|一般|责令改正，处罚款|1000|5000").unwrap()];
         let (_, fit) =

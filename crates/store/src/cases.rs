@@ -640,12 +640,6 @@ impl Store {
                 "请指派两名以上执法人员承办（行政处罚法第四十二条）",
             );
         }
-        let creds = self.officer_credentials(&officers).await?;
-        for (name, list) in creds.values() {
-            if let Err(err) = check_assignable(name, list, c.opened_on) {
-                e.add("officers", err.to_string());
-            }
-        }
         let in_agency: i64 = if officers.is_empty() {
             0
         } else {
@@ -660,6 +654,15 @@ impl Store {
         };
         if in_agency != officers.len() as i64 {
             e.add("officers", "所选执法人员不属于本单位");
+        } else {
+            // Only people of the agency are looked up (names and credentials of another
+            // agency's staff never appear in a message).
+            let creds = self.officer_credentials(&officers).await?;
+            for (name, list) in creds.values() {
+                if let Err(err) = check_assignable(name, list, c.opened_on) {
+                    e.add("officers", err.to_string());
+                }
+            }
         }
         let cause = c.cause.trim();
         if cause.is_empty() || cause.chars().count() > 200 {
@@ -762,6 +765,15 @@ impl Store {
         let step = proc
             .step(&state.step)
             .ok_or_else(|| StoreError::Corrupt(format!("step {}", state.step)))?;
+        if a.officers
+            .iter()
+            .any(|p| !file.officers.iter().any(|o| o.person_id == *p))
+        {
+            return Err(StoreError::field(
+                "officers",
+                "所选执法人员不是本案承办人员",
+            ));
+        }
         let officers = if step.investigative {
             let creds = self.officer_credentials(&a.officers).await?;
             creds
@@ -877,12 +889,14 @@ impl Store {
         if proc.category != "行政处罚" {
             return Err(StoreError::field("act", "只有行政处罚案件登记拟作出的处罚"));
         }
-        if state.completed.contains_key("decision")
-            || state.completed.contains_key("on_site_decision")
-        {
+        // Once a step that needed the penalty is done (审核, 当场告知), the party has been
+        // told of it and its review is past: a different penalty needs the case reopened.
+        if let Some(done) = proc.steps.iter().find(|st| {
+            st.needs.iter().any(|n| n == "penalty") && state.completed.contains_key(&st.code)
+        }) {
             return Err(StoreError::field(
                 "act",
-                "处罚决定已经作出，不能再修改拟作出的处罚",
+                format!("“{}”已经完成，拟作出的处罚不能再修改", done.name),
             ));
         }
         if !actor
@@ -1030,8 +1044,17 @@ impl Store {
                 ("waiver", json!({ "note": note.trim() }))
             }
             Record::Extension { reason, .. } => {
-                check_extension(&calendar, proc, &state, &actor.roles, on, reason)
-                    .map_err(refused)?;
+                // Whether the period has run out is judged today: an approval dated back
+                // cannot revive an expired period.
+                check_extension(
+                    &calendar,
+                    proc,
+                    &state,
+                    &actor.roles,
+                    on.max(today()),
+                    reason,
+                )
+                .map_err(refused)?;
                 state.extended.push(state.step.clone());
                 ("extend", json!({ "reason": reason.trim() }))
             }
@@ -1469,6 +1492,9 @@ impl Store {
     ) -> Result<i64, StoreError> {
         use sha2::Digest;
         let file = self.case_file(case_id).await?;
+        if file.case.closed_on.is_some() {
+            return Err(StoreError::field("kind", "案件已办结归档，不能再出具文书"));
+        }
         let mut tx = self.write(Actor::User(actor.user_id)).await?;
         let now = tx.now();
         let id: i64 = sqlx::query_scalar(

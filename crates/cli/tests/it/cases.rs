@@ -803,7 +803,7 @@ async fn summary_fines_major_cases_and_deadlines_are_enforced(db: TestDb) {
     let (id, _) = app.store.open_case(&officer, &c).await.unwrap();
     let on = |d: i64| today() + chrono::Duration::days(d);
     declare(id, on(-45)).await;
-    let act = |who: &CaseActor, to: Option<&str>, d: i64, officers: Vec<i64>| {
+    let act = |id: i64, who: &CaseActor, to: Option<&str>, d: i64, officers: Vec<i64>| {
         let store = app.store.clone();
         let (who, to) = (who.clone(), to.map(str::to_owned));
         async move {
@@ -824,62 +824,71 @@ async fn summary_fines_major_cases_and_deadlines_are_enforced(db: TestDb) {
                 .await
         }
     };
-    act(&leader, Some("enforcement"), -45, vec![])
+    let extend = |id: i64, who: &CaseActor, d: i64| {
+        let store = app.store.clone();
+        let who = who.clone();
+        async move {
+            let v = store.case_file(id).await.unwrap().case.version;
+            store
+                .record_on_case(
+                    &who,
+                    id,
+                    v,
+                    &Record::Extension {
+                        day: on(d),
+                        reason: "情况复杂，需检测".into(),
+                    },
+                )
+                .await
+        }
+    };
+    act(id, &leader, Some("enforcement"), -45, vec![])
         .await
         .unwrap();
-    act(&officer, Some("delivery"), -45, vec![zhang, li])
+    act(id, &officer, Some("delivery"), -45, vec![zhang, li])
         .await
         .unwrap();
-    act(&officer, Some("disposal"), -45, vec![]).await.unwrap();
-    let e = act(&leader, Some("archive"), 0, vec![]).await.unwrap_err();
+    act(id, &officer, Some("disposal"), -45, vec![])
+        .await
+        .unwrap();
+    let e = act(id, &leader, Some("archive"), 0, vec![])
+        .await
+        .unwrap_err();
     let why = refusal(e);
     assert!(
         why.contains("期限已于") && why.contains("批准延长"),
         "{why}"
     );
-    let v = app.store.case_file(id).await.unwrap().case.version;
-    let e = app
-        .store
-        .record_on_case(
-            &leader,
-            id,
-            v,
-            &Record::Extension {
-                day: today(),
-                reason: "情况复杂，需检测".into(),
-            },
-        )
-        .await
-        .unwrap_err();
-    assert!(refusal(e).contains("届满后不能再延长"));
-    // Within the 30 days the leader extends it (with a reason); the officer cannot.
-    let e = app
-        .store
-        .record_on_case(
-            &officer,
-            id,
-            v,
-            &Record::Extension {
-                day: on(-20),
-                reason: "情况复杂，需检测".into(),
-            },
-        )
-        .await
-        .unwrap_err();
-    assert!(refusal(e).contains("须经乡领导批准"));
-    app.store
-        .record_on_case(
-            &leader,
-            id,
-            v,
-            &Record::Extension {
-                day: on(-20),
-                reason: "情况复杂，需检测".into(),
-            },
-        )
+    // After the 30 days no extension, also not one dated back into them.
+    for d in [0, -20] {
+        let e = extend(id, &leader, d).await.unwrap_err();
+        assert!(refusal(e).contains("届满后不能再延长"), "dated {d}");
+    }
+    // Within the 30 days the leader extends them (with a reason); an officer cannot.
+    let mut c = open(
+        "seizure",
+        item(&app, "ZT-QZ-002").await,
+        -20,
+        party("person", "411521197812080017"),
+    );
+    c.department_id = dept;
+    let (id, _) = app.store.open_case(&officer, &c).await.unwrap();
+    declare(id, on(-20)).await;
+    act(id, &leader, Some("enforcement"), -20, vec![])
         .await
         .unwrap();
-    act(&leader, Some("archive"), 0, vec![]).await.unwrap();
+    act(id, &officer, Some("delivery"), -20, vec![zhang, li])
+        .await
+        .unwrap();
+    act(id, &officer, Some("disposal"), -20, vec![])
+        .await
+        .unwrap();
+    let e = extend(id, &officer, 0).await.unwrap_err();
+    assert!(refusal(e).contains("须经乡领导批准"));
+    extend(id, &leader, 0).await.unwrap();
+    let e = extend(id, &leader, 0).await.unwrap_err();
+    assert!(refusal(e).contains("已经延长过"));
+    act(id, &leader, Some("archive"), 0, vec![]).await.unwrap();
     let report = app.store.verify(&[]).await.unwrap();
     assert!(report.ok(), "{:?}", report.failures);
 }

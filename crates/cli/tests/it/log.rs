@@ -160,7 +160,7 @@ async fn malformed_log_requests_get_400_never_500(db: TestDb) {
         // A full tile the log has not reached.
         ("/log/zhutang/tile/0/999", StatusCode::NOT_FOUND),
         ("/log/zhutang/tile/0/999.p/1", StatusCode::NOT_FOUND),
-        ("/log/zhutang/tile/entries/000.p/255", StatusCode::NOT_FOUND),
+        ("/log/zhutang/tile/entries/999.p/255", StatusCode::NOT_FOUND),
         ("/log/nowhere/checkpoint", StatusCode::NOT_FOUND),
         ("/log/nowhere/tile/0/000.p/1", StatusCode::NOT_FOUND),
         ("/log/zhutang/proof/inclusion", StatusCode::BAD_REQUEST),

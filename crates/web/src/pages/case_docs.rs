@@ -2,7 +2,7 @@
 //! document (PDF and DOCX rendered, both files kept as handed out, their SHA-256 in the
 //! agency's log); and downloading an issued file.
 
-use super::cases::{actor, load};
+use super::cases::{case_actor, load};
 use super::{Gate, form_errors};
 use crate::AppState;
 use crate::error::PageError;
@@ -354,7 +354,7 @@ async fn render_and_issue(
     .await
     .map_err(|e| invalid(format!("文书生成失败：{e}")))?
     .map_err(invalid)?;
-    let actor = actor(state, user)
+    let actor = case_actor(state, user, file)
         .await
         .map_err(|_| invalid("读取账号失败".into()))?;
     state

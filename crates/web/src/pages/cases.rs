@@ -75,6 +75,21 @@ async fn case_scope(state: &AppState, file: &CaseFile) -> Result<Scope, PageErro
     })
 }
 
+/// The user as an actor on `file`: a department-bound role (执法人员, 部门负责人) counts
+/// only on cases of the user's own department, so that a user who is also, say, a legal
+/// reviewer (agency-wide) does not act as an officer in another department.
+pub(super) async fn case_actor(
+    state: &AppState,
+    user: &CurrentUser,
+    file: &CaseFile,
+) -> Result<CaseActor, PageError> {
+    let mut a = actor(state, user).await?;
+    let own = user.principal.department_id == Some(file.case.department_id);
+    a.roles
+        .retain(|r| own || !matches!(r, Role::Officer | Role::DepartmentHead));
+    Ok(a)
+}
+
 pub(super) async fn actor(state: &AppState, user: &CurrentUser) -> Result<CaseActor, PageError> {
     let u = state.store.user(user.principal.user_id).await?;
     Ok(CaseActor {
@@ -683,7 +698,7 @@ async fn case_page(
             address: x.address.clone(),
         })
         .collect();
-    let actor = actor(state, user).await?;
+    let actor = case_actor(state, user, &file).await?;
     let mut officers = Vec::new();
     for o in &file.officers {
         let creds: Vec<_> = state
@@ -1047,7 +1062,7 @@ async fn advance(
     };
     let file = load(&state, &gate, id, Capability::HandleCases).await?;
     let version = form_version(&form)?;
-    let actor = actor(&state, &user).await?;
+    let actor = case_actor(&state, &user, &file).await?;
     let result = match form_day(&form) {
         Err(e) => Err(e),
         Ok(day) => {
@@ -1093,7 +1108,7 @@ async fn penalty(
     let file = load(&state, &gate, id, Capability::HandleCases).await?;
     let version = form_version(&form)?;
     let input: PenaltyInput = form.decode()?;
-    let actor = actor(&state, &user).await?;
+    let actor = case_actor(&state, &user, &file).await?;
     let result = match form_day(&form) {
         Err(e) => Err(e),
         Ok(day) => state
@@ -1120,7 +1135,7 @@ async fn record(
     };
     let file = load(&state, &gate, id, Capability::HandleCases).await?;
     let version = form_version(&form)?;
-    let actor = actor(&state, &user).await?;
+    let actor = case_actor(&state, &user, &file).await?;
     let text = |k: &str| -> String { form.get(k).unwrap_or_default().chars().take(1000).collect() };
     let result = match form_day(&form) {
         Err(e) => Err(e),
@@ -1173,7 +1188,7 @@ async fn declare(
         uri,
     };
     let file = load(&state, &gate, id, Capability::HandleCases).await?;
-    let actor = actor(&state, &user).await?;
+    let actor = case_actor(&state, &user, &file).await?;
     let result = state
         .store
         .declare_no_conflict(&actor, file.case.id, today_beijing())
