@@ -677,9 +677,20 @@ pub fn next_deadline<'p>(
     if case.closed {
         return None;
     }
+    // Only steps still ahead of the case: a branch not taken (不予许可 skips 颁发) has no
+    // deadline running.
+    let mut ahead = std::collections::BTreeSet::from([case.step.as_str()]);
+    let mut frontier = vec![case.step.as_str()];
+    while let Some(at) = frontier.pop() {
+        for t in proc.out_of(at) {
+            if ahead.insert(t.to.as_str()) {
+                frontier.push(t.to.as_str());
+            }
+        }
+    }
     let mut best: Option<(&Step, Due)> = None;
     for step in &proc.steps {
-        if case.completed.contains_key(&step.code) {
+        if case.completed.contains_key(&step.code) || !ahead.contains(step.code.as_str()) {
             continue;
         }
         let Some(p) = &step.deadline else { continue };
@@ -984,6 +995,31 @@ mod tests {
             due_date(&cal, step, period, &late),
             Due::Unknown(_)
         ));
+    }
+
+    #[test]
+    fn a_branch_not_taken_has_no_deadline_running() {
+        let cal = Calendar::mainland();
+        let all = shipped().unwrap();
+        let licensing = all.iter().find(|p| p.code == "licensing").unwrap();
+        let mut case = state("licence_decision", "2026-09-01");
+        case.completed.insert("application".into(), d("2026-09-01"));
+        case.completed.insert("acceptance".into(), d("2026-09-02"));
+        case.completed.insert("examination".into(), d("2026-09-10"));
+        // Deciding: the 20 working days of 第四十二条 run.
+        let (step, _) = next_deadline(&cal, licensing, &case).unwrap();
+        assert_eq!(step.code, "licence_decision");
+        // Refused: the case goes to 公开; the 10 days to 颁发 (from the decision) do not run.
+        case.completed
+            .insert("licence_decision".into(), d("2026-09-20"));
+        case.step = "publication".into();
+        assert!(next_deadline(&cal, licensing, &case).is_none());
+        // Granted: they do.
+        case.step = "issue".into();
+        assert_eq!(
+            next_deadline(&cal, licensing, &case).unwrap().0.code,
+            "issue"
+        );
     }
 
     #[test]
