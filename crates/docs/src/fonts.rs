@@ -103,14 +103,3 @@ static FONTS: LazyLock<FontSet> = LazyLock::new(load);
 pub fn get() -> &'static FontSet {
     &FONTS
 }
-
-/// The family names available, for the families a document asks for.
-pub fn families() -> Vec<String> {
-    let mut names: Vec<String> = get()
-        .book
-        .families()
-        .map(|(name, _)| name.to_owned())
-        .collect();
-    names.sort();
-    names
-}

@@ -6,6 +6,7 @@
 //! version: an act names the version it was decided on, so of two users finishing the
 //! same step at once, one succeeds and the other is told the case changed.
 
+use crate::catalog::ItemVersion;
 use crate::db::Store;
 use crate::error::StoreError;
 use crate::write::{Actor, WriteTx};
@@ -148,11 +149,6 @@ impl CaseFile {
     pub fn party_kinds(&self) -> Vec<PartyKind> {
         self.parties.iter().map(|p| p.kind).collect()
     }
-
-    /// The user's person is an officer of this case.
-    pub fn is_officer(&self, person_id: Option<i64>) -> bool {
-        person_id.is_some_and(|p| self.officers.iter().any(|o| o.person_id == p))
-    }
 }
 
 const CASE_COLS: &str = "c.id, c.agency_id, c.department_id, d.name AS department, c.procedure,
@@ -246,6 +242,15 @@ enum Bind {
 
 /// Days ahead that count as "due soon" on the dashboards.
 pub const DUE_SOON_DAYS: u64 = 7;
+
+/// Today and the last day that counts as "due soon".
+fn due_soon_window() -> (NaiveDate, NaiveDate) {
+    let today = today();
+    let soon = today
+        .checked_add_days(chrono::Days::new(DUE_SOON_DAYS))
+        .unwrap_or(today);
+    (today, soon)
+}
 
 /// A case to open (立案).
 #[derive(Debug, Clone)]
@@ -412,10 +417,7 @@ impl Store {
         offset: i64,
         known_total: Option<i64>,
     ) -> Result<(Vec<CaseRow>, i64), StoreError> {
-        let today = today();
-        let soon = today
-            .checked_add_days(chrono::Days::new(DUE_SOON_DAYS))
-            .unwrap_or(today);
+        let (today, soon) = due_soon_window();
         let mut cond = vec!["c.agency_id = $1".to_owned()];
         let mut binds: Vec<Bind> = Vec::new();
         let bind = |v: Bind, binds: &mut Vec<Bind>| {
@@ -498,10 +500,7 @@ impl Store {
         agency_id: i64,
         department_id: Option<i64>,
     ) -> Result<(i64, i64, i64), StoreError> {
-        let today = today();
-        let soon = today
-            .checked_add_days(chrono::Days::new(DUE_SOON_DAYS))
-            .unwrap_or(today);
+        let (today, soon) = due_soon_window();
         // Three counts, each a range of one index (no row is read).
         let dept = match department_id {
             Some(_) => "AND department_id = $2",
@@ -616,9 +615,13 @@ impl Store {
         if let Some(item) = c.item_id {
             match self.item_in_force(c.agency_id, item, c.opened_on).await? {
                 None => e.add("item_id", "所选执法事项不属于本单位或在立案日尚未生效"),
-                Some((category, _)) if category.label() != proc.category => e.add(
+                Some(v) if v.content.category.label() != proc.category => e.add(
                     "item_id",
-                    format!("所选事项属于{}，不能适用“{}”", category.label(), proc.name),
+                    format!(
+                        "所选事项属于{}，不能适用“{}”",
+                        v.content.category.label(),
+                        proc.name
+                    ),
                 ),
                 Some(_) => {}
             }
@@ -720,7 +723,7 @@ impl Store {
         agency_id: i64,
         item_id: i64,
         day: NaiveDate,
-    ) -> Result<Option<(ItemCategory, Vec<DiscretionRow>)>, StoreError> {
+    ) -> Result<Option<ItemVersion>, StoreError> {
         let versions = match self.item_versions_by_id(item_id).await {
             Ok(v) => v,
             Err(StoreError::NotFound) => return Ok(None),
@@ -730,20 +733,65 @@ impl Store {
         Ok(versions
             .into_iter()
             .filter(|v| v.agency_id == agency_id && v.effective_from <= day)
-            .max_by(|a, b| a.effective_from.cmp(&b.effective_from))
-            .map(|v| (v.content.category, v.content.discretion)))
+            .max_by(|a, b| a.effective_from.cmp(&b.effective_from)))
     }
 
-    /// The 裁量基准 that applies to a case (its item's version on the day it opened).
+    /// The case's 执法事项 as in force on the day the case opened (its basis, remedy and
+    /// 裁量基准 are the ones the case is judged by).
+    pub async fn case_item(&self, case: &CaseRow) -> Result<Option<ItemVersion>, StoreError> {
+        match case.item_id {
+            Some(item) => {
+                self.item_in_force(case.agency_id, item, day(&case.opened_on)?)
+                    .await
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The 裁量基准 that applies to a case.
     pub async fn case_discretion(&self, case: &CaseRow) -> Result<Vec<DiscretionRow>, StoreError> {
-        let Some(item) = case.item_id else {
-            return Ok(vec![]);
-        };
         Ok(self
-            .item_in_force(case.agency_id, item, day(&case.opened_on)?)
+            .case_item(case)
             .await?
-            .map(|(_, d)| d)
+            .map(|v| v.content.discretion)
             .unwrap_or_default())
+    }
+
+    /// The case as the user's form saw it: `Stale` when it has changed since.
+    async fn case_file_at(&self, id: i64, version: i64) -> Result<CaseFile, StoreError> {
+        let file = self.case_file(id).await?;
+        if file.case.version != version {
+            return Err(StoreError::Stale);
+        }
+        Ok(file)
+    }
+
+    /// Writes an act: the case's new state (if still at `version`) and its event, two
+    /// entries of the agency's log, in one transaction.
+    async fn write_act(
+        &self,
+        actor: &CaseActor,
+        case: &CaseRow,
+        version: i64,
+        update: &CaseUpdate,
+        event: Event<'_>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write(Actor::User(actor.user_id)).await?;
+        tx.update_case(case.agency_id, case.id, version, update)
+            .await?;
+        tx.insert_event(
+            case.agency_id,
+            case.id,
+            event.kind,
+            event.step,
+            event.to_step,
+            event.on,
+            actor.user_id,
+            event.detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Completes the current step of a case (moving it to `a.to`, or ending it), when the
@@ -755,10 +803,7 @@ impl Store {
         version: i64,
         a: &Advance,
     ) -> Result<(), StoreError> {
-        let file = self.case_file(id).await?;
-        if file.case.version != version {
-            return Err(StoreError::Stale);
-        }
+        let file = self.case_file_at(id, version).await?;
         let proc = file.procedure()?;
         let state = file.state()?;
         let calendar = self.calendar().await?;
@@ -828,10 +873,12 @@ impl Store {
             // A decision after a hearing goes to 法制审核 (行政处罚法 第五十八条).
             major.push("举行听证的案件（行政处罚法第五十八条第一款第（二）项）".into());
         }
-        let mut tx = self.write(Actor::User(actor.user_id)).await?;
-        tx.update_case(
-            file.case.agency_id,
-            id,
+        let mut present = a.officers.clone();
+        present.sort_unstable();
+        present.dedup();
+        self.write_act(
+            actor,
+            &file.case,
             version,
             &CaseUpdate {
                 step: after.step.clone(),
@@ -842,28 +889,19 @@ impl Store {
                 major,
                 window_waived: false,
             },
+            Event {
+                kind: "advance",
+                step: &state.step,
+                to_step: a.to.as_deref(),
+                on: a.day,
+                detail: json!({
+                    "officers": if step.investigative { present } else { vec![] },
+                    "credentials_shown": step.investigative && a.credentials_shown,
+                    "note": a.note.trim(),
+                }),
+            },
         )
-        .await?;
-        let mut present = a.officers.clone();
-        present.sort_unstable();
-        present.dedup();
-        tx.insert_event(
-            file.case.agency_id,
-            id,
-            "advance",
-            &state.step,
-            a.to.as_deref(),
-            a.day,
-            actor.user_id,
-            json!({
-                "officers": if step.investigative { present } else { vec![] },
-                "credentials_shown": step.investigative && a.credentials_shown,
-                "note": a.note.trim(),
-            }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     /// Records the proposed penalty (拟作出的处罚) of a penalty case: checked against the
@@ -877,10 +915,7 @@ impl Store {
         on: NaiveDate,
         input: &PenaltyInput,
     ) -> Result<DiscretionFit, StoreError> {
-        let file = self.case_file(id).await?;
-        if file.case.version != version {
-            return Err(StoreError::Stale);
-        }
+        let file = self.case_file_at(id, version).await?;
         let proc = file.procedure()?;
         let state = file.state()?;
         if state.closed {
@@ -951,38 +986,33 @@ impl Store {
         }
         let calendar = self.calendar().await?;
         let due = next_deadline(&calendar, proc, &state).and_then(|(_, d)| d.date());
-        let mut tx = self.write(Actor::User(actor.user_id)).await?;
-        tx.update_case(
-            file.case.agency_id,
-            id,
+        let detail = json!({
+            "penalty": penalty,
+            "outside_discretion": match &fit { DiscretionFit::Outside(w) => w.as_str(), DiscretionFit::Within => "" },
+            "major": major,
+        });
+        self.write_act(
+            actor,
+            &file.case,
             version,
             &CaseUpdate {
                 step: state.step.clone(),
                 entered_on: state.entered_on,
                 closed_on: None,
                 due_on: due,
-                penalty: Some(penalty.clone()),
-                major: major.clone(),
+                penalty: Some(penalty),
+                major,
                 window_waived: state.window_waived,
+            },
+            Event {
+                kind: "penalty",
+                step: &state.step,
+                to_step: None,
+                on,
+                detail,
             },
         )
         .await?;
-        tx.insert_event(
-            file.case.agency_id,
-            id,
-            "penalty",
-            &state.step,
-            None,
-            on,
-            actor.user_id,
-            json!({
-                "penalty": penalty,
-                "outside_discretion": match &fit { DiscretionFit::Outside(w) => w.as_str(), DiscretionFit::Within => "" },
-                "major": major,
-            }),
-        )
-        .await?;
-        tx.commit().await?;
         Ok(fit)
     }
 
@@ -994,10 +1024,7 @@ impl Store {
         version: i64,
         r: &Record,
     ) -> Result<(), StoreError> {
-        let file = self.case_file(id).await?;
-        if file.case.version != version {
-            return Err(StoreError::Stale);
-        }
+        let file = self.case_file_at(id, version).await?;
         let proc = file.procedure()?;
         let mut state = file.state()?;
         if state.closed {
@@ -1106,10 +1133,9 @@ impl Store {
             }
         };
         let due = next_deadline(&calendar, proc, &state).and_then(|(_, d)| d.date());
-        let mut tx = self.write(Actor::User(actor.user_id)).await?;
-        tx.update_case(
-            file.case.agency_id,
-            id,
+        self.write_act(
+            actor,
+            &file.case,
             version,
             &CaseUpdate {
                 step: state.step.clone(),
@@ -1120,21 +1146,15 @@ impl Store {
                 major: file.case.major.clone(),
                 window_waived: state.window_waived,
             },
+            Event {
+                kind,
+                step: &state.step,
+                to_step: None,
+                on,
+                detail,
+            },
         )
-        .await?;
-        tx.insert_event(
-            file.case.agency_id,
-            id,
-            kind,
-            &state.step,
-            None,
-            on,
-            actor.user_id,
-            detail,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     /// An assigned officer declares, on `on`, that no ground of withdrawal applies to them
@@ -1173,6 +1193,15 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The event an act records.
+struct Event<'a> {
+    kind: &'a str,
+    step: &'a str,
+    to_step: Option<&'a str>,
+    on: NaiveDate,
+    detail: Value,
 }
 
 /// The case row's changeable state.

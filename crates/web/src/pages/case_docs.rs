@@ -2,7 +2,7 @@
 //! document (PDF and DOCX rendered, both files kept as handed out, their SHA-256 in the
 //! agency's log); and downloading an issued file.
 
-use super::cases::{case_actor, load};
+use super::cases::{acting_on, load};
 use super::{Gate, form_errors};
 use crate::AppState;
 use crate::error::PageError;
@@ -135,40 +135,28 @@ async fn fields(state: &AppState, file: &CaseFile, today: NaiveDate) -> Result<F
     text(&mut f, "执法人员", join(names));
     text(&mut f, "执法证号", join(numbers));
     // The item in force when the case opened: basis, its text, remedy, 裁量基准.
-    let opened = zhifa_domain::credential::parse_date(&file.case.opened_on).unwrap_or(today);
-    if let Some(item) = file.case.item_id {
-        let versions = state
-            .store
-            .item_versions_by_id(item)
-            .await
-            .unwrap_or_default();
-        if let Some(v) = versions
-            .iter()
-            .filter(|v| v.effective_from <= opened.to_string())
-            .max_by(|a, b| a.effective_from.cmp(&b.effective_from))
+    if let Some(v) = state.store.case_item(&file.case).await? {
+        text(&mut f, "执法事项", format!("{} {}", v.code, v.content.name));
+        text(
+            &mut f,
+            "法律依据",
+            join(v.content.basis.iter().map(|c| c.display()).collect()),
+        );
+        text(&mut f, "依据条文", v.content.basis_text.clone());
+        text(&mut f, "救济途径", v.content.remedy.clone());
+        if let Some(p) = &file.case.penalty
+            && let Some(r) = p.discretion_row.and_then(|i| v.content.discretion.get(i))
         {
-            text(&mut f, "执法事项", format!("{} {}", v.code, v.content.name));
             text(
                 &mut f,
-                "法律依据",
-                join(v.content.basis.iter().map(|c| c.display()).collect()),
+                "裁量基准",
+                format!(
+                    "{}（{}）{}",
+                    r.circumstance,
+                    r.severity.label(),
+                    r.fine_text()
+                ),
             );
-            text(&mut f, "依据条文", v.content.basis_text.clone());
-            text(&mut f, "救济途径", v.content.remedy.clone());
-            if let Some(p) = &file.case.penalty
-                && let Some(r) = p.discretion_row.and_then(|i| v.content.discretion.get(i))
-            {
-                text(
-                    &mut f,
-                    "裁量基准",
-                    format!(
-                        "{}（{}）{}",
-                        r.circumstance,
-                        r.severity.label(),
-                        r.fine_text()
-                    ),
-                );
-            }
         }
     }
     if let Some(p) = &file.case.penalty {
@@ -304,13 +292,7 @@ async fn issue(
     Path(id): Path<i64>,
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
-    let gate = Gate {
-        state: &state,
-        user: &user,
-        method,
-        uri,
-    };
-    let file = load(&state, &gate, id, Capability::HandleCases).await?;
+    let (file, actor) = acting_on(&state, &user, method, uri, id).await?;
     let proc = file.procedure()?;
     let code = form.get("kind").unwrap_or_default();
     let result = match available(proc, &file).into_iter().find(|k| k.code == code) {
@@ -318,7 +300,7 @@ async fn issue(
             "kind",
             "本案当前不能出具这种文书（文书与办理步骤对应，须先办理到相应步骤）",
         ))),
-        Some(kind) => render_and_issue(&state, &user, &file, kind).await,
+        Some(kind) => render_and_issue(&state, &actor, &file, kind).await,
     };
     match result {
         Ok(()) => Ok(Redirect::to(&format!("/app/cases/{id}#h-docs")).into_response()),
@@ -331,7 +313,7 @@ async fn issue(
 
 async fn render_and_issue(
     state: &AppState,
-    user: &CurrentUser,
+    actor: &zhifa_store::cases::CaseActor,
     file: &CaseFile,
     kind: &'static DocKind,
 ) -> Result<(), zhifa_store::StoreError> {
@@ -354,12 +336,9 @@ async fn render_and_issue(
     .await
     .map_err(|e| invalid(format!("文书生成失败：{e}")))?
     .map_err(invalid)?;
-    let actor = case_actor(state, user, file)
-        .await
-        .map_err(|_| invalid("读取账号失败".into()))?;
     state
         .store
-        .issue_document(&actor, file.case.id, kind.code, kind.name, &pdf, &docx)
+        .issue_document(actor, file.case.id, kind.code, kind.name, &pdf, &docx)
         .await?;
     Ok(())
 }

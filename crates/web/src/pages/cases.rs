@@ -759,7 +759,12 @@ async fn case_page(
             .roles
             .iter()
             .any(|r| matches!(r, Role::Officer | Role::DepartmentHead));
-    let discretion_rows = state.store.case_discretion(&file.case).await?;
+    // The item in force when the case opened: its name and its 裁量基准, read once.
+    let item_version = state.store.case_item(&file.case).await?;
+    let discretion_rows = item_version
+        .as_ref()
+        .map(|v| v.content.discretion.clone())
+        .unwrap_or_default();
     let penalty_form = penalty_form.unwrap_or_else(|| match &file.case.penalty {
         Some(p) => PenaltyInput {
             measure: p.measure.clone(),
@@ -905,16 +910,7 @@ async fn case_page(
             }
         })
         .collect();
-    let item = match file.case.item_id {
-        Some(i) => state
-            .store
-            .item_versions_by_id(i)
-            .await
-            .ok()
-            .and_then(|v| v.into_iter().last())
-            .map(|v| format!("{} {}", v.code, v.content.name)),
-        None => None,
-    };
+    let item = item_version.map(|v| format!("{} {}", v.code, v.content.name));
     let issuable = if case_state.closed || !may_handle {
         vec![]
     } else {
@@ -1007,6 +1003,25 @@ async fn show(
     ))
 }
 
+/// The case a posted form acts on (the user may handle it), and the user as its actor.
+pub(super) async fn acting_on(
+    state: &AppState,
+    user: &CurrentUser,
+    method: Method,
+    uri: Uri,
+    id: i64,
+) -> Result<(CaseFile, CaseActor), PageError> {
+    let gate = Gate {
+        state,
+        user,
+        method,
+        uri,
+    };
+    let file = load(state, &gate, id, Capability::HandleCases).await?;
+    let actor = case_actor(state, user, &file).await?;
+    Ok((file, actor))
+}
+
 /// The case page again with the reasons an act was refused (400).
 pub(super) async fn show_with_errors(
     state: &AppState,
@@ -1054,15 +1069,8 @@ async fn advance(
     Path(id): Path<i64>,
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
-    let gate = Gate {
-        state: &state,
-        user: &user,
-        method,
-        uri,
-    };
-    let file = load(&state, &gate, id, Capability::HandleCases).await?;
+    let (file, actor) = acting_on(&state, &user, method, uri, id).await?;
     let version = form_version(&form)?;
-    let actor = case_actor(&state, &user, &file).await?;
     let result = match form_day(&form) {
         Err(e) => Err(e),
         Ok(day) => {
@@ -1099,16 +1107,9 @@ async fn penalty(
     Path(id): Path<i64>,
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
-    let gate = Gate {
-        state: &state,
-        user: &user,
-        method,
-        uri,
-    };
-    let file = load(&state, &gate, id, Capability::HandleCases).await?;
+    let (file, actor) = acting_on(&state, &user, method, uri, id).await?;
     let version = form_version(&form)?;
     let input: PenaltyInput = form.decode()?;
-    let actor = case_actor(&state, &user, &file).await?;
     let result = match form_day(&form) {
         Err(e) => Err(e),
         Ok(day) => state
@@ -1127,15 +1128,8 @@ async fn record(
     Path(id): Path<i64>,
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
-    let gate = Gate {
-        state: &state,
-        user: &user,
-        method,
-        uri,
-    };
-    let file = load(&state, &gate, id, Capability::HandleCases).await?;
+    let (file, actor) = acting_on(&state, &user, method, uri, id).await?;
     let version = form_version(&form)?;
-    let actor = case_actor(&state, &user, &file).await?;
     let text = |k: &str| -> String { form.get(k).unwrap_or_default().chars().take(1000).collect() };
     let result = match form_day(&form) {
         Err(e) => Err(e),
@@ -1181,14 +1175,7 @@ async fn declare(
     Path(id): Path<i64>,
     UserForm { user, form: _ }: UserForm,
 ) -> Result<Response, PageError> {
-    let gate = Gate {
-        state: &state,
-        user: &user,
-        method,
-        uri,
-    };
-    let file = load(&state, &gate, id, Capability::HandleCases).await?;
-    let actor = case_actor(&state, &user, &file).await?;
+    let (file, actor) = acting_on(&state, &user, method, uri, id).await?;
     let result = state
         .store
         .declare_no_conflict(&actor, file.case.id, today_beijing())
