@@ -228,6 +228,10 @@ pub struct VerifyArgs {
     /// 核验导出的日志包（无需数据库）/ verify an exported log bundle, with no database
     #[arg(long, value_name = "FILE")]
     pub bundle: Option<PathBuf>,
+    /// 核验案件卷宗 ZIP（无需数据库）：文书和证据文件与日志记录一致，记录在签名树头中 /
+    /// verify a case archive (卷宗 ZIP) with no database
+    #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
+    pub archive: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

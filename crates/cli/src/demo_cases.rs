@@ -67,6 +67,9 @@ struct ActEntry {
     facts: String,
     #[serde(default)]
     code: String,
+    /// Evidence: its name (kind in `code`, source in `note`).
+    #[serde(default)]
+    name: String,
 }
 
 /// Sets the demo's numbering patterns (inside the demo's first transaction).
@@ -239,6 +242,22 @@ pub async fn load(store: &Store, agency_id: i64) -> anyhow::Result<()> {
                             },
                         )
                         .await
+                }
+                "evidence" => {
+                    let input = zhifa_domain::evidence::EvidenceInput {
+                        kind: a.code.clone(),
+                        name: a.name.clone(),
+                        source: a.note.clone(),
+                        collected_on: on.to_string(),
+                    };
+                    let e = zhifa_domain::evidence::NewEvidence::parse(
+                        &input,
+                        None,
+                        day(s.opened),
+                        day(0),
+                    )
+                    .map_err(|e| anyhow!("demo case {number}: evidence {}: {e}", a.name))?;
+                    store.add_evidence(actor, id, &e).await.map(|_| ())
                 }
                 other => return Err(anyhow!("demo case {number}: unknown act {other}")),
             };

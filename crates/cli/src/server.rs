@@ -37,7 +37,8 @@ pub async fn serve(
     let lockout = config.lockout_window;
     let state = AppState::new(store.clone(), config);
     let sweeper = tokio::spawn(sweep(store.clone(), idle, absolute, lockout));
-    let checkpointer = keys.map(|k| tokio::spawn(checkpoint(store.clone(), k)));
+    let nudge = state.checkpoint_now.clone();
+    let checkpointer = keys.map(|k| tokio::spawn(checkpoint(store.clone(), k, nudge)));
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -56,10 +57,14 @@ pub async fn serve(
 
 /// Signs a checkpoint for every log that grew, at start and then every few seconds, so a
 /// growing log gets one at least every minute.
-async fn checkpoint(store: Store, keys: KeyStore) {
+/// A request that needs its entries signed (an archive export) may ask for one at once.
+async fn checkpoint(store: Store, keys: KeyStore, now: std::sync::Arc<tokio::sync::Notify>) {
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = now.notified() => {}
+        }
         match store.checkpoint_all(&keys).await {
             Ok(n) if n > 0 => tracing::info!(checkpoints = n, "checkpoints signed"),
             Ok(_) => {}

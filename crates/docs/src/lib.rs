@@ -6,6 +6,7 @@
 //! **Invariants:** no database, no HTTP; fields in, bytes out.
 
 pub mod docx;
+pub mod dossier;
 pub mod fonts;
 pub mod kinds;
 pub mod model;

@@ -347,6 +347,8 @@ pub struct CaseState {
     /// The party waived the current step's window in writing (行政处罚法 第六十二条).
     pub window_waived: bool,
     pub has_penalty: bool,
+    /// Items of evidence registered on the case.
+    pub evidence: usize,
     /// The proposed decision meets a rule of the agency's 法制审核目录清单.
     pub major: bool,
 }
@@ -581,6 +583,12 @@ pub fn check_act(
         if n == "penalty" && !case.has_penalty {
             why.push(format!("完成“{}”前须先登记拟作出的处罚", step.name));
         }
+        if n == "evidence" && case.evidence == 0 {
+            why.push(format!(
+                "完成“{}”前须至少登记一项证据（行政处罚法第四十条：证据不足的，不得给予行政处罚）",
+                step.name
+            ));
+        }
     }
     // 两人以上、持证、亮证、回避.
     if step.investigative {
@@ -615,6 +623,49 @@ pub fn check_act(
         if !act.credentials_shown {
             why.push("须确认已向当事人出示执法证件（行政处罚法第五十五条）".into());
         }
+    }
+    if why.is_empty() {
+        Ok(())
+    } else {
+        Err(Refused(why))
+    }
+}
+
+/// Whether a closed case may be reopened: it is closed, the actor holds a role the
+/// procedure names for reopening, a reason is given, and the day lies between the day it
+/// closed and today.
+pub fn check_reopen(
+    proc: &Procedure,
+    case: &CaseState,
+    closed_on: Option<NaiveDate>,
+    roles: &[Role],
+    day: NaiveDate,
+    today: NaiveDate,
+    reason: &str,
+) -> Result<(), Refused> {
+    let mut why = Vec::new();
+    let Some(closed_on) = closed_on.filter(|_| case.closed) else {
+        return Err(Refused(vec!["案件尚未办结，无须重新开启".into()]));
+    };
+    if !proc.reopen.roles.iter().any(|r| roles.contains(r)) {
+        let names: Vec<&str> = proc.reopen.roles.iter().map(|r| r.label()).collect();
+        why.push(format!(
+            "重新开启已归档的案件须由{}决定（{}）",
+            names.join("或"),
+            proc.reopen.basis
+        ));
+    }
+    let reason = reason.trim();
+    if reason.chars().count() < 5 {
+        why.push("请写明重新开启的理由（至少 5 个字），理由将记入执法记录".into());
+    } else if reason.chars().count() > 500 {
+        why.push("重新开启的理由不能超过 500 个字".into());
+    }
+    if day < closed_on {
+        why.push(format!("重新开启日期 {day} 早于归档日期 {closed_on}"));
+    }
+    if day > today {
+        why.push(format!("重新开启日期 {day} 晚于今天"));
     }
     if why.is_empty() {
         Ok(())
@@ -744,6 +795,7 @@ mod tests {
             pauses: vec![],
             window_waived: false,
             has_penalty: false,
+            evidence: 1,
             major: false,
         }
     }
@@ -836,6 +888,61 @@ mod tests {
         let mut undeclared = ok.clone();
         undeclared.officers[1].declared = false;
         assert!(refused(check_act(&cal, &p, &case, &undeclared)).contains("回避声明"));
+        // No evidence registered (行政处罚法 第四十条).
+        let mut bare = case.clone();
+        bare.evidence = 0;
+        assert!(refused(check_act(&cal, &p, &bare, &ok)).contains("至少登记一项证据"));
+    }
+
+    #[test]
+    fn only_a_leader_reopens_a_closed_case_with_a_reason() {
+        let p = penalty_ordinary();
+        let mut case = state("archive", "2026-10-08");
+        let today = d("2026-11-29");
+        let closed = Some(d("2026-11-20"));
+        let why = "复查发现罚款金额计算有误，需更正决定书";
+        // Not closed: nothing to reopen.
+        assert!(
+            refused(check_reopen(
+                &p,
+                &case,
+                None,
+                &[Role::Leader],
+                today,
+                today,
+                why
+            ))
+            .contains("尚未办结")
+        );
+        case.closed = true;
+        assert!(check_reopen(&p, &case, closed, &[Role::Leader], today, today, why).is_ok());
+        let r = refused(check_reopen(
+            &p,
+            &case,
+            closed,
+            &[Role::Officer, Role::DepartmentHead],
+            today,
+            today,
+            "理由",
+        ));
+        assert!(r.contains("乡领导"), "{r}");
+        assert!(r.contains("理由"), "{r}");
+        assert!(
+            refused(check_reopen(
+                &p,
+                &case,
+                closed,
+                &[Role::Leader],
+                d("2026-11-19"),
+                today,
+                why
+            ))
+            .contains("早于归档日期")
+        );
+        // A closed case takes no act.
+        let act = act("investigation", "2026-11-29", &[Role::Leader], vec![]);
+        let cal = Calendar::mainland();
+        assert!(refused(check_act(&cal, &p, &case, &act)).contains("归档"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod case;
 pub mod catalog;
 pub mod credential;
 pub mod credit_code;
+pub mod evidence;
 pub mod id_number;
 pub mod lists;
 pub mod org;

@@ -25,7 +25,13 @@ pub const CONDITIONS: &[(&str, &str)] = &[
 ];
 
 /// What a case must have recorded before a step may be completed.
-pub const NEEDS: &[(&str, &str)] = &[("penalty", "拟作出的处罚（处罚内容和罚款金额）")];
+pub const NEEDS: &[(&str, &str)] = &[
+    ("penalty", "拟作出的处罚（处罚内容和罚款金额）"),
+    (
+        "evidence",
+        "至少一项登记的证据（行政处罚法第四十条：违法事实不清、证据不足的，不得给予行政处罚）",
+    ),
+];
 
 /// A ceiling on the fine a procedure may impose (e.g. 简易程序, 行政处罚法 第五十一条).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -89,6 +95,13 @@ struct RawStep {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawReopen {
+    roles: Vec<String>,
+    basis: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawTransition {
     from: String,
     to: String,
@@ -107,6 +120,7 @@ struct RawProcedure {
     /// The word of the case number (朱堂综执**罚**〔2026〕3号).
     number_word: String,
     fine_limit: Option<FineLimit>,
+    reopen: RawReopen,
     steps: Vec<RawStep>,
     #[serde(default)]
     transitions: Vec<RawTransition>,
@@ -214,6 +228,14 @@ impl Transition {
     }
 }
 
+/// Who may reopen a closed case, and on what ground (a closed case is frozen; reopening
+/// is an act of its own, with a recorded reason).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reopen {
+    pub roles: Vec<Role>,
+    pub basis: String,
+}
+
 /// A checked procedure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Procedure {
@@ -224,6 +246,7 @@ pub struct Procedure {
     pub start: String,
     pub number_word: String,
     pub fine_limit: Option<FineLimit>,
+    pub reopen: Reopen,
     pub steps: Vec<Step>,
     pub transitions: Vec<Transition>,
 }
@@ -359,6 +382,15 @@ impl Procedure {
         {
             return Err(fail("罚款限额须注明依据".into()));
         }
+        let reopen_roles = raw
+            .reopen
+            .roles
+            .iter()
+            .map(|r| Role::from_code(r).ok_or_else(|| fail(format!("重新开启的角色 {r} 不存在"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if reopen_roles.is_empty() || raw.reopen.basis.trim().is_empty() {
+            return Err(fail("重新开启须有角色和依据".into()));
+        }
         if !codes.contains(&raw.start) {
             return Err(fail(format!("起始步骤 {} 不存在", raw.start)));
         }
@@ -406,6 +438,10 @@ impl Procedure {
             start: raw.start.clone(),
             number_word: word.to_owned(),
             fine_limit: raw.fine_limit.clone(),
+            reopen: Reopen {
+                roles: reopen_roles,
+                basis: raw.reopen.basis.clone(),
+            },
             steps,
             transitions,
         };

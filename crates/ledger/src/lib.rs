@@ -7,12 +7,15 @@
 //! - [`tiles`]: C2SP `tlog-tiles` paths and entry bundles.
 //! - [`note`]: C2SP `tlog-checkpoint` bodies and `signed-note` signatures (Ed25519, SM2).
 //! - [`entry`]: the canonical encoding of a log entry and its commitment to a payload.
+//! - [`proofs`]: some entries with their inclusion proofs and the files bound to them
+//!   (a case's 卷宗), verified offline.
 
 pub mod auth;
 pub mod bundle;
 pub mod entry;
 pub mod hash;
 pub mod note;
+pub mod proofs;
 pub mod tiles;
 pub mod tree;
 

@@ -18,7 +18,7 @@ use sqlx::any::AnyRow;
 use std::collections::BTreeMap;
 use zhifa_domain::case::{
     Act, CaseState, DiscretionFit, NewParty, NumberPattern, OfficerOnAct, PauseSpan, Penalty,
-    PenaltyInput, Refused, check_act, check_extension, check_penalty, next_deadline,
+    PenaltyInput, Refused, check_act, check_extension, check_penalty, check_reopen, next_deadline,
     party_kind_code, party_kind_from_code,
 };
 use zhifa_domain::catalog::{DiscretionRow, ItemCategory};
@@ -91,6 +91,10 @@ pub struct CaseFile {
     pub events: Vec<CaseEvent>,
 }
 
+fn day_of(s: &str) -> Result<NaiveDate, StoreError> {
+    day(s)
+}
+
 fn day(s: &str) -> Result<NaiveDate, StoreError> {
     parse_date(s).ok_or_else(|| StoreError::Corrupt(format!("case date {s}")))
 }
@@ -107,6 +111,7 @@ impl CaseFile {
         let mut completed = BTreeMap::new();
         let mut extended = Vec::new();
         let mut pauses: Vec<PauseSpan> = Vec::new();
+        let mut evidence = 0;
         for e in &self.events {
             let on = day(&e.on_day)?;
             match e.kind.as_str() {
@@ -114,6 +119,11 @@ impl CaseFile {
                     completed.insert(e.step.clone(), on);
                 }
                 "extend" => extended.push(e.step.clone()),
+                "evidence" => evidence += 1,
+                // Reopening a closed case undoes the completion of its last step.
+                "reopen" => {
+                    completed.remove(&e.step);
+                }
                 "pause" => pauses.push(PauseSpan {
                     step: e.step.clone(),
                     code: e.detail["code"].as_str().unwrap_or_default().to_owned(),
@@ -142,6 +152,7 @@ impl CaseFile {
             pauses,
             window_waived: self.case.window_waived,
             has_penalty: self.case.penalty.is_some(),
+            evidence,
             major: !self.case.major.is_empty(),
         })
     }
@@ -685,6 +696,7 @@ impl Store {
             pauses: vec![],
             window_waived: false,
             has_penalty: false,
+            evidence: 0,
             major: false,
         };
         let due = next_deadline(&calendar, proc, &state).and_then(|(_, d)| d.date());
@@ -1167,7 +1179,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let file = self.case_file(id).await?;
         if file.case.closed_on.is_some() {
-            return Err(StoreError::field("act", "案件已办结归档，不能再办理"));
+            return Err(StoreError::field(
+                "act",
+                "案件已办结归档，不能再办理；如需补正，须由负责人说明理由重新开启",
+            ));
         }
         if on < day(&file.case.opened_on)? || on > today() {
             return Err(StoreError::field(
@@ -1192,6 +1207,56 @@ impl Store {
         tx.declare(file.case.agency_id, o.id, o.version, on).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Reopens a closed case, by a role the procedure names, with a reason: the case
+    /// stands again at its last step, open, and every act on it is allowed as before; the
+    /// reason is an event of the case (and so an entry of the log).
+    pub async fn reopen_case(
+        &self,
+        actor: &CaseActor,
+        id: i64,
+        version: i64,
+        day: NaiveDate,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let file = self.case_file_at(id, version).await?;
+        let proc = file.procedure()?;
+        let state = file.state()?;
+        let closed_on = file.case.closed_on.as_deref().map(day_of).transpose()?;
+        check_reopen(proc, &state, closed_on, &actor.roles, day, today(), reason)
+            .map_err(refused)?;
+        let mut after = state.clone();
+        after.closed = false;
+        after.completed.remove(&state.step);
+        after.entered_on = day;
+        let calendar = self.calendar().await?;
+        let due = next_deadline(&calendar, proc, &after).and_then(|(_, d)| d.date());
+        self.write_act(
+            actor,
+            &file.case,
+            version,
+            &CaseUpdate {
+                step: state.step.clone(),
+                entered_on: day,
+                closed_on: None,
+                due_on: due,
+                penalty: file.case.penalty.clone(),
+                major: file.case.major.clone(),
+                window_waived: file.case.window_waived,
+            },
+            Event {
+                kind: "reopen",
+                step: &state.step,
+                to_step: Some(&state.step),
+                on: day,
+                detail: json!({
+                    "reason": reason.trim(),
+                    "closed_on": file.case.closed_on,
+                }),
+            },
+        )
+        .await
     }
 }
 
@@ -1377,8 +1442,30 @@ impl WriteTx {
         .await
     }
 
+    /// Holds the case open for this transaction: refuses when it is closed, and (on
+    /// PostgreSQL) locks its row so that it cannot be closed before this commits.
+    pub(crate) async fn hold_open_case(
+        &mut self,
+        case_id: i64,
+        what: &str,
+    ) -> Result<(), StoreError> {
+        let held = sqlx::query(
+            "UPDATE cases SET updated_at = updated_at WHERE id = $1 AND closed_on IS NULL",
+        )
+        .bind(case_id)
+        .execute(self.conn())
+        .await?;
+        if held.rows_affected() != 1 {
+            return Err(StoreError::field(
+                "act",
+                format!("案件已办结归档，不能再登记{what}；如需补正，须由负责人说明理由重新开启"),
+            ));
+        }
+        Ok(())
+    }
+
     #[allow(clippy::too_many_arguments)]
-    async fn insert_event(
+    pub(crate) async fn insert_event(
         &mut self,
         agency_id: i64,
         case_id: i64,
@@ -1521,10 +1608,8 @@ impl Store {
     ) -> Result<i64, StoreError> {
         use sha2::Digest;
         let file = self.case_file(case_id).await?;
-        if file.case.closed_on.is_some() {
-            return Err(StoreError::field("kind", "案件已办结归档，不能再出具文书"));
-        }
         let mut tx = self.write(Actor::User(actor.user_id)).await?;
+        tx.hold_open_case(case_id, "文书").await?;
         let now = tx.now();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO case_documents (case_id, kind, name, step, pdf, docx, created_by, created_at)

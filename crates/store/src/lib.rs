@@ -11,6 +11,8 @@ mod time;
 
 pub mod accounts;
 pub mod calendar;
+pub mod case_archive;
+pub mod case_evidence;
 pub mod cases;
 pub mod catalog;
 pub mod credentials;

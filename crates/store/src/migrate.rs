@@ -63,6 +63,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "case_documents",
         sql: include_str!("../migrations/0010_case_documents.sql"),
     },
+    Migration {
+        version: 11,
+        name: "case_evidence",
+        sql: include_str!("../migrations/0011_case_evidence.sql"),
+    },
 ];
 
 fn adapt(sql: &str, backend: Backend) -> String {

@@ -29,6 +29,7 @@ pub const LEDGERED: &[(&str, &str)] = &[
     ("case_officer", "case_officers"),
     ("case_event", "case_events"),
     ("case_document", "case_documents"),
+    ("case_evidence", "case_evidence"),
 ];
 
 /// The actions whose entries commit to a row's full state. Which entries are snapshots is
@@ -69,6 +70,7 @@ pub const ROW_ACTIONS: &[&str] = &[
     "case_officer.declare",
     "case_event.record",
     "case_document.issue",
+    "case_evidence.add",
 ];
 
 pub fn is_row_action(action: &str) -> bool {
@@ -169,6 +171,9 @@ fn query(kind: &str) -> Option<&'static str> {
         }
         "case_document" => {
             "SELECT id, case_id, kind, name, step, pdf, docx, created_by, created_at FROM case_documents"
+        }
+        "case_evidence" => {
+            "SELECT id, case_id, kind, name, source, collected_on, user_id, file_name, file, created_at FROM case_evidence"
         }
         "catalog_item_version" => {
             "SELECT id, item_id, version_no, effective_from, name, category, department, content, created_at FROM catalog_item_versions"
@@ -389,6 +394,26 @@ pub fn of_row(kind: &str, r: &AnyRow) -> Result<String, StoreError> {
                 ("pdf_sha256", digest("pdf")?),
                 ("docx_sha256", digest("docx")?),
                 i("created_by")?,
+                i("created_at")?,
+            ]
+        }
+        "case_evidence" => {
+            // The file enters as its SHA-256 ("" when the evidence has no file).
+            let file: Option<Vec<u8>> = r.try_get("file")?;
+            let digest = file.map(|b| {
+                use sha2::Digest;
+                zhifa_ledger::hash::to_hex(&sha2::Sha256::digest(&b))
+            });
+            vec![
+                i("id")?,
+                i("case_id")?,
+                t("kind")?,
+                t("name")?,
+                t("source")?,
+                t("collected_on")?,
+                i("user_id")?,
+                t("file_name")?,
+                ("file_sha256", Value::from(digest.unwrap_or_default())),
                 i("created_at")?,
             ]
         }

@@ -35,6 +35,9 @@ pub struct Inner {
     pub store: Store,
     pub config: WebConfig,
     pub projections: projection::Projections,
+    /// Asks the checkpoint signer (when the server runs one) to sign now rather than at
+    /// its next tick: an archive being exported needs the case's newest entries signed.
+    pub checkpoint_now: Arc<tokio::sync::Notify>,
 }
 
 impl std::ops::Deref for AppState {
@@ -50,6 +53,7 @@ impl AppState {
             store,
             config,
             projections: Default::default(),
+            checkpoint_now: Arc::new(tokio::sync::Notify::new()),
         }))
     }
 }

@@ -948,6 +948,36 @@ pub struct CasePage {
     /// Documents the user may issue now, and those issued.
     pub issuable: Vec<Choice>,
     pub documents: Vec<IssuedView>,
+    pub evidence: Vec<EvidenceView>,
+    pub evidence_kinds: Vec<Choice>,
+    pub may_add_evidence: bool,
+    /// A closed case: whether this user may reopen it, and who may.
+    pub may_reopen: bool,
+    pub reopen_by: String,
+    pub reopen_basis: String,
+}
+
+/// Evidence on the case page.
+pub struct EvidenceView {
+    pub kind: String,
+    pub name: String,
+    pub source: String,
+    pub collected_on: String,
+    pub by: String,
+    /// Where its file downloads, when it has one, and its name and size.
+    pub href: Option<String>,
+    pub file: String,
+}
+
+/// "1.2 MB", "830 KB", "12 字节".
+pub fn fmt_bytes(n: i64) -> String {
+    if n >= 1_048_576 {
+        format!("{:.1} MB", n as f64 / 1_048_576.0)
+    } else if n >= 1024 {
+        format!("{} KB", n / 1024)
+    } else {
+        format!("{n} 字节")
+    }
 }
 
 /// An issued 执法文书: its files and the SHA-256 of the PDF the log commits to.

@@ -515,6 +515,34 @@ async fn click(c: &fantoccini::Client, css: &str) {
     }
 }
 
+/// Clicks a form's submit button and waits for the case page that answers it — a new
+/// document, not the one the click left (which also has a case number heading).
+async fn submit(c: &fantoccini::Client, css: &str) {
+    c.execute("window.__zhifaOld = true;", vec![])
+        .await
+        .unwrap();
+    click(c, css).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let fresh = c
+            .execute(
+                "return !window.__zhifaOld && document.readyState === 'complete' && !!document.querySelector('h1.case-number');",
+                vec![],
+            )
+            .await
+            .map(|v| v.as_bool() == Some(true))
+            .unwrap_or(false);
+        if fresh {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no case page after submitting {css}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Signs `username` in, in a browser that may hold another user's session.
 async fn switch_user(c: &fantoccini::Client, app: &TestApp, username: &str) {
     c.delete_all_cookies().await.unwrap();
@@ -536,11 +564,7 @@ async fn take_step(c: &fantoccini::Client, to: &str, officers: &[i64]) {
     if !officers.is_empty() {
         click(c, &format!("{form} input[name=credentials_shown]")).await;
     }
-    click(c, &format!("{form} button[type=submit]")).await;
-    c.wait()
-        .for_element(Locator::Css("h1.case-number"))
-        .await
-        .unwrap();
+    submit(c, &format!("{form} button[type=submit]")).await;
     let errors = c.find_all(Locator::Css("div.alert.error")).await.unwrap();
     if let Some(e) = errors.first() {
         panic!("step to {to:?} refused: {}", e.text().await.unwrap());
@@ -636,12 +660,32 @@ async fn an_officer_pair_takes_a_penalty_case_from_filing_to_archive_in_a_browse
         for officer in ["officer2", "officer"] {
             switch_user(&c, &app, officer).await;
             c.goto(&page).await.unwrap();
-            click(&c, "form[action$='/declare'] button").await;
-            c.wait()
-                .for_element(Locator::Css("h1.case-number"))
-                .await
-                .unwrap();
+            submit(&c, "form[action$='/declare'] button").await;
         }
+        // Evidence with its photo, through the multipart form.
+        c.goto(&page).await.unwrap();
+        click(&c, "#f-ev-kind option[value='audiovisual']").await;
+        c.find(Locator::Id("f-ev-name"))
+            .await
+            .unwrap()
+            .send_keys("现场照片")
+            .await
+            .unwrap();
+        c.find(Locator::Id("f-ev-source"))
+            .await
+            .unwrap()
+            .send_keys("执法人员张明于现场拍摄")
+            .await
+            .unwrap();
+        let photo = shots.join("case-filing-desktop.png");
+        c.find(Locator::Id("f-ev-file"))
+            .await
+            .unwrap()
+            .send_keys(photo.canonicalize().unwrap().to_str().unwrap())
+            .await
+            .unwrap();
+        submit(&c, "form[action$='/evidence'] button[type=submit]").await;
+        assert_eq!(app.store.case_evidence(id).await.unwrap().len(), 1);
         take_step(&c, "investigation_end", &[li]).await;
         // The proposed penalty, with the item's 裁量基准 beside it.
         click(&c, "#f-row-0").await;
@@ -657,11 +701,7 @@ async fn an_officer_pair_takes_a_penalty_case_from_filing_to_archive_in_a_browse
             .send_keys("5000")
             .await
             .unwrap();
-        click(&c, "form[action$='/penalty'] button[type=submit]").await;
-        c.wait()
-            .for_element(Locator::Css("h1.case-number"))
-            .await
-            .unwrap();
+        submit(&c, "form[action$='/penalty'] button[type=submit]").await;
         // The whole page, not only the first screen.
         c.set_window_size(1280, 3800).await.unwrap();
         std::fs::write(
@@ -683,11 +723,7 @@ async fn an_officer_pair_takes_a_penalty_case_from_filing_to_archive_in_a_browse
             .send_keys("当事人签署《放弃陈述申辩和听证权利声明书》，附卷")
             .await
             .unwrap();
-        click(&c, "form[action$='/record'] button[type=submit]").await;
-        c.wait()
-            .for_element(Locator::Css("h1.case-number"))
-            .await
-            .unwrap();
+        submit(&c, "form[action$='/record'] button[type=submit]").await;
         take_step(&c, "decision", &[]).await;
         switch_user(&c, &app, "leader").await;
         c.goto(&page).await.unwrap();
@@ -712,11 +748,7 @@ async fn an_officer_pair_takes_a_penalty_case_from_filing_to_archive_in_a_browse
         assert!(kinds.len() >= 8, "{kinds:?}");
         for k in &kinds {
             click(&c, &format!("#f-kind option[value='{k}']")).await;
-            click(&c, "form[action$='/documents'] button[type=submit]").await;
-            c.wait()
-                .for_element(Locator::Css("h1.case-number"))
-                .await
-                .unwrap();
+            submit(&c, "form[action$='/documents'] button[type=submit]").await;
         }
         let issued = app.store.case_documents(id).await.unwrap();
         assert_eq!(issued.len(), kinds.len());
@@ -757,4 +789,28 @@ async fn an_officer_pair_takes_a_penalty_case_from_filing_to_archive_in_a_browse
     let file = app.store.case_file(id).await.unwrap();
     assert!(file.case.closed_on.is_some());
     assert!(app.store.verify(&[]).await.unwrap().ok());
+    // The 卷宗 of the case the browser closed verifies offline; its generated pages are
+    // kept with the screenshots to be looked at.
+    app.store.checkpoint_all(&app.keys).await.unwrap();
+    let officer = app.login("officer").await;
+    let zip = officer
+        .get(app.url(&format!("/app/cases/{id}/archive.zip")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let (ok, out) = crate::cases::verify_archive(&zip, None);
+    assert!(ok, "{out}");
+    std::fs::write(shots.join("archive.zip"), &zip).unwrap();
+    let mut a = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    std::fs::create_dir_all(shots.join("archive")).unwrap();
+    for name in ["00-封面.pdf", "01-卷内目录.pdf", "证据清单.pdf"] {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        a.by_name(name).unwrap().read_to_end(&mut bytes).unwrap();
+        std::fs::write(shots.join("archive").join(name), bytes).unwrap();
+    }
 }

@@ -67,6 +67,101 @@ async fn post(
     (status, location, r.text().await.unwrap())
 }
 
+/// Registers evidence through the case page's multipart form.
+async fn post_evidence(
+    c: &Client,
+    app: &TestApp,
+    id: i64,
+    kind: &str,
+    name: &str,
+    file: Option<(&str, Vec<u8>)>,
+) -> (StatusCode, String) {
+    let page = c
+        .get(app.url(&format!("/app/cases/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut form = reqwest::multipart::Form::new()
+        .text("csrf_token", csrf(&page))
+        .text("kind", kind.to_owned())
+        .text("name", name.to_owned())
+        .text("source", "执法人员现场收集".to_owned())
+        .text("collected_on", day(0));
+    if let Some((n, bytes)) = file {
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(n.to_owned()),
+        );
+    }
+    let r = c
+        .post(app.url(&format!("/app/cases/{id}/evidence")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+async fn download_archive(c: &Client, app: &TestApp, id: i64) -> Vec<u8> {
+    let r = c
+        .get(app.url(&format!("/app/cases/{id}/archive.zip")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/zip");
+    r.bytes().await.unwrap().to_vec()
+}
+
+fn archive_names(zip: &[u8]) -> Vec<String> {
+    let mut a = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    (0..a.len())
+        .map(|i| a.by_index(i).unwrap().name().unwrap().to_string())
+        .collect()
+}
+
+/// The archive with one file's content replaced.
+fn replace_in_archive(zip: &[u8], name: &str, content: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut a = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..a.len() {
+        let mut f = a.by_index(i).unwrap();
+        let n = f.name().unwrap().to_string();
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).unwrap();
+        w.start_file(n.as_str(), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(if n == name { content } else { &bytes })
+            .unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// `zhifa verify --archive` on the bytes: (passed, output).
+pub fn verify_archive(zip: &[u8], key: Option<&str>) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("卷宗.zip");
+    std::fs::write(&path, zip).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_zhifa"));
+    cmd.arg("verify").arg("--archive").arg(&path);
+    if let Some(k) = key {
+        cmd.arg("--trusted-key").arg(k);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 async fn version(app: &TestApp, id: i64) -> String {
     app.store
         .case_file(id)
@@ -301,6 +396,44 @@ async fn a_penalty_case_goes_from_filing_to_archive_only_as_the_law_allows(db: T
     )
     .await;
     assert!(s == StatusCode::BAD_REQUEST && body.contains("出示执法证件"));
+    // No investigation ends without evidence (行政处罚法 第四十条).
+    let (s, body) = advance(
+        &officer,
+        &app,
+        id,
+        "investigation_end",
+        0,
+        &[zhang, li],
+        true,
+    )
+    .await;
+    assert!(s == StatusCode::BAD_REQUEST && body.contains("至少登记一项证据"));
+    let (s, body) = post_evidence(&officer, &app, id, "rumour", " ", None).await;
+    assert!(
+        s == StatusCode::BAD_REQUEST
+            && body.contains("请选择证据种类")
+            && body.contains("请填写证据名称")
+    );
+    let photo = b"\x89PNG\r\n\x1a\n scene photo".to_vec();
+    let (s, _) = post_evidence(
+        &officer,
+        &app,
+        id,
+        "audiovisual",
+        "现场照片",
+        Some(("../../现场照片.png", photo.clone())),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let ev = app.store.case_evidence(id).await.unwrap();
+    assert_eq!(ev[0].file_name.as_deref(), Some("现场照片.png"));
+    let got = officer
+        .get(app.url(&format!("/app/cases/{id}/evidence/{}", ev[0].id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.headers()["content-type"], "application/octet-stream");
+    assert_eq!(got.bytes().await.unwrap().as_ref(), photo.as_slice());
     let (s, _) = advance(
         &officer,
         &app,
@@ -441,9 +574,83 @@ async fn a_penalty_case_goes_from_filing_to_archive_only_as_the_law_allows(db: T
     }
     let file = app.store.case_file(id).await.unwrap();
     assert_eq!(file.case.closed_on.as_deref(), Some(day(0).as_str()));
-    // A closed case takes no more acts.
+    // A closed case is frozen: no more acts, evidence or documents.
     let (s, body) = advance(&officer, &app, id, "", 0, &[], false).await;
     assert!(s == StatusCode::BAD_REQUEST && body.contains("已办结"));
+    let (s, body) = post_evidence(&officer, &app, id, "documentary", "补充材料", None).await;
+    assert!(
+        s == StatusCode::BAD_REQUEST && body.contains("已办结归档"),
+        "{body}"
+    );
+    assert_eq!(app.store.case_evidence(id).await.unwrap().len(), 1);
+
+    // The 卷宗: cover, catalogue, documents, evidence list and file, proofs — and it
+    // verifies offline against the agency's published key, and fails when a file changes.
+    app.store.checkpoint_all(&app.keys).await.unwrap();
+    let zip = download_archive(&officer, &app, id).await;
+    let names = archive_names(&zip);
+    for n in [
+        "00-封面.pdf",
+        "01-卷内目录.pdf",
+        "文书/01-行政处罚决定书.pdf",
+        "证据清单.pdf",
+        "证据/01-现场照片.png",
+        "核验说明.txt",
+        "记录证明.json",
+    ] {
+        assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
+    }
+    let key = app
+        .store
+        .log_keys(app.agency_id().await)
+        .await
+        .unwrap()
+        .remove(0)
+        .0;
+    let (ok, out) = verify_archive(&zip, Some(&key));
+    assert!(ok, "{out}");
+    assert!(out.contains("通过"), "{out}");
+    let forged = replace_in_archive(&zip, "证据/01-现场照片.png", b"another photo");
+    let (ok, out) = verify_archive(&forged, Some(&key));
+    assert!(!ok && out.contains("哈希不符"), "{out}");
+
+    // Reopening: only the leader, only with a reason; then the case is open at its last
+    // step, takes evidence again, and closes again.
+    let reopen = |reason: &str| {
+        vec![
+            ("version", String::new()),
+            ("on_day", day(0)),
+            ("reason", reason.to_owned()),
+        ]
+    };
+    let mut f = reopen("复查发现证据清单遗漏现场照片，需补充登记");
+    f[0].1 = version(&app, id).await;
+    let (s, _, body) = post(&officer, &app, &format!("/app/cases/{id}/reopen"), &f).await;
+    assert!(
+        s == StatusCode::BAD_REQUEST && body.contains("须由乡领导决定"),
+        "{body}"
+    );
+    let mut f = reopen("补正");
+    f[0].1 = version(&app, id).await;
+    let (s, _, body) = post(&leader, &app, &format!("/app/cases/{id}/reopen"), &f).await;
+    assert!(
+        s == StatusCode::BAD_REQUEST && body.contains("理由"),
+        "{body}"
+    );
+    let mut f = reopen("复查发现证据清单遗漏现场照片，需补充登记");
+    f[0].1 = version(&app, id).await;
+    let (s, _, _) = post(&leader, &app, &format!("/app/cases/{id}/reopen"), &f).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let file = app.store.case_file(id).await.unwrap();
+    assert!(file.case.closed_on.is_none() && file.case.step == "archive");
+    let (s, _) = post_evidence(&officer, &app, id, "documentary", "补充现场照片说明", None).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, body) = advance(&officer, &app, id, "", 0, &[], false).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    app.store.checkpoint_all(&app.keys).await.unwrap();
+    let zip = download_archive(&officer, &app, id).await;
+    let (ok, out) = verify_archive(&zip, Some(&key));
+    assert!(ok, "{out}");
 
     // The case page shows the timeline and the flowchart (no current step once closed).
     let page = officer
@@ -464,8 +671,8 @@ async fn a_penalty_case_goes_from_filing_to_archive_only_as_the_law_allows(db: T
         .unwrap();
     assert_eq!(
         entries.len(),
-        1 + 10 + 2,
-        "opened, 10 steps, penalty, waiver"
+        1 + 10 + 2 + 2,
+        "opened, 10 steps, penalty, waiver, reopened and closed again"
     );
     let events = app
         .store
@@ -748,6 +955,22 @@ async fn summary_fines_major_cases_and_deadlines_are_enforced(db: TestDb) {
         }
     };
     step(&head, "investigation", vec![]).await.unwrap();
+    let evidence = zhifa_domain::evidence::NewEvidence::parse(
+        &zhifa_domain::evidence::EvidenceInput {
+            kind: "audiovisual".into(),
+            name: "扬尘照片".into(),
+            source: "现场拍摄".into(),
+            collected_on: today().to_string(),
+        },
+        None,
+        today() - chrono::Duration::days(3),
+        today(),
+    )
+    .unwrap();
+    app.store
+        .add_evidence(&officer, id, &evidence)
+        .await
+        .unwrap();
     step(&officer, "investigation_end", vec![zhang, li])
         .await
         .unwrap();

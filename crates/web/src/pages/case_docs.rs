@@ -370,23 +370,33 @@ async fn download(
     if case_id != file.case.id {
         return Err(PageError::NotFound);
     }
+    let (content_type, ext) = if docx {
+        (
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "docx",
+        )
+    } else {
+        ("application/pdf", "pdf")
+    };
+    Ok(file_response(
+        bytes,
+        content_type,
+        &format!("{}-{}.{ext}", file.case.number, name),
+        !docx,
+    ))
+}
+
+/// A file of a case as a response: its type, its UTF-8 name (RFC 6266) and no caching
+/// (case files are not public). PDFs open in the browser; other files download.
+pub(super) fn file_response(
+    bytes: Vec<u8>,
+    content_type: &'static str,
+    filename: &str,
+    inline: bool,
+) -> Response {
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(if docx {
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-        } else {
-            "application/pdf"
-        }),
-    );
-    // RFC 6266 with the UTF-8 name (a 案号 and the document's name).
-    let filename = format!(
-        "{}-{}.{}",
-        file.case.number,
-        name,
-        if docx { "docx" } else { "pdf" }
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     let encoded: String = filename
         .bytes()
         .map(|b| {
@@ -397,10 +407,11 @@ async fn download(
             }
         })
         .collect();
+    let ext = filename.rsplit_once('.').map(|(_, e)| e).unwrap_or("bin");
+    let ascii_ext: String = ext.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     if let Ok(v) = HeaderValue::from_str(&format!(
-        "{}; filename=\"document.{}\"; filename*=UTF-8''{encoded}",
-        if docx { "attachment" } else { "inline" },
-        if docx { "docx" } else { "pdf" }
+        "{}; filename=\"file.{ascii_ext}\"; filename*=UTF-8''{encoded}",
+        if inline { "inline" } else { "attachment" },
     )) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
@@ -408,5 +419,5 @@ async fn download(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
     );
-    Ok(resp)
+    resp
 }

@@ -48,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/cases/{id}/penalty", post(penalty))
         .route("/app/cases/{id}/record", post(record))
         .route("/app/cases/{id}/declare", post(declare))
+        .route("/app/cases/{id}/reopen", post(reopen))
 }
 
 fn parse_day(s: &str) -> Option<NaiveDate> {
@@ -624,6 +625,8 @@ fn event_label(kind: &str) -> &'static str {
         "pause" => "期限中止",
         "resume" => "期限恢复计算",
         "document" => "出具文书",
+        "evidence" => "登记证据",
+        "reopen" => "重新开启",
         _ => "记录",
     }
 }
@@ -860,6 +863,7 @@ async fn case_page(
                     format!("完成“{}”，转入“{}”", step_name(&e.step), step_name(to))
                 }
                 ("advance", None) => format!("完成“{}”，本案办结", step_name(&e.step)),
+                ("reopen", _) => format!("重新开启，回到“{}”", step_name(&e.step)),
                 (k, _) => format!("{}（{}）", event_label(k), step_name(&e.step)),
             };
             let mut detail = Vec::new();
@@ -936,9 +940,56 @@ async fn case_page(
             sha256: d.pdf_sha256,
         })
         .collect();
+    let evidence = state
+        .store
+        .case_evidence(file.case.id)
+        .await?
+        .into_iter()
+        .map(|e| crate::view::EvidenceView {
+            kind: zhifa_domain::evidence::kind_label(&e.kind).to_owned(),
+            href: e
+                .file_name
+                .as_ref()
+                .map(|_| format!("/app/cases/{}/evidence/{}", file.case.id, e.id)),
+            file: e
+                .file_name
+                .map(|n| format!("{n}（{}）", crate::view::fmt_bytes(e.file_size)))
+                .unwrap_or_default(),
+            name: e.name,
+            source: e.source,
+            collected_on: e.collected_on,
+            by: e.collected_by.unwrap_or_default(),
+        })
+        .collect();
+    let may_add_evidence = !case_state.closed
+        && actor
+            .roles
+            .iter()
+            .any(|r| matches!(r, Role::Officer | Role::DepartmentHead));
+    let evidence_kinds = zhifa_domain::evidence::KINDS
+        .iter()
+        .map(|(code, label)| Choice {
+            value: (*code).to_owned(),
+            label: (*label).to_owned(),
+            selected: false,
+        })
+        .collect();
+    let may_reopen = case_state.closed && proc.reopen.roles.iter().any(|r| actor.roles.contains(r));
     Ok(CasePage {
         issuable,
         documents,
+        evidence,
+        evidence_kinds,
+        may_add_evidence,
+        may_reopen,
+        reopen_by: proc
+            .reopen
+            .roles
+            .iter()
+            .map(|r| r.label())
+            .collect::<Vec<_>>()
+            .join("或"),
+        reopen_basis: proc.reopen.basis.clone(),
         chrome: app_chrome(user, "/app/cases"),
         id: file.case.id,
         version: file.case.version,
@@ -1180,5 +1231,32 @@ async fn declare(
         .store
         .declare_no_conflict(&actor, file.case.id, today_beijing())
         .await;
+    done(&state, &user, id, result, None).await
+}
+
+async fn reopen(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    Path(id): Path<i64>,
+    UserForm { user, form }: UserForm,
+) -> Result<Response, PageError> {
+    let (file, actor) = acting_on(&state, &user, method, uri, id).await?;
+    let version = form_version(&form)?;
+    let result = match form_day(&form) {
+        Err(e) => Err(e),
+        Ok(day) => {
+            let reason: String = form
+                .get("reason")
+                .unwrap_or_default()
+                .chars()
+                .take(1000)
+                .collect();
+            state
+                .store
+                .reopen_case(&actor, file.case.id, version, day, &reason)
+                .await
+        }
+    };
     done(&state, &user, id, result, None).await
 }

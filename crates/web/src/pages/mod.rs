@@ -5,7 +5,9 @@ mod admin_catalog;
 mod admin_org;
 mod admin_users;
 mod auth;
+mod case_archive;
 mod case_docs;
+mod case_evidence;
 pub mod cases;
 mod catalog;
 mod credentials;
@@ -44,6 +46,8 @@ pub fn router() -> Router<AppState> {
         .merge(procedures::router())
         .merge(cases::router())
         .merge(case_docs::router())
+        .merge(case_evidence::router())
+        .merge(case_archive::router())
 }
 
 /// 404 for unknown paths: JSON under `/api/`, a Chinese page elsewhere.
