@@ -5,6 +5,7 @@
 //!
 //! **Invariants:** no database, no HTTP; fields in, bytes out.
 
+pub mod card;
 pub mod docx;
 pub mod dossier;
 pub mod fonts;

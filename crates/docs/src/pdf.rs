@@ -28,7 +28,7 @@ pub enum PdfError {
 }
 
 /// A typst string literal of `s`.
-fn lit(s: &str) -> String {
+pub(crate) fn lit(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -163,6 +163,20 @@ impl World for DocWorld {
 
 /// Renders a document dated `date` to PDF.
 pub fn render(doc: &Document, date: (i32, u8, u8)) -> Result<Vec<u8>, PdfError> {
+    let ident = if doc.number.is_empty() {
+        doc.title.clone()
+    } else {
+        doc.number.clone()
+    };
+    let paged = layout(markup(doc, date), date)?;
+    export(&paged, &ident, date)
+}
+
+/// Lays out typst markup (zhifa's own, with every user text a string literal).
+pub(crate) fn layout(
+    markup: String,
+    date: (i32, u8, u8),
+) -> Result<typst_layout::PagedDocument, PdfError> {
     let set = fonts::get();
     if !set.book.families().any(|(name, _)| {
         name.contains("CJK")
@@ -183,14 +197,14 @@ pub fn render(doc: &Document, date: (i32, u8, u8)) -> Result<Vec<u8>, PdfError> 
         library: LazyHash::new(Library::default()),
         book: &set.book,
         fonts: &set.fonts,
-        main: Source::new(id, markup(doc, date)),
+        main: Source::new(id, markup),
         today,
     };
     let compiled = typst::compile::<typst_layout::PagedDocument>(&world).output;
     // typst memoizes layout work across calls; in a long-running server, forget what was
     // not reused in the last few renders so memory stays bounded.
     typst::comemo::evict(10);
-    let paged = compiled.map_err(|errors| {
+    compiled.map_err(|errors| {
         PdfError::Layout(
             errors
                 .iter()
@@ -198,16 +212,20 @@ pub fn render(doc: &Document, date: (i32, u8, u8)) -> Result<Vec<u8>, PdfError> 
                 .collect::<Vec<_>>()
                 .join("；"),
         )
-    })?;
-    let ident = if doc.number.is_empty() {
-        doc.title.clone()
-    } else {
-        doc.number.clone()
-    };
+    })
+}
+
+/// A laid-out document as PDF, identified by `ident` and dated `date` (no clock read).
+pub(crate) fn export(
+    paged: &typst_layout::PagedDocument,
+    ident: &str,
+    date: (i32, u8, u8),
+) -> Result<Vec<u8>, PdfError> {
+    let (y, m, d) = date;
     typst_pdf::pdf(
-        &paged,
+        paged,
         &typst_pdf::PdfOptions {
-            ident: Smart::Custom(ident),
+            ident: Smart::Custom(ident.to_owned()),
             timestamp: Datetime::from_ymd_hms(y, m, d, 0, 0, 0).map(typst_pdf::Timestamp::new_utc),
             ..Default::default()
         },

@@ -175,6 +175,12 @@ impl CompactRange {
         Ok(CompactRange { size, frontier })
     }
 
+    /// The roots of the perfect subtrees the range holds, largest first (what
+    /// [`CompactRange::resume`] takes back).
+    pub fn frontier(&self) -> &[Hash] {
+        &self.frontier
+    }
+
     pub fn size(&self) -> u64 {
         self.size
     }

@@ -327,77 +327,88 @@ fn today() -> NaiveDate {
 }
 
 impl Store {
+    /// A case with its parties, officers and events: four reads, run at once on the
+    /// pool's connections (every act reads the case first).
     pub async fn case_file(&self, id: i64) -> Result<CaseFile, StoreError> {
-        let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {CASE_COLS} FROM {CASE_FROM} WHERE c.id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let case = case_row(&r)?;
-        let parties = sqlx::query(
-            "SELECT id, kind, name, id_code, address FROM case_parties WHERE case_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            let kind: String = r.try_get("kind")?;
-            Ok(Party {
-                id: r.try_get("id")?,
-                kind: party_kind_from_code(&kind)
-                    .ok_or_else(|| StoreError::Corrupt(format!("party kind {kind}")))?,
-                name: r.try_get("name")?,
-                id_code: r.try_get("id_code")?,
-                address: r.try_get("address")?,
+        let case = async {
+            let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {CASE_COLS} FROM {CASE_FROM} WHERE c.id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+            case_row(&r)
+        };
+        let parties = async {
+            sqlx::query(
+                "SELECT id, kind, name, id_code, address FROM case_parties WHERE case_id = $1 ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let kind: String = r.try_get("kind")?;
+                Ok(Party {
+                    id: r.try_get("id")?,
+                    kind: party_kind_from_code(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("party kind {kind}")))?,
+                    name: r.try_get("name")?,
+                    id_code: r.try_get("id_code")?,
+                    address: r.try_get("address")?,
+                })
             })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-        let officers = sqlx::query(
-            "SELECT o.id, o.person_id, p.name, o.declared_on, o.version FROM case_officers o
-             JOIN people p ON p.id = o.person_id WHERE o.case_id = $1 ORDER BY o.id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(CaseOfficer {
-                id: r.try_get("id")?,
-                person_id: r.try_get("person_id")?,
-                name: r.try_get("name")?,
-                declared_on: r.try_get("declared_on")?,
-                version: r.try_get("version")?,
+            .collect::<Result<Vec<_>, StoreError>>()
+        };
+        let officers = async {
+            sqlx::query(
+                "SELECT o.id, o.person_id, p.name, o.declared_on, o.version FROM case_officers o
+                 JOIN people p ON p.id = o.person_id WHERE o.case_id = $1 ORDER BY o.id",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(CaseOfficer {
+                    id: r.try_get("id")?,
+                    person_id: r.try_get("person_id")?,
+                    name: r.try_get("name")?,
+                    declared_on: r.try_get("declared_on")?,
+                    version: r.try_get("version")?,
+                })
             })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-        let events = sqlx::query(
-            "SELECT e.id, e.kind, e.step, e.to_step, e.on_day, u.display_name AS user_name,
-                e.detail, e.created_at
-             FROM case_events e LEFT JOIN users u ON u.id = e.user_id
-             WHERE e.case_id = $1 ORDER BY e.id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            let detail: String = r.try_get("detail")?;
-            Ok(CaseEvent {
-                id: r.try_get("id")?,
-                kind: r.try_get("kind")?,
-                step: r.try_get("step")?,
-                to_step: r.try_get("to_step")?,
-                on_day: r.try_get("on_day")?,
-                user_name: r.try_get("user_name")?,
-                detail: serde_json::from_str(&detail)
-                    .map_err(|e| StoreError::Corrupt(format!("case event: {e}")))?,
-                created_at: r.try_get("created_at")?,
+            .collect::<Result<Vec<_>, StoreError>>()
+        };
+        let events = async {
+            sqlx::query(
+                "SELECT e.id, e.kind, e.step, e.to_step, e.on_day, u.display_name AS user_name,
+                    e.detail, e.created_at
+                 FROM case_events e LEFT JOIN users u ON u.id = e.user_id
+                 WHERE e.case_id = $1 ORDER BY e.id",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let detail: String = r.try_get("detail")?;
+                Ok(CaseEvent {
+                    id: r.try_get("id")?,
+                    kind: r.try_get("kind")?,
+                    step: r.try_get("step")?,
+                    to_step: r.try_get("to_step")?,
+                    on_day: r.try_get("on_day")?,
+                    user_name: r.try_get("user_name")?,
+                    detail: serde_json::from_str(&detail)
+                        .map_err(|e| StoreError::Corrupt(format!("case event: {e}")))?,
+                    created_at: r.try_get("created_at")?,
+                })
             })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+            .collect::<Result<Vec<_>, StoreError>>()
+        };
+        let (case, parties, officers, events) = tokio::try_join!(case, parties, officers, events)?;
         Ok(CaseFile {
             case,
             parties,
@@ -815,10 +826,9 @@ impl Store {
         version: i64,
         a: &Advance,
     ) -> Result<(), StoreError> {
-        let file = self.case_file_at(id, version).await?;
+        let (file, calendar) = tokio::try_join!(self.case_file_at(id, version), self.calendar())?;
         let proc = file.procedure()?;
         let state = file.state()?;
-        let calendar = self.calendar().await?;
         let step = proc
             .step(&state.step)
             .ok_or_else(|| StoreError::Corrupt(format!("step {}", state.step)))?;
@@ -1477,10 +1487,11 @@ impl WriteTx {
         detail: Value,
     ) -> Result<(), StoreError> {
         let now = self.now();
-        let id: i64 = sqlx::query_scalar(
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO case_events (case_id, kind, step, to_step, on_day, user_id, detail, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        )
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {}",
+            crate::snapshot::returning("case_event").expect("a ledgered kind")
+        )))
         .bind(case_id)
         .bind(kind.to_owned())
         .bind(step.to_owned())
@@ -1491,8 +1502,7 @@ impl WriteTx {
         .bind(now)
         .fetch_one(self.conn())
         .await?;
-        self.record_row(agency_id, "case_event.record", "case_event", id)
-            .await
+        self.record_written_row(agency_id, "case_event.record", "case_event", &row)
     }
 
     /// Writes the case's new state, if it is still at `version`.
@@ -1509,12 +1519,13 @@ impl WriteTx {
             }
             None => String::new(),
         };
-        let done = sqlx::query(
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE cases SET step = $1, entered_on = $2, closed_on = $3, due_on = $4,
                 penalty = $5, major = $6, window_waived = $7, updated_at = $8,
                 version = version + 1
-             WHERE id = $9 AND version = $10",
-        )
+             WHERE id = $9 AND version = $10 RETURNING {}",
+            crate::snapshot::returning("case").expect("a ledgered kind")
+        )))
         .bind(u.step.clone())
         .bind(u.entered_on.to_string())
         .bind(u.closed_on.map(|d| d.to_string()))
@@ -1525,12 +1536,10 @@ impl WriteTx {
         .bind(self.now())
         .bind(id)
         .bind(version)
-        .execute(self.conn())
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Stale);
-        }
-        self.record_row(agency_id, "case.act", "case", id).await
+        .fetch_optional(self.conn())
+        .await?
+        .ok_or(StoreError::Stale)?;
+        self.record_written_row(agency_id, "case.act", "case", &row)
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Store {
     backend: Backend,
     /// Upper tree nodes, which never change once written (see `ledger::NodeCache`).
     pub(crate) node_cache: std::sync::Arc<crate::ledger::NodeCache>,
+    /// Each log's frontier after this process's last append (spares a read per write).
+    pub(crate) frontiers: std::sync::Arc<crate::ledger::FrontierCache>,
     /// The working-day calendar, rebuilt only when the stored years change (`calendar.rs`).
     pub(crate) calendar_cache: std::sync::Arc<crate::calendar::CalendarCache>,
     /// The SQLite database file, for verification's direct reads (`None` on PostgreSQL).
@@ -119,6 +121,7 @@ impl Store {
             pool,
             backend,
             node_cache: Default::default(),
+            frontiers: Default::default(),
             calendar_cache: Default::default(),
             sqlite_file: match backend {
                 Backend::Sqlite => sqlite_file(url),

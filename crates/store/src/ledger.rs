@@ -224,10 +224,38 @@ enum Value {
     OptBytes(Option<Vec<u8>>),
 }
 
+/// The frontier (roots of the perfect subtrees) of each log after this process's last
+/// append, with the size and root it gives. Used only when the locked head has exactly
+/// that size and root — a rolled-back append, or one by another node, leaves a head that
+/// does not match, and the frontier is read from the stored tree as before.
+#[derive(Debug, Default)]
+pub struct FrontierCache(std::sync::Mutex<BTreeMap<i64, Frontier>>);
+
+/// A log's size, root and the frontier that gives them.
+type Frontier = (u64, Hash, Vec<Hash>);
+
+impl FrontierCache {
+    fn get(&self, head: &LogHead) -> Option<Vec<Hash>> {
+        let map = self.0.lock().expect("not poisoned");
+        match map.get(&head.log_id) {
+            Some((size, root, f)) if *size == head.size && *root == head.root => Some(f.clone()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, log_id: i64, size: u64, root: Hash, frontier: &[Hash]) {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .insert(log_id, (size, root, frontier.to_vec()));
+    }
+}
+
 /// Sequences and integrates `pending` into their logs, in the caller's transaction.
 pub(crate) async fn append(
     conn: &mut AnyConnection,
     backend: Backend,
+    frontiers: &FrontierCache,
     entry_key: Option<&zhifa_ledger::auth::EntryKey>,
     actor: &str,
     now: i64,
@@ -244,16 +272,23 @@ pub(crate) async fn append(
     let mut ids = Vec::new();
     for (log_id, items) in by_log {
         let head = lock_head(conn, backend, log_id, now).await?;
-        let frontier_nodes = frontier_ids(head.size);
-        let stored = load_nodes(conn, log_id, &frontier_nodes).await?;
-        let frontier = frontier_nodes
-            .iter()
-            .map(|id| {
-                stored.get(id).copied().ok_or_else(|| {
-                    StoreError::Corrupt(format!("log {log_id}: frontier node {id:?} missing"))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let frontier = match frontiers.get(&head) {
+            Some(f) => f,
+            None => {
+                let frontier_nodes = frontier_ids(head.size);
+                let stored = load_nodes(conn, log_id, &frontier_nodes).await?;
+                frontier_nodes
+                    .iter()
+                    .map(|id| {
+                        stored.get(id).copied().ok_or_else(|| {
+                            StoreError::Corrupt(format!(
+                                "log {log_id}: frontier node {id:?} missing"
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+        };
         let mut range = CompactRange::resume(head.size, frontier)
             .map_err(|e| StoreError::Corrupt(format!("log {log_id}: {e}")))?;
         let (mut entries, mut journal, mut nodes) = (Vec::new(), Vec::new(), Vec::new());
@@ -328,12 +363,14 @@ pub(crate) async fn append(
             nodes,
         )
         .await?;
+        let root = range.root(head.alg);
         sqlx::query("UPDATE ledger_logs SET size = $1, root = $2 WHERE log_id = $3")
             .bind(range.size() as i64)
-            .bind(range.root(head.alg).to_vec())
+            .bind(root.to_vec())
             .bind(log_id)
             .execute(&mut *conn)
             .await?;
+        frontiers.put(log_id, range.size(), root, range.frontier());
     }
     ids.sort_by_key(|(i, _)| *i);
     Ok(ids.into_iter().map(|(_, id)| id).collect())

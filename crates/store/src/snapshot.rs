@@ -430,6 +430,14 @@ pub fn of_row(kind: &str, r: &AnyRow) -> Result<String, StoreError> {
     Ok(canonical(fields))
 }
 
+/// The columns a snapshot of `kind` reads, for a `RETURNING` clause: a statement that
+/// writes a row can hand back exactly what [`of_row`] needs, sparing a read.
+pub fn returning(kind: &str) -> Option<&'static str> {
+    let sql = query(kind)?;
+    let cols = sql.strip_prefix("SELECT ")?;
+    cols.rfind(" FROM ").map(|i| &cols[..i])
+}
+
 /// The current snapshot of the row `kind`/`id`, or `None` when it does not exist.
 pub async fn read(
     conn: &mut AnyConnection,
@@ -457,6 +465,15 @@ pub async fn all(conn: &mut AnyConnection, kind: &str) -> Result<Vec<(i64, Strin
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn returning_lists_the_snapshot_columns() {
+        assert_eq!(
+            super::returning("case_event"),
+            Some("id, case_id, kind, step, to_step, on_day, user_id, detail, created_at")
+        );
+        assert_eq!(super::returning("nothing"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -55,6 +55,7 @@ pub struct WriteTx {
     now: i64,
     pending: Vec<Pending>,
     entry_key: Option<std::sync::Arc<zhifa_ledger::auth::EntryKey>>,
+    frontiers: std::sync::Arc<ledger::FrontierCache>,
 }
 
 impl Store {
@@ -72,6 +73,7 @@ impl Store {
             now: now_ms(),
             pending: Vec::new(),
             entry_key: self.entry_key.clone(),
+            frontiers: self.frontiers.clone(),
         })
     }
 }
@@ -139,6 +141,33 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Like [`WriteTx::record_row`] with the row as the statement that wrote it returned
+    /// it (`RETURNING` [`snapshot::returning`]): the same snapshot, one read fewer.
+    pub(crate) fn record_written_row(
+        &mut self,
+        agency_id: i64,
+        action: &'static str,
+        subject_kind: &'static str,
+        row: &sqlx::any::AnyRow,
+    ) -> Result<(), StoreError> {
+        debug_assert!(
+            snapshot::is_row_action(action),
+            "{action} is not a row action"
+        );
+        use sqlx::Row;
+        let id: i64 = row.try_get("id")?;
+        let payload = snapshot::of_row(subject_kind, row)?;
+        self.pending.push(Pending {
+            agency_id: Some(agency_id),
+            action,
+            subject_kind,
+            subject_id: id.to_string(),
+            payload,
+            snapshot: true,
+        });
+        Ok(())
+    }
+
     /// Records an event that changes no ledgered row (a login, a failure, a denial).
     pub(crate) fn record_event(
         &mut self,
@@ -166,8 +195,16 @@ impl WriteTx {
         let actor = self.actor.encode();
         let (now, backend) = (self.now, self.backend);
         let key = self.entry_key.clone();
-        let ids =
-            ledger::append(&mut self.tx, backend, key.as_deref(), &actor, now, pending).await?;
+        let ids = ledger::append(
+            &mut self.tx,
+            backend,
+            &self.frontiers,
+            key.as_deref(),
+            &actor,
+            now,
+            pending,
+        )
+        .await?;
         self.tx.commit().await?;
         Ok(ids)
     }

@@ -386,6 +386,32 @@ async fn a_phone_scanning_a_credential_sees_its_status_change_at_once() {
             check_url,
             "the QR code decodes to the check address"
         );
+        // The printable card as PNG (300 dpi) and PDF: the QR code on the PNG decodes to
+        // the same address.
+        let url = admin.current_url().await.unwrap();
+        let id = url.path().rsplit('/').next().unwrap().to_owned();
+        let client = app.login("admin").await;
+        let get = |ext: &str| {
+            client
+                .get(app.url(&format!("/app/admin/credentials/{id}/card.{ext}")))
+                .send()
+        };
+        let png = get("png").await.unwrap().bytes().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"));
+        let file = shots.join("credential-card.png");
+        std::fs::write(&file, &png).unwrap();
+        let out = Command::new("zbarimg")
+            .args(["--raw", "-q"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), check_url);
+        let pdf = get("pdf").await.unwrap();
+        assert_eq!(pdf.headers()["content-type"], "application/pdf");
+        let pdf = pdf.bytes().await.unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        std::fs::write(shots.join("credential-card.pdf"), &pdf).unwrap();
+        assert_eq!(get("exe").await.unwrap().status(), 404);
     } else {
         assert!(
             std::env::var("ZHIFA_REQUIRE_BROWSER").is_err(),

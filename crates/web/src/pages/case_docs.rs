@@ -388,7 +388,7 @@ async fn download(
 
 /// A file of a case as a response: its type, its UTF-8 name (RFC 6266) and no caching
 /// (case files are not public). PDFs open in the browser; other files download.
-pub(super) fn file_response(
+pub(crate) fn file_response(
     bytes: Vec<u8>,
     content_type: &'static str,
     filename: &str,

@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/admin/credentials/{id}/token", post(reissue_token))
         .route("/app/admin/credentials/{id}/card", get(card))
         .route("/app/admin/credentials/{id}/qr.svg", get(qr_svg))
+        .route("/app/admin/credentials/{id}/card.{format}", get(card_file))
         .route("/v/{token}", get(check))
         .route("/agencies/{slug}/officers", get(officers))
 }
@@ -437,6 +438,64 @@ async fn card(
         check_url: url,
         row: CredentialRow::on(c, today_beijing()),
     }))
+}
+
+/// The card as a file: PDF (print at actual size) or PNG (300 dpi), laid out by
+/// zhifa-docs from the same values as the card page.
+async fn card_file(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path((id, format)): Path<(i64, String)>,
+) -> Result<Response, PageError> {
+    let png = match format.as_str() {
+        "pdf" => false,
+        "png" => true,
+        _ => return Err(PageError::NotFound),
+    };
+    let c = state.store.credential(id).await?;
+    credentials_context(&state, &user, method, uri, c.agency_id).await?;
+    let url = check_url(&state, &headers, &c.qr_token);
+    let card = zhifa_docs::card::Card {
+        kind: c.kind.label().to_owned(),
+        agency: c.agency_name.clone(),
+        holder: c.holder.clone(),
+        department: c.department.clone().unwrap_or_default(),
+        number: c.number.clone(),
+        area: c.area.clone(),
+        valid: format!("{} 至 {}", c.valid_from, c.valid_to),
+        issuer: c.issuer.clone(),
+        qr_svg: qr_of(&url, &c.number),
+        check_url: url,
+    };
+    let today = today_beijing();
+    let date = (
+        chrono::Datelike::year(&today),
+        chrono::Datelike::month(&today) as u8,
+        chrono::Datelike::day(&today) as u8,
+    );
+    // typst lays out on a blocking thread.
+    let bytes = tokio::task::spawn_blocking(move || {
+        if png {
+            zhifa_docs::card::png(&card, date)
+        } else {
+            zhifa_docs::card::pdf(&card, date)
+        }
+    })
+    .await
+    .map_err(|_| PageError::Internal)?
+    .map_err(|e| {
+        tracing::error!(error = %e, "credential card could not be laid out");
+        PageError::Unavailable
+    })?;
+    Ok(super::case_docs::file_response(
+        bytes,
+        if png { "image/png" } else { "application/pdf" },
+        &format!("执法证件-{}.{}", c.number, if png { "png" } else { "pdf" }),
+        !png,
+    ))
 }
 
 async fn qr_svg(
