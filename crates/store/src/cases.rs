@@ -1219,6 +1219,48 @@ impl Store {
         Ok(())
     }
 
+    /// Recomputes the next deadline of every open case after the calendar changed (a year
+    /// added or corrected): a deadline that fell in a year without data becomes a date,
+    /// and one moved by a correction moves. Each changed case is one transaction and one
+    /// entry (`case.deadline`); a case acted on meanwhile is left to that act, which
+    /// computed its deadline with the new calendar. Returns how many changed.
+    pub async fn refresh_case_deadlines(&self, actor: Actor) -> Result<usize, StoreError> {
+        let calendar = self.calendar().await?;
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM cases WHERE closed_on IS NULL ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut changed = 0;
+        for id in ids {
+            let file = self.case_file(id).await?;
+            let state = file.state()?;
+            let due =
+                next_deadline(&calendar, file.procedure()?, &state).and_then(|(_, d)| d.date());
+            let stored = file.case.due_on.as_deref().map(day).transpose()?;
+            if due == stored {
+                continue;
+            }
+            let mut tx = self.write(actor.clone()).await?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE cases SET due_on = $1, updated_at = $2, version = version + 1
+                 WHERE id = $3 AND version = $4 AND closed_on IS NULL RETURNING {}",
+                crate::snapshot::returning("case").expect("a ledgered kind")
+            )))
+            .bind(due.map(|d| d.to_string()))
+            .bind(tx.now())
+            .bind(id)
+            .bind(file.case.version)
+            .fetch_optional(tx.conn())
+            .await?;
+            if let Some(row) = row {
+                tx.record_written_row(file.case.agency_id, "case.deadline", "case", &row)?;
+                tx.commit().await?;
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
     /// Reopens a closed case, by a role the procedure names, with a reason: the case
     /// stands again at its last step, open, and every act on it is allowed as before; the
     /// reason is an event of the case (and so an entry of the log).

@@ -65,6 +65,7 @@ pub const ROW_ACTIONS: &[&str] = &[
     "case_number.pattern",
     "case.open",
     "case.act",
+    "case.deadline",
     "case_party.add",
     "case_officer.assign",
     "case_officer.declare",

@@ -216,13 +216,25 @@ async fn save(
         match tx.save_calendar_year(&data, version, &others).await {
             Ok(()) => {
                 tx.commit().await?;
+                // Deadlines of open cases may now fall in (or move within) this year.
+                let moved = state
+                    .store
+                    .refresh_case_deadlines(Actor::User(user.principal.user_id))
+                    .await?;
+                let note = if moved > 0 {
+                    format!(
+                        "已保存 {year} 年的节假日安排，{moved} 件办理中案件的期限已按新日历重新计算。"
+                    )
+                } else {
+                    format!("已保存 {year} 年的节假日安排。")
+                };
                 let page = render(
                     &state,
                     &user,
                     YearForm::default(),
                     0,
                     FieldErrors::new(),
-                    Some(format!("已保存 {year} 年的节假日安排。")),
+                    Some(note),
                 )
                 .await?;
                 return Ok(html(&page));
