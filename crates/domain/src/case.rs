@@ -343,6 +343,9 @@ pub struct CaseState {
     pub completed: BTreeMap<String, NaiveDate>,
     /// Steps whose deadline was extended.
     pub extended: Vec<String>,
+    /// Steps whose deadline had passed and whose late completion a leader approved, with
+    /// the reason on record.
+    pub late_approved: Vec<String>,
     pub pauses: Vec<PauseSpan>,
     /// The party waived the current step's window in writing (行政处罚法 第六十二条).
     pub window_waived: bool,
@@ -559,8 +562,11 @@ pub fn check_act(
     if act.day > act.today {
         why.push(format!("办理日期 {} 晚于今天，不能预先登记", act.day));
     }
-    // The deadline of the step being completed.
-    if let Some(p) = &step.deadline {
+    // The deadline of the step being completed (past it, only with a leader's recorded
+    // approval of the late act).
+    if let Some(p) = &step.deadline
+        && !case.late_approved.contains(&step.code)
+    {
         match due_date(cal, step, p, case) {
             Due::On(d) if act.day > d => {
                 let ext = match &p.extension {
@@ -570,8 +576,10 @@ pub fn check_act(
                     _ => String::new(),
                 };
                 why.push(format!(
-                    "“{}”的期限已于 {d} 届满（{}）{ext}",
-                    step.name, p.basis
+                    "“{}”的期限已于 {d} 届满（{}）{ext}；确需逾期办理的，须先由{}登记逾期原因并批准",
+                    step.name,
+                    p.basis,
+                    LATE_APPROVER.label()
                 ));
             }
             Due::Paused => why.push(format!("“{}”的期限正在中止，请先登记中止结束", step.name)),
@@ -669,6 +677,56 @@ pub fn check_reopen(
     }
     if why.is_empty() {
         Ok(())
+    } else {
+        Err(Refused(why))
+    }
+}
+
+/// Who approves completing a step after its deadline (the agency's leader — the
+/// 行政机关负责人 who answers for the delay).
+pub const LATE_APPROVER: Role = Role::Leader;
+
+/// Whether a leader may approve completing the current step late: its deadline has passed
+/// (judged on `today`), no such approval is on record yet, and a reason is given. The
+/// delay stays on the record: the case stays overdue until the step is done, and the
+/// approval and its reason are in the timeline and the archive.
+pub fn check_late_approval(
+    cal: &Calendar,
+    proc: &Procedure,
+    case: &CaseState,
+    roles: &[Role],
+    today: NaiveDate,
+    reason: &str,
+) -> Result<NaiveDate, Refused> {
+    if case.closed {
+        return Err(Refused(vec!["案件已办结归档，不能再办理".into()]));
+    }
+    let step = proc.step(&case.step);
+    let due = match step.and_then(|s| s.deadline.as_ref().map(|p| (s, p))) {
+        Some((s, p)) => due_date(cal, s, p, case),
+        None => return Err(Refused(vec!["当前步骤没有法定期限".into()])),
+    };
+    let mut why = Vec::new();
+    let due = match due {
+        Due::On(d) if today > d => d,
+        Due::On(d) => {
+            return Err(Refused(vec![format!(
+                "当前步骤的期限至 {d} 届满，尚未逾期"
+            )]));
+        }
+        _ => return Err(Refused(vec!["当前步骤的期限尚未届满".into()])),
+    };
+    if case.late_approved.contains(&case.step) {
+        why.push("已登记过本步骤的逾期办理批准".into());
+    }
+    if !roles.contains(&LATE_APPROVER) {
+        why.push(format!("逾期办理须由{}批准", LATE_APPROVER.label()));
+    }
+    if reason.trim().chars().count() < 5 {
+        why.push("请写明逾期的原因（至少 5 个字），原因将记入执法记录".into());
+    }
+    if why.is_empty() {
+        Ok(due)
     } else {
         Err(Refused(why))
     }
@@ -792,6 +850,7 @@ mod tests {
             closed: false,
             completed: BTreeMap::new(),
             extended: vec![],
+            late_approved: vec![],
             pauses: vec![],
             window_waived: false,
             has_penalty: false,
@@ -1177,6 +1236,68 @@ mod tests {
         );
         case.extended.push("disposal".into());
         assert!(check_act(&cal, seizure, &case, &late).is_ok());
+    }
+
+    #[test]
+    fn a_late_act_needs_a_leaders_recorded_approval() {
+        let cal = Calendar::mainland();
+        let all = shipped().unwrap();
+        let seizure = all.iter().find(|p| p.code == "seizure").unwrap();
+        let mut case = state("disposal", "2026-09-01");
+        case.completed.insert("enforcement".into(), d("2026-09-01"));
+        case.entered_on = d("2026-09-02");
+        let late = act("archive", "2026-11-20", &[Role::Leader], vec![]);
+        let r = refused(check_act(&cal, seizure, &case, &late));
+        assert!(r.contains("须先由乡领导登记逾期原因"), "{r}");
+        // Not before the deadline passed; not by an officer; not without a reason.
+        let early = check_late_approval(
+            &cal,
+            seizure,
+            &case,
+            &[Role::Leader],
+            d("2026-09-10"),
+            "当事人下落不明，无法送达",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(early.contains("尚未逾期"), "{early}");
+        let r = check_late_approval(
+            &cal,
+            seizure,
+            &case,
+            &[Role::Officer],
+            d("2026-11-20"),
+            "短",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            r.contains("须由乡领导批准") && r.contains("逾期的原因"),
+            "{r}"
+        );
+        let due = check_late_approval(
+            &cal,
+            seizure,
+            &case,
+            &[Role::Leader],
+            d("2026-11-20"),
+            "检测机构延迟出具报告",
+        )
+        .unwrap();
+        assert!(due < d("2026-11-20"));
+        case.late_approved.push("disposal".into());
+        assert!(check_act(&cal, seizure, &case, &late).is_ok());
+        assert!(
+            check_late_approval(
+                &cal,
+                seizure,
+                &case,
+                &[Role::Leader],
+                d("2026-11-20"),
+                "再次批准逾期"
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -18,8 +18,8 @@ use sqlx::any::AnyRow;
 use std::collections::BTreeMap;
 use zhifa_domain::case::{
     Act, CaseState, DiscretionFit, NewParty, NumberPattern, OfficerOnAct, PauseSpan, Penalty,
-    PenaltyInput, Refused, check_act, check_extension, check_penalty, check_reopen, next_deadline,
-    party_kind_code, party_kind_from_code,
+    PenaltyInput, Refused, check_act, check_extension, check_late_approval, check_penalty,
+    check_reopen, next_deadline, party_kind_code, party_kind_from_code,
 };
 use zhifa_domain::catalog::{DiscretionRow, ItemCategory};
 use zhifa_domain::credential::{CredentialKind, check_assignable, parse_date};
@@ -110,6 +110,7 @@ impl CaseFile {
     pub fn state(&self) -> Result<CaseState, StoreError> {
         let mut completed = BTreeMap::new();
         let mut extended = Vec::new();
+        let mut late_approved = Vec::new();
         let mut pauses: Vec<PauseSpan> = Vec::new();
         let mut evidence = 0;
         for e in &self.events {
@@ -119,6 +120,7 @@ impl CaseFile {
                     completed.insert(e.step.clone(), on);
                 }
                 "extend" => extended.push(e.step.clone()),
+                "late" => late_approved.push(e.step.clone()),
                 "evidence" => evidence += 1,
                 // Reopening a closed case undoes the completion of its last step.
                 "reopen" => {
@@ -149,6 +151,7 @@ impl CaseFile {
             closed: self.case.closed_on.is_some(),
             completed,
             extended,
+            late_approved,
             pauses,
             window_waived: self.case.window_waived,
             has_penalty: self.case.penalty.is_some(),
@@ -312,6 +315,9 @@ pub enum Record {
     },
     /// The running pause ends.
     Resume { day: NaiveDate },
+    /// The current step's deadline has passed; a leader approves completing it late, with
+    /// the reason for the delay.
+    LateApproval { day: NaiveDate, reason: String },
 }
 
 fn refused(r: Refused) -> StoreError {
@@ -704,6 +710,7 @@ impl Store {
             closed: false,
             completed: BTreeMap::new(),
             extended: vec![],
+            late_approved: vec![],
             pauses: vec![],
             window_waived: false,
             has_penalty: false,
@@ -1060,6 +1067,7 @@ impl Store {
             Record::Waiver { day, .. }
             | Record::Extension { day, .. }
             | Record::Pause { day, .. }
+            | Record::LateApproval { day, .. }
             | Record::Resume { day } => *day,
         };
         if on < state.entered_on || on > today() {
@@ -1134,6 +1142,23 @@ impl Store {
                 (
                     "pause",
                     json!({ "code": code, "label": pause.label, "note": note.trim() }),
+                )
+            }
+            Record::LateApproval { reason, .. } => {
+                // Judged today, like an extension: the record cannot be dated back.
+                let due = check_late_approval(
+                    &calendar,
+                    proc,
+                    &state,
+                    &actor.roles,
+                    on.max(today()),
+                    reason,
+                )
+                .map_err(refused)?;
+                state.late_approved.push(state.step.clone());
+                (
+                    "late",
+                    json!({ "reason": reason.trim(), "due": due.to_string() }),
                 )
             }
             Record::Resume { day } => {

@@ -954,6 +954,8 @@ pub struct CasePage {
     /// A closed case: whether this user may reopen it, and who may.
     pub may_reopen: bool,
     pub reopen_by: String,
+    /// The current step's deadline (passed) when this user may approve a late act.
+    pub may_approve_late: Option<String>,
     pub reopen_basis: String,
 }
 

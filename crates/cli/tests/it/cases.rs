@@ -1087,6 +1087,25 @@ async fn summary_fines_major_cases_and_deadlines_are_enforced(db: TestDb) {
         let e = extend(id, &leader, d).await.unwrap_err();
         assert!(refusal(e).contains("届满后不能再延长"), "dated {d}");
     }
+    // The case is not stuck: a leader approves the late act with its reason (an officer
+    // cannot), and the step can then be completed; the delay stays on the record.
+    let late = |who: &CaseActor, reason: &str| {
+        let store = app.store.clone();
+        let (who, reason) = (who.clone(), reason.to_owned());
+        async move {
+            let v = store.case_file(id).await.unwrap().case.version;
+            store
+                .record_on_case(&who, id, v, &Record::LateApproval { day: on(0), reason })
+                .await
+        }
+    };
+    let e = late(&officer, "检测机构延迟出具报告").await.unwrap_err();
+    assert!(refusal(e).contains("须由乡领导批准"));
+    late(&leader, "检测机构延迟出具报告").await.unwrap();
+    act(id, &leader, Some("archive"), 0, vec![]).await.unwrap();
+    let file = app.store.case_file(id).await.unwrap();
+    let approval = file.events.iter().find(|e| e.kind == "late").unwrap();
+    assert_eq!(approval.detail["reason"], "检测机构延迟出具报告");
     // Within the 30 days the leader extends them (with a reason); an officer cannot.
     let mut c = open(
         "seizure",

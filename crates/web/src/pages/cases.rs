@@ -627,6 +627,7 @@ fn event_label(kind: &str) -> &'static str {
         "document" => "出具文书",
         "evidence" => "登记证据",
         "reopen" => "重新开启",
+        "late" => "批准逾期办理",
         _ => "记录",
     }
 }
@@ -975,6 +976,17 @@ async fn case_page(
         })
         .collect();
     let may_reopen = case_state.closed && proc.reopen.roles.iter().any(|r| actor.roles.contains(r));
+    // The form shows when the rules would take it (its reason is written in the form).
+    let may_approve_late = zhifa_domain::case::check_late_approval(
+        &calendar,
+        proc,
+        &case_state,
+        &actor.roles,
+        today,
+        "逾期原因待填写",
+    )
+    .ok()
+    .map(|d| d.to_string());
     Ok(CasePage {
         issuable,
         documents,
@@ -982,6 +994,7 @@ async fn case_page(
         evidence_kinds,
         may_add_evidence,
         may_reopen,
+        may_approve_late,
         reopen_by: proc
             .reopen
             .roles
@@ -1200,6 +1213,10 @@ async fn record(
                     note: text("note"),
                 }),
                 Some("resume") => Some(Record::Resume { day }),
+                Some("late") => Some(Record::LateApproval {
+                    day,
+                    reason: text("reason"),
+                }),
                 _ => None,
             };
             match r {
