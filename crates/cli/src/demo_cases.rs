@@ -67,9 +67,14 @@ struct ActEntry {
     facts: String,
     #[serde(default)]
     code: String,
-    /// Evidence: its name (kind in `code`, source in `note`).
+    /// Evidence: its name (kind in `code`, source in `note`), and for a thing its
+    /// specification and quantity.
     #[serde(default)]
     name: String,
+    #[serde(default)]
+    spec: String,
+    #[serde(default)]
+    quantity: String,
 }
 
 /// Sets the demo's numbering patterns (inside the demo's first transaction).
@@ -248,6 +253,8 @@ pub async fn load(store: &Store, agency_id: i64) -> anyhow::Result<()> {
                         kind: a.code.clone(),
                         name: a.name.clone(),
                         source: a.note.clone(),
+                        spec: a.spec.clone(),
+                        quantity: a.quantity.clone(),
                         collected_on: on.to_string(),
                     };
                     let e = zhifa_domain::evidence::NewEvidence::parse(

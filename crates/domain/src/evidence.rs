@@ -40,6 +40,9 @@ pub struct EvidenceInput {
     pub name: String,
     /// 来源: how and where it was obtained.
     pub source: String,
+    /// For a thing (物证): 规格 and 数量 (with its unit), for the 查封扣押 清单.
+    pub spec: String,
+    pub quantity: String,
     pub collected_on: String,
 }
 
@@ -56,6 +59,8 @@ pub struct NewEvidence {
     pub kind: &'static str,
     pub name: String,
     pub source: String,
+    pub spec: String,
+    pub quantity: String,
     pub collected_on: NaiveDate,
     /// The file's name (as uploaded, cleaned) and its bytes.
     pub file: Option<(String, Vec<u8>)>,
@@ -78,6 +83,17 @@ impl NewEvidence {
         }
         let name = required_text(&mut e, "name", "证据名称", &input.name, 100);
         let source = required_multiline(&mut e, "source", "证据来源", &input.source, 500);
+        let short = |e: &mut FieldErrors, field: &str, label: &str, v: &str| {
+            let v = v.trim();
+            if v.chars().count() > 50 {
+                e.add(field, format!("{label}不能超过 50 个字"));
+            } else if v.chars().any(|c| c.is_control()) {
+                e.add(field, format!("{label}含有不可见的控制字符"));
+            }
+            v.to_owned()
+        };
+        let spec = short(&mut e, "spec", "规格", &input.spec);
+        let quantity = short(&mut e, "quantity", "数量", &input.quantity);
         let collected_on = match NaiveDate::parse_from_str(input.collected_on.trim(), "%Y-%m-%d") {
             Err(_) => {
                 e.add("collected_on", "请填写收集日期（年-月-日）");
@@ -116,6 +132,8 @@ impl NewEvidence {
             kind: kind.expect("checked").0,
             name,
             source,
+            spec,
+            quantity,
             collected_on: collected_on.expect("checked"),
             file,
         })
@@ -166,6 +184,7 @@ mod tests {
             name: "现场照片".into(),
             source: "执法人员在现场拍摄".into(),
             collected_on: on.into(),
+            ..Default::default()
         }
     }
 
@@ -194,6 +213,7 @@ mod tests {
                 name: " ".into(),
                 source: String::new(),
                 collected_on: "2026-03-09".into(),
+                ..Default::default()
             },
             None,
             day("2026-03-01"),

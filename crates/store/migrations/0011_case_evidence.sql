@@ -7,6 +7,10 @@ CREATE TABLE case_evidence (
     kind TEXT NOT NULL,
     name TEXT NOT NULL,
     source TEXT NOT NULL,
+    -- For a thing seized or kept (物证): its specification and quantity with unit, as the
+    -- 查封扣押 list (清单) shows them.
+    spec TEXT NOT NULL DEFAULT '',
+    quantity TEXT NOT NULL DEFAULT '',
     collected_on TEXT NOT NULL,
     user_id BIGINT REFERENCES users(id),
     file_name TEXT,

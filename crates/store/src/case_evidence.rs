@@ -18,6 +18,8 @@ pub struct EvidenceItem {
     pub kind: String,
     pub name: String,
     pub source: String,
+    pub spec: String,
+    pub quantity: String,
     pub collected_on: String,
     pub collected_by: Option<String>,
     pub file_name: Option<String>,
@@ -29,7 +31,7 @@ impl Store {
     /// The evidence of a case, in the order registered.
     pub async fn case_evidence(&self, case_id: i64) -> Result<Vec<EvidenceItem>, StoreError> {
         sqlx::query(
-            "SELECT e.id, e.kind, e.name, e.source, e.collected_on, u.display_name AS collected_by,
+            "SELECT e.id, e.kind, e.name, e.source, e.spec, e.quantity, e.collected_on, u.display_name AS collected_by,
                 e.file_name, COALESCE(LENGTH(e.file), 0) AS file_size
              FROM case_evidence e LEFT JOIN users u ON u.id = e.user_id
              WHERE e.case_id = $1 ORDER BY e.id",
@@ -44,6 +46,8 @@ impl Store {
                 kind: r.try_get("kind")?,
                 name: r.try_get("name")?,
                 source: r.try_get("source")?,
+                spec: r.try_get("spec")?,
+                quantity: r.try_get("quantity")?,
                 collected_on: r.try_get("collected_on")?,
                 collected_by: r.try_get("collected_by")?,
                 file_name: r.try_get("file_name")?,
@@ -88,14 +92,16 @@ impl Store {
             .as_ref()
             .map(|b| zhifa_ledger::hash::to_hex(&sha2::Sha256::digest(b)));
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO case_evidence (case_id, kind, name, source, collected_on, user_id,
-                file_name, file, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            "INSERT INTO case_evidence (case_id, kind, name, source, spec, quantity, collected_on,
+                user_id, file_name, file, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(case_id)
         .bind(e.kind.to_owned())
         .bind(e.name.clone())
         .bind(e.source.clone())
+        .bind(e.spec.clone())
+        .bind(e.quantity.clone())
         .bind(e.collected_on.to_string())
         .bind(actor.user_id)
         .bind(file_name.clone())

@@ -174,7 +174,7 @@ fn query(kind: &str) -> Option<&'static str> {
             "SELECT id, case_id, kind, name, step, pdf, docx, created_by, created_at FROM case_documents"
         }
         "case_evidence" => {
-            "SELECT id, case_id, kind, name, source, collected_on, user_id, file_name, file, created_at FROM case_evidence"
+            "SELECT id, case_id, kind, name, source, spec, quantity, collected_on, user_id, file_name, file, created_at FROM case_evidence"
         }
         "catalog_item_version" => {
             "SELECT id, item_id, version_no, effective_from, name, category, department, content, created_at FROM catalog_item_versions"
@@ -411,6 +411,8 @@ pub fn of_row(kind: &str, r: &AnyRow) -> Result<String, StoreError> {
                 t("kind")?,
                 t("name")?,
                 t("source")?,
+                t("spec")?,
+                t("quantity")?,
                 t("collected_on")?,
                 i("user_id")?,
                 t("file_name")?,

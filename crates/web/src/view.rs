@@ -963,6 +963,8 @@ pub struct CasePage {
 pub struct EvidenceView {
     pub kind: String,
     pub name: String,
+    /// A thing's specification and quantity ("塑料桶装 · 12 桶"), or "".
+    pub thing: String,
     pub source: String,
     pub collected_on: String,
     pub by: String,

@@ -961,6 +961,7 @@ async fn summary_fines_major_cases_and_deadlines_are_enforced(db: TestDb) {
             name: "扬尘照片".into(),
             source: "现场拍摄".into(),
             collected_on: today().to_string(),
+            ..Default::default()
         },
         None,
         today() - chrono::Duration::days(3),
@@ -1221,6 +1222,31 @@ async fn the_demo_cases_are_in_every_procedure_and_many_states(db: TestDb) {
         page.contains(r#"class="current""#),
         "current step highlighted"
     );
+    // The 查封扣押决定书 of the demo seizure lists the things seized (its 物证).
+    let seizure = cases.iter().find(|c| c.procedure == "seizure").unwrap();
+    let officer = app.login("officer").await;
+    let (s, _, body) = post(
+        &officer,
+        &app,
+        &format!("/app/cases/{}/documents", seizure.id),
+        &[("kind", "seizure-decision".into())],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let doc = app
+        .store
+        .case_documents(seizure.id)
+        .await
+        .unwrap()
+        .remove(0);
+    let (_, _, docx) = app.store.case_document_file(doc.id, true).await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(docx)).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut xml)
+        .unwrap();
+    for thing in ["散装白酒", "每桶 25 升", "12 桶", "酒提子"] {
+        assert!(xml.contains(thing), "{thing} in the 清单");
+    }
 }
 
 async fn a_template_with_an_unknown_field_is_refused_by_name(db: TestDb) {

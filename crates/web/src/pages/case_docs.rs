@@ -261,7 +261,17 @@ async fn fields(state: &AppState, file: &CaseFile, today: NaiveDate) -> Result<F
                 .collect(),
         ),
     );
-    f.insert("物品清单".into(), Value::Rows(vec![]));
+    // The things seized or kept: the case's physical evidence (物证), as registered.
+    let things = state
+        .store
+        .case_evidence(file.case.id)
+        .await?
+        .into_iter()
+        .filter(|e| e.kind == "physical")
+        .enumerate()
+        .map(|(i, e)| vec![(i + 1).to_string(), e.name, e.spec, e.quantity, e.source])
+        .collect();
+    f.insert("物品清单".into(), Value::Rows(things));
     // The party's window (陈述申辩、听证) when the case is at 事先告知.
     let window = proc
         .step("notice")

@@ -53,6 +53,8 @@ async fn read_form(mut mp: Multipart) -> Result<EvidenceForm, PageError> {
             "kind" => f.input.kind = text(),
             "name" => f.input.name = text(),
             "source" => f.input.source = text(),
+            "spec" => f.input.spec = text(),
+            "quantity" => f.input.quantity = text(),
             "collected_on" => f.input.collected_on = text(),
             "file" => {
                 f.file = Some(EvidenceFile {

@@ -956,6 +956,11 @@ async fn case_page(
                 .file_name
                 .map(|n| format!("{n}（{}）", crate::view::fmt_bytes(e.file_size)))
                 .unwrap_or_default(),
+            thing: [e.spec.as_str(), e.quantity.as_str()]
+                .into_iter()
+                .filter(|x| !x.is_empty())
+                .collect::<Vec<_>>()
+                .join(" · "),
             name: e.name,
             source: e.source,
             collected_on: e.collected_on,
