@@ -992,3 +992,21 @@ pub struct IssuedView {
     pub at: String,
     pub sha256: String,
 }
+
+/// One procedure's case number pattern on the administration page.
+pub struct CaseNumberRow {
+    pub code: String,
+    pub name: String,
+    pub pattern: String,
+    pub example: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/case_numbers.html")]
+pub struct CaseNumbersPage {
+    pub chrome: Chrome,
+    pub ctx: AgencyContext,
+    pub rows: Vec<CaseNumberRow>,
+    pub errors: FieldErrors,
+    pub saved: Option<String>,
+}

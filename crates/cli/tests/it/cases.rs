@@ -25,7 +25,61 @@ on_both_backends!(
     case_numbers_have_no_gaps_or_duplicates_under_concurrency,
     summary_fines_major_cases_and_deadlines_are_enforced,
     the_demo_cases_are_in_every_procedure_and_many_states,
+    an_administrator_sets_how_cases_are_numbered,
 );
+
+/// The numbering pattern of a procedure is set on its page; a pattern without {年} or {号}
+/// is refused and changes nothing; a case opened afterwards takes the new pattern.
+async fn an_administrator_sets_how_cases_are_numbered(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let admin = app.login("admin").await;
+    let page = admin
+        .get(app.url("/app/admin/case-numbers"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("朱堂综执罚〔{年}〕{号}号"), "{page}");
+    let token = csrf(&page);
+    let save = |pattern: &str| {
+        let form = vec![
+            ("csrf_token", token.clone()),
+            ("procedure", "inspection".to_owned()),
+            ("pattern", pattern.to_owned()),
+        ];
+        let admin = admin.clone();
+        let url = app.url("/app/admin/case-numbers");
+        async move {
+            let r = admin.post(url).form(&form).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (s, body) = save("朱堂检〔2026〕号").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body.contains("{年}"), "{body}");
+    let (s, body) = save("朱堂综执检字〔{年}〕第{号}号").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.contains("已保存"));
+    let procs = zhifa_domain::procedure::all();
+    let inspection = procs.iter().find(|p| p.code == "inspection").unwrap();
+    let p = app
+        .store
+        .case_number_pattern(app.agency_id().await, inspection)
+        .await
+        .unwrap();
+    assert_eq!(p.as_str(), "朱堂综执检字〔{年}〕第{号}号");
+    // Officers do not keep the numbering.
+    let officer = app.login("officer").await;
+    let r = officer
+        .get(app.url("/app/admin/case-numbers"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(app.store.verify(&[]).await.unwrap().ok());
+}
 
 fn today() -> NaiveDate {
     zhifa_store::today_beijing()

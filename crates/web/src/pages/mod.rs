@@ -1,6 +1,7 @@
 //! Server-rendered pages: portal, login, workbench, administration.
 
 mod admin_calendar;
+mod admin_case_numbers;
 mod admin_catalog;
 mod admin_org;
 mod admin_users;
@@ -43,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin_catalog::router())
         .merge(lists::router())
         .merge(admin_calendar::router())
+        .merge(admin_case_numbers::router())
         .merge(procedures::router())
         .merge(cases::router())
         .merge(case_docs::router())
@@ -113,6 +115,7 @@ pub fn app_chrome(user: &CurrentUser, active: &str) -> Chrome {
         nav.push(("/app/admin/lists/major-review".into(), "法制审核目录"));
         nav.push(("/app/admin/lists/av-records".into(), "音像记录清单"));
         nav.push(("/app/admin/calendar".into(), "工作日历"));
+        nav.push(("/app/admin/case-numbers".into(), "案件编号"));
     }
     if p.can(Capability::ManageAccounts) {
         nav.push(("/app/admin/users".into(), "账号与角色"));
