@@ -123,6 +123,17 @@ async fn transitions(dir: &std::path::Path, n: usize) {
                 .unwrap();
         }
     };
+    // What an act's reads cost alone: the case file (four queries at once).
+    let t = Instant::now();
+    for &id in &ids {
+        store.case_file(id).await.unwrap();
+    }
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "reads: {n} case files in {s:.2} s = {:.0}/s ({:.0} µs each)",
+        n as f64 / s,
+        s * 1e6 / n as f64
+    );
     // One after another: 随机抽取 → 现场检查.
     let t = Instant::now();
     for &id in &ids {

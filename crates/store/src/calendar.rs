@@ -52,14 +52,19 @@ impl Store {
     /// again only when the stored years changed (one small query tells), since every act
     /// on a case and every deadline shown asks for it.
     pub async fn calendar(&self) -> Result<std::sync::Arc<Calendar>, StoreError> {
-        let stamp: (i64, i64) = {
-            let r = sqlx::query(
-                "SELECT COUNT(*) AS n, COALESCE(MAX(updated_at), 0) AS at FROM calendar_years",
-            )
+        let r = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CALENDAR_STAMP}")))
             .fetch_one(&self.pool)
             .await?;
-            (r.try_get("n")?, r.try_get("at")?)
-        };
+        self.calendar_at((r.try_get("cal_n")?, r.try_get("cal_at")?))
+            .await
+    }
+
+    /// The calendar for a stamp read with other data (`CALENDAR_STAMP` in the same
+    /// query spares a round trip): the cached one while the stamp matches.
+    pub(crate) async fn calendar_at(
+        &self,
+        stamp: Stamp,
+    ) -> Result<std::sync::Arc<Calendar>, StoreError> {
         if let Some((s, c)) = self.calendar_cache.0.lock().expect("not poisoned").as_ref()
             && *s == stamp
         {
@@ -75,12 +80,16 @@ impl Store {
     }
 }
 
+/// Columns telling whether the stored years changed: how many, and the latest change.
+pub(crate) const CALENDAR_STAMP: &str = "(SELECT COUNT(*) FROM calendar_years) AS cal_n,
+    (SELECT COALESCE(MAX(updated_at), 0) FROM calendar_years) AS cal_at";
+
 /// The last calendar built, with the stamp (count, latest change) of the stored years.
 #[derive(Default, Debug)]
 pub struct CalendarCache(std::sync::Mutex<Option<(Stamp, std::sync::Arc<Calendar>)>>);
 
 /// How many years are stored and when the last one changed.
-type Stamp = (i64, i64);
+pub(crate) type Stamp = (i64, i64);
 
 /// The shipped years with `extra` laid over them (a stored year replaces a shipped one).
 pub fn merged(extra: impl IntoIterator<Item = YearData>) -> Result<Calendar, CalendarDataError> {

@@ -89,6 +89,9 @@ pub struct CaseFile {
     pub parties: Vec<Party>,
     pub officers: Vec<CaseOfficer>,
     pub events: Vec<CaseEvent>,
+    /// The calendar's stamp, read with the case (an act needs both).
+    #[serde(skip)]
+    calendar_stamp: crate::calendar::Stamp,
 }
 
 fn day_of(s: &str) -> Result<NaiveDate, StoreError> {
@@ -169,6 +172,161 @@ const CASE_COLS: &str = "c.id, c.agency_id, c.department_id, d.name AS departmen
     c.number, c.item_id, c.cause, c.step, c.entered_on, c.opened_on, c.closed_on, c.due_on,
     c.penalty, c.major, c.window_waived, c.version, c.updated_at";
 const CASE_FROM: &str = "cases c JOIN departments d ON d.id = c.department_id";
+
+/// The case row with the calendar's stamp (an act needs both; one query).
+async fn read_case_row<'e, E>(
+    e: E,
+    id: i64,
+) -> Result<(CaseRow, crate::calendar::Stamp), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CASE_COLS}, {} FROM {CASE_FROM} WHERE c.id = $1",
+        crate::calendar::CALENDAR_STAMP
+    )))
+    .bind(id)
+    .fetch_optional(e)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    Ok((case_row(&r)?, (r.try_get("cal_n")?, r.try_get("cal_at")?)))
+}
+
+async fn read_parties<'e, E>(e: E, id: i64) -> Result<Vec<Party>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "SELECT id, kind, name, id_code, address FROM case_parties WHERE case_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(e)
+    .await?
+    .iter()
+    .map(|r| {
+        let kind: String = r.try_get("kind")?;
+        Ok(Party {
+            id: r.try_get("id")?,
+            kind: party_kind_from_code(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("party kind {kind}")))?,
+            name: r.try_get("name")?,
+            id_code: r.try_get("id_code")?,
+            address: r.try_get("address")?,
+        })
+    })
+    .collect()
+}
+
+async fn read_officers<'e, E>(e: E, id: i64) -> Result<Vec<CaseOfficer>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "SELECT o.id, o.person_id, p.name, o.declared_on, o.version FROM case_officers o
+         JOIN people p ON p.id = o.person_id WHERE o.case_id = $1 ORDER BY o.id",
+    )
+    .bind(id)
+    .fetch_all(e)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(CaseOfficer {
+            id: r.try_get("id")?,
+            person_id: r.try_get("person_id")?,
+            name: r.try_get("name")?,
+            declared_on: r.try_get("declared_on")?,
+            version: r.try_get("version")?,
+        })
+    })
+    .collect()
+}
+
+async fn read_events<'e, E>(e: E, id: i64) -> Result<Vec<CaseEvent>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "SELECT e.id, e.kind, e.step, e.to_step, e.on_day, u.display_name AS user_name,
+            e.detail, e.created_at
+         FROM case_events e LEFT JOIN users u ON u.id = e.user_id
+         WHERE e.case_id = $1 ORDER BY e.id",
+    )
+    .bind(id)
+    .fetch_all(e)
+    .await?
+    .iter()
+    .map(|r| {
+        let detail: String = r.try_get("detail")?;
+        Ok(CaseEvent {
+            id: r.try_get("id")?,
+            kind: r.try_get("kind")?,
+            step: r.try_get("step")?,
+            to_step: r.try_get("to_step")?,
+            on_day: r.try_get("on_day")?,
+            user_name: r.try_get("user_name")?,
+            detail: serde_json::from_str(&detail)
+                .map_err(|e| StoreError::Corrupt(format!("case event: {e}")))?,
+            created_at: r.try_get("created_at")?,
+        })
+    })
+    .collect()
+}
+
+/// Each person's name and enforcement credentials (number and validity), for the 持证上岗
+/// check: one query for all of them. A person who does not exist is refused.
+type OfficerCredentials =
+    BTreeMap<i64, (String, Vec<(String, zhifa_domain::credential::Validity)>)>;
+
+async fn read_officer_credentials<'e, E>(
+    e: E,
+    people: &[i64],
+) -> Result<OfficerCredentials, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let mut out = OfficerCredentials::new();
+    if people.is_empty() {
+        return Ok(out);
+    }
+    // Ids are integers: inlined, so one statement serves any number of people.
+    let ids: Vec<String> = people.iter().map(i64::to_string).collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT p.id, p.name, c.number, c.valid_from, c.valid_to, c.status
+         FROM people p LEFT JOIN credentials c ON c.person_id = p.id AND c.kind = '{}'
+         WHERE p.id IN ({}) ORDER BY p.id, c.id",
+        CredentialKind::Enforcement.code(),
+        ids.join(", ")
+    )))
+    .fetch_all(e)
+    .await?;
+    for r in &rows {
+        let entry = out
+            .entry(r.try_get::<i64, _>("id")?)
+            .or_insert_with(|| (String::new(), Vec::new()));
+        entry.0 = r.try_get("name")?;
+        if let Some(number) = r.try_get::<Option<String>, _>("number")? {
+            let status: String = r.try_get("status")?;
+            let valid = |c: &str| -> Result<Option<NaiveDate>, StoreError> {
+                Ok(parse_date(&r.try_get::<String, _>(c)?))
+            };
+            entry.1.push((
+                number,
+                zhifa_domain::credential::Validity {
+                    status: zhifa_domain::credential::StoredStatus::from_code(&status).ok_or_else(
+                        || StoreError::Corrupt(format!("credential status {status}")),
+                    )?,
+                    // Dates that do not parse count as never valid (changed behind zhifa's back).
+                    valid_from: valid("valid_from")?.unwrap_or(NaiveDate::MAX),
+                    valid_to: valid("valid_to")?.unwrap_or(NaiveDate::MIN),
+                },
+            ));
+        }
+    }
+    if people.iter().any(|p| !out.contains_key(p)) {
+        return Err(StoreError::field("officers", "所选执法人员不存在"));
+    }
+    Ok(out)
+}
 
 fn case_row(r: &AnyRow) -> Result<CaseRow, StoreError> {
     let penalty: String = r.try_get("penalty")?;
@@ -334,92 +492,20 @@ fn today() -> NaiveDate {
 
 impl Store {
     /// A case with its parties, officers and events: four reads, run at once on the
-    /// pool's connections (every act reads the case first).
+    /// pool's connections.
     pub async fn case_file(&self, id: i64) -> Result<CaseFile, StoreError> {
-        let case = async {
-            let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {CASE_COLS} FROM {CASE_FROM} WHERE c.id = $1"
-            )))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-            case_row(&r)
-        };
-        let parties = async {
-            sqlx::query(
-                "SELECT id, kind, name, id_code, address FROM case_parties WHERE case_id = $1 ORDER BY id",
-            )
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                let kind: String = r.try_get("kind")?;
-                Ok(Party {
-                    id: r.try_get("id")?,
-                    kind: party_kind_from_code(&kind)
-                        .ok_or_else(|| StoreError::Corrupt(format!("party kind {kind}")))?,
-                    name: r.try_get("name")?,
-                    id_code: r.try_get("id_code")?,
-                    address: r.try_get("address")?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()
-        };
-        let officers = async {
-            sqlx::query(
-                "SELECT o.id, o.person_id, p.name, o.declared_on, o.version FROM case_officers o
-                 JOIN people p ON p.id = o.person_id WHERE o.case_id = $1 ORDER BY o.id",
-            )
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(CaseOfficer {
-                    id: r.try_get("id")?,
-                    person_id: r.try_get("person_id")?,
-                    name: r.try_get("name")?,
-                    declared_on: r.try_get("declared_on")?,
-                    version: r.try_get("version")?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()
-        };
-        let events = async {
-            sqlx::query(
-                "SELECT e.id, e.kind, e.step, e.to_step, e.on_day, u.display_name AS user_name,
-                    e.detail, e.created_at
-                 FROM case_events e LEFT JOIN users u ON u.id = e.user_id
-                 WHERE e.case_id = $1 ORDER BY e.id",
-            )
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                let detail: String = r.try_get("detail")?;
-                Ok(CaseEvent {
-                    id: r.try_get("id")?,
-                    kind: r.try_get("kind")?,
-                    step: r.try_get("step")?,
-                    to_step: r.try_get("to_step")?,
-                    on_day: r.try_get("on_day")?,
-                    user_name: r.try_get("user_name")?,
-                    detail: serde_json::from_str(&detail)
-                        .map_err(|e| StoreError::Corrupt(format!("case event: {e}")))?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()
-        };
-        let (case, parties, officers, events) = tokio::try_join!(case, parties, officers, events)?;
+        let ((case, calendar_stamp), parties, officers, events) = tokio::try_join!(
+            read_case_row(&self.pool, id),
+            read_parties(&self.pool, id),
+            read_officers(&self.pool, id),
+            read_events(&self.pool, id)
+        )?;
         Ok(CaseFile {
             case,
             parties,
             officers,
             events,
+            calendar_stamp,
         })
     }
 
@@ -585,35 +671,6 @@ impl Store {
         }
     }
 
-    /// The enforcement credentials of people, for the 持证上岗 check.
-    async fn officer_credentials(
-        &self,
-        people: &[i64],
-    ) -> Result<
-        BTreeMap<i64, (String, Vec<(String, zhifa_domain::credential::Validity)>)>,
-        StoreError,
-    > {
-        let mut out = BTreeMap::new();
-        for &p in people {
-            let name: Option<String> = sqlx::query_scalar("SELECT name FROM people WHERE id = $1")
-                .bind(p)
-                .fetch_optional(&self.pool)
-                .await?;
-            let Some(name) = name else {
-                return Err(StoreError::field("officers", "所选执法人员不存在"));
-            };
-            let creds = self
-                .credentials_of_person(p)
-                .await?
-                .into_iter()
-                .filter(|c| c.kind == CredentialKind::Enforcement)
-                .map(|c| (c.number.clone(), c.validity()))
-                .collect();
-            out.insert(p, (name, creds));
-        }
-        Ok(out)
-    }
-
     /// 立案: checks the input against the agency's records, numbers the case and records
     /// it with its parties and officers. Returns the case's id and number.
     pub async fn open_case(
@@ -688,7 +745,7 @@ impl Store {
         } else {
             // Only people of the agency are looked up (names and credentials of another
             // agency's staff never appear in a message).
-            let creds = self.officer_credentials(&officers).await?;
+            let creds = read_officer_credentials(&self.pool, &officers).await?;
             for (name, list) in creds.values() {
                 if let Err(err) = check_assignable(name, list, c.opened_on) {
                     e.add("officers", err.to_string());
@@ -787,26 +844,35 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// The case as the user's form saw it: `Stale` when it has changed since.
-    async fn case_file_at(&self, id: i64, version: i64) -> Result<CaseFile, StoreError> {
-        let file = self.case_file(id).await?;
+    /// Starts an act: the write transaction, and the case read inside it as the user's
+    /// form saw it (`Stale` when it has changed since). Deciding on what the transaction
+    /// itself read leaves no gap between the check and the write, and on SQLite reads the
+    /// writer's own, warm page cache.
+    async fn begin_act(
+        &self,
+        actor: &CaseActor,
+        id: i64,
+        version: i64,
+    ) -> Result<(WriteTx, CaseFile), StoreError> {
+        let mut tx = self.write(Actor::User(actor.user_id)).await?;
+        let file = tx.case_file(id).await?;
         if file.case.version != version {
             return Err(StoreError::Stale);
         }
-        Ok(file)
+        Ok((tx, file))
     }
 
-    /// Writes an act: the case's new state (if still at `version`) and its event, two
-    /// entries of the agency's log, in one transaction.
-    async fn write_act(
+    /// Finishes an act: the case's new state (if still at `version`) and its event, two
+    /// entries of the agency's log, committed with what the transaction already holds.
+    async fn finish_act(
         &self,
+        mut tx: WriteTx,
         actor: &CaseActor,
         case: &CaseRow,
         version: i64,
         update: &CaseUpdate,
         event: Event<'_>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write(Actor::User(actor.user_id)).await?;
         tx.update_case(case.agency_id, case.id, version, update)
             .await?;
         tx.insert_event(
@@ -833,7 +899,8 @@ impl Store {
         version: i64,
         a: &Advance,
     ) -> Result<(), StoreError> {
-        let (file, calendar) = tokio::try_join!(self.case_file_at(id, version), self.calendar())?;
+        let (mut tx, file) = self.begin_act(actor, id, version).await?;
+        let calendar = self.calendar_at(file.calendar_stamp).await?;
         let proc = file.procedure()?;
         let state = file.state()?;
         let step = proc
@@ -849,7 +916,7 @@ impl Store {
             ));
         }
         let officers = if step.investigative {
-            let creds = self.officer_credentials(&a.officers).await?;
+            let creds = read_officer_credentials(tx.conn(), &a.officers).await?;
             creds
                 .into_iter()
                 .map(|(person_id, (name, credentials))| {
@@ -905,7 +972,8 @@ impl Store {
         let mut present = a.officers.clone();
         present.sort_unstable();
         present.dedup();
-        self.write_act(
+        self.finish_act(
+            tx,
             actor,
             &file.case,
             version,
@@ -944,7 +1012,7 @@ impl Store {
         on: NaiveDate,
         input: &PenaltyInput,
     ) -> Result<DiscretionFit, StoreError> {
-        let file = self.case_file_at(id, version).await?;
+        let (tx, file) = self.begin_act(actor, id, version).await?;
         let proc = file.procedure()?;
         let state = file.state()?;
         if state.closed {
@@ -1013,14 +1081,15 @@ impl Store {
                 }
             }
         }
-        let calendar = self.calendar().await?;
+        let calendar = self.calendar_at(file.calendar_stamp).await?;
         let due = next_deadline(&calendar, proc, &state).and_then(|(_, d)| d.date());
         let detail = json!({
             "penalty": penalty,
             "outside_discretion": match &fit { DiscretionFit::Outside(w) => w.as_str(), DiscretionFit::Within => "" },
             "major": major,
         });
-        self.write_act(
+        self.finish_act(
+            tx,
             actor,
             &file.case,
             version,
@@ -1053,7 +1122,7 @@ impl Store {
         version: i64,
         r: &Record,
     ) -> Result<(), StoreError> {
-        let file = self.case_file_at(id, version).await?;
+        let (tx, file) = self.begin_act(actor, id, version).await?;
         let proc = file.procedure()?;
         let mut state = file.state()?;
         if state.closed {
@@ -1062,7 +1131,7 @@ impl Store {
         let step = proc
             .step(&state.step)
             .ok_or_else(|| StoreError::Corrupt(format!("step {}", state.step)))?;
-        let calendar = self.calendar().await?;
+        let calendar = self.calendar_at(file.calendar_stamp).await?;
         let on = match r {
             Record::Waiver { day, .. }
             | Record::Extension { day, .. }
@@ -1180,7 +1249,8 @@ impl Store {
             }
         };
         let due = next_deadline(&calendar, proc, &state).and_then(|(_, d)| d.date());
-        self.write_act(
+        self.finish_act(
+            tx,
             actor,
             &file.case,
             version,
@@ -1297,7 +1367,7 @@ impl Store {
         day: NaiveDate,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let file = self.case_file_at(id, version).await?;
+        let (tx, file) = self.begin_act(actor, id, version).await?;
         let proc = file.procedure()?;
         let state = file.state()?;
         let closed_on = file.case.closed_on.as_deref().map(day_of).transpose()?;
@@ -1307,9 +1377,10 @@ impl Store {
         after.closed = false;
         after.completed.remove(&state.step);
         after.entered_on = day;
-        let calendar = self.calendar().await?;
+        let calendar = self.calendar_at(file.calendar_stamp).await?;
         let due = next_deadline(&calendar, proc, &after).and_then(|(_, d)| d.date());
-        self.write_act(
+        self.finish_act(
+            tx,
             actor,
             &file.case,
             version,
@@ -1358,6 +1429,22 @@ struct CaseUpdate {
 }
 
 impl WriteTx {
+    /// A case as this transaction sees it (the same four reads, one after another on the
+    /// transaction's connection).
+    pub(crate) async fn case_file(&mut self, id: i64) -> Result<CaseFile, StoreError> {
+        let (case, calendar_stamp) = read_case_row(self.conn(), id).await?;
+        let parties = read_parties(self.conn(), id).await?;
+        let officers = read_officers(self.conn(), id).await?;
+        let events = read_events(self.conn(), id).await?;
+        Ok(CaseFile {
+            case,
+            parties,
+            officers,
+            events,
+            calendar_stamp,
+        })
+    }
+
     /// Sets how an agency numbers the cases of a procedure.
     pub async fn set_case_number_pattern(
         &mut self,

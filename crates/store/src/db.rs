@@ -30,6 +30,8 @@ pub struct Store {
     pub(crate) node_cache: std::sync::Arc<crate::ledger::NodeCache>,
     /// Each log's frontier after this process's last append (spares a read per write).
     pub(crate) frontiers: std::sync::Arc<crate::ledger::FrontierCache>,
+    /// SQLite: whose turn it is to write (see `Store::write`).
+    pub(crate) write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// The working-day calendar, rebuilt only when the stored years change (`calendar.rs`).
     pub(crate) calendar_cache: std::sync::Arc<crate::calendar::CalendarCache>,
     /// The SQLite database file, for verification's direct reads (`None` on PostgreSQL).
@@ -97,7 +99,11 @@ impl Store {
             .max_connections(match backend {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
-            });
+            })
+            // A pooled SQLite connection is an open file: it cannot go stale the way a
+            // network connection can, and the ping before each use would be one more
+            // round trip to the driver's worker thread per statement.
+            .test_before_acquire(backend == Backend::Postgres);
         let options = if backend == Backend::Sqlite {
             options.after_connect(|conn, _meta| {
                 Box::pin(async move {
@@ -122,6 +128,7 @@ impl Store {
             backend,
             node_cache: Default::default(),
             frontiers: Default::default(),
+            write_turn: Default::default(),
             calendar_cache: Default::default(),
             sqlite_file: match backend {
                 Backend::Sqlite => sqlite_file(url),

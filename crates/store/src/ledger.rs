@@ -216,6 +216,39 @@ async fn insert_many(
     Ok(())
 }
 
+/// One multi-row INSERT of SQLite literals (see `append`).
+fn sqlite_insert(table_and_columns: &str, rows: &[Vec<Value>]) -> String {
+    let mut sql = format!("INSERT INTO {table_and_columns} VALUES ");
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for (j, v) in row.iter().enumerate() {
+            if j > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&v.sqlite_literal());
+        }
+        sql.push(')');
+    }
+    sql.push(';');
+    sql
+}
+
+impl Value {
+    fn sqlite_literal(&self) -> String {
+        match self {
+            Value::Int(i) | Value::OptInt(Some(i)) => i.to_string(),
+            Value::OptInt(None) | Value::OptBytes(None) => "NULL".into(),
+            Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
+            Value::Bytes(b) | Value::OptBytes(Some(b)) => {
+                format!("X'{}'", zhifa_ledger::hash::to_hex(b))
+            }
+        }
+    }
+}
+
 enum Value {
     Int(i64),
     OptInt(Option<i64>),
@@ -339,37 +372,50 @@ pub(crate) async fn append(
             ]);
             ids.push((i, (log_id, seq)));
         }
-        insert_many(
-            conn,
-            backend,
-            "ledger_entries (log_id, seq, entry, mac)",
-            4,
-            entries,
-        )
-        .await?;
-        insert_many(
-            conn,
-            backend,
-            "journal (log_id, seq, agency_id, at, actor, action, subject_kind, subject_id, snapshot, payload, salt)",
-            11,
-            journal,
-        )
-        .await?;
-        insert_many(
-            conn,
-            backend,
-            "ledger_nodes (log_id, level, idx, hash)",
-            4,
-            nodes,
-        )
-        .await?;
         let root = range.root(head.alg);
-        sqlx::query("UPDATE ledger_logs SET size = $1, root = $2 WHERE log_id = $3")
-            .bind(range.size() as i64)
-            .bind(root.to_vec())
-            .bind(log_id)
-            .execute(&mut *conn)
-            .await?;
+        let writes = [
+            ("ledger_entries (log_id, seq, entry, mac)", 4, entries),
+            (
+                "journal (log_id, seq, agency_id, at, actor, action, subject_kind, subject_id, snapshot, payload, salt)",
+                11,
+                journal,
+            ),
+            ("ledger_nodes (log_id, level, idx, hash)", 4, nodes),
+        ];
+        match backend {
+            // Each statement through sqlx's SQLite driver is a round trip to its worker
+            // thread, and those wake-ups, not SQLite, are most of an append's time: the
+            // rows and the head go as one script of literals (values are integers, our
+            // hashes and bytes as X'..', and text with quotes doubled — SQLite's grammar
+            // has no other escape).
+            Backend::Sqlite if writes.iter().all(|(_, _, rows)| rows.len() <= 64) => {
+                let mut script = String::new();
+                for (table, _, rows) in &writes {
+                    if !rows.is_empty() {
+                        script.push_str(&sqlite_insert(table, rows));
+                    }
+                }
+                script.push_str(&format!(
+                    "UPDATE ledger_logs SET size = {}, root = X'{}' WHERE log_id = {log_id};",
+                    range.size(),
+                    zhifa_ledger::hash::to_hex(&root)
+                ));
+                sqlx::raw_sql(AssertSqlSafe(script))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            _ => {
+                for (table, width, rows) in writes {
+                    insert_many(conn, backend, table, width, rows).await?;
+                }
+                sqlx::query("UPDATE ledger_logs SET size = $1, root = $2 WHERE log_id = $3")
+                    .bind(range.size() as i64)
+                    .bind(root.to_vec())
+                    .bind(log_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
         frontiers.put(log_id, range.size(), root, range.frontier());
     }
     ids.sort_by_key(|(i, _)| *i);

@@ -50,6 +50,9 @@ pub(crate) struct Pending {
 /// One transaction that changes state and records why.
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
+    /// SQLite: this process's turn to write, held until the transaction ends (declared
+    /// after `tx`, so it is released after the rollback or commit).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     backend: Backend,
     actor: Actor,
     now: i64,
@@ -61,13 +64,21 @@ pub struct WriteTx {
 impl Store {
     /// Starts a write. On SQLite the transaction takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so concurrent writers queue instead of failing on upgrade.
+    ///
+    /// SQLite has one writer at a time; the writers of this process queue for their turn
+    /// here, before taking a connection, rather than in SQLite's busy handler (which
+    /// sleeps, and would hold a pooled connection while it waits).
     pub async fn write(&self, actor: Actor) -> Result<WriteTx, StoreError> {
-        let tx = match self.backend() {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+        let (tx, turn) = match self.backend() {
+            Backend::Sqlite => {
+                let turn = self.write_turn.clone().lock_owned().await;
+                (self.pool.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+            }
+            Backend::Postgres => (self.pool.begin().await?, None),
         };
         Ok(WriteTx {
             tx,
+            _turn: turn,
             backend: self.backend(),
             actor,
             now: now_ms(),

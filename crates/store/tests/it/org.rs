@@ -198,6 +198,14 @@ async fn strings_are_stored_literally(db: TestDb) {
     tx.commit().await.unwrap();
     assert_eq!(s.agency(a).await.unwrap().name, nasty);
     assert_eq!(s.list_agencies().await.unwrap().len(), 1);
+    // The log's copy too (on SQLite the entries go as one script of literals), byte for
+    // byte: its commitment verifies.
+    let journal = s
+        .journal_for_subject("agency", &a.to_string())
+        .await
+        .unwrap();
+    assert!(journal[0].payload.as_deref().unwrap().contains(nasty));
+    assert!(s.verify(&[]).await.unwrap().ok());
 }
 
 async fn migrate_twice_is_a_no_op(db: TestDb) {
