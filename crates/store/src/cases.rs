@@ -1766,6 +1766,7 @@ impl Store {
         case_id: i64,
         kind: &str,
         name: &str,
+        on: NaiveDate,
         pdf: &[u8],
         docx: &[u8],
     ) -> Result<i64, StoreError> {
@@ -1801,7 +1802,7 @@ impl Store {
             "document",
             &file.case.step,
             None,
-            today(),
+            on,
             actor.user_id,
             json!({
                 "document": id,

@@ -22,6 +22,7 @@ mod session;
 mod view;
 
 pub use config::WebConfig;
+pub use pages::case_docs::issue_case_document;
 
 use axum::Router;
 use std::sync::Arc;

@@ -1301,6 +1301,18 @@ async fn the_demo_cases_are_in_every_procedure_and_many_states(db: TestDb) {
     for thing in ["散装白酒", "每桶 25 升", "12 桶", "酒提子"] {
         assert!(xml.contains(thing), "{thing} in the 清单");
     }
+    // The demo's archived penalty case carries its documents, and its 卷宗 verifies.
+    let archived = cases
+        .iter()
+        .find(|c| c.procedure == "penalty-ordinary" && c.closed_on.is_some())
+        .unwrap();
+    let docs = app.store.case_documents(archived.id).await.unwrap();
+    assert_eq!(docs.len(), 9, "every document of the steps taken");
+    app.store.checkpoint_all(&app.keys).await.unwrap();
+    let zip = download_archive(&officer, &app, archived.id).await;
+    assert!(archive_names(&zip).contains(&"文书/09-结案审批表.pdf".to_owned()));
+    let (ok, out) = verify_archive(&zip, None);
+    assert!(ok, "{out}");
 }
 
 async fn a_template_with_an_unknown_field_is_refused_by_name(db: TestDb) {

@@ -310,7 +310,9 @@ async fn issue(
             "kind",
             "本案当前不能出具这种文书（文书与办理步骤对应，须先办理到相应步骤）",
         ))),
-        Some(kind) => render_and_issue(&state, &actor, &file, kind).await,
+        Some(kind) => {
+            render_and_issue(&state, &actor, &file, kind, crate::view::today_beijing()).await
+        }
     };
     match result {
         Ok(()) => Ok(Redirect::to(&format!("/app/cases/{id}#h-docs")).into_response()),
@@ -321,17 +323,33 @@ async fn issue(
     }
 }
 
+/// Issues a document of `kind` (a code of `zhifa_docs::KINDS`) for a case, dated `day`, as
+/// the workbench's form does — the demo uses it to give its cases their documents.
+pub async fn issue_case_document(
+    state: &AppState,
+    actor: &zhifa_store::cases::CaseActor,
+    case_id: i64,
+    kind: &str,
+    day: NaiveDate,
+) -> Result<(), zhifa_store::StoreError> {
+    let kind = DocKind::find(kind).ok_or_else(|| {
+        zhifa_store::StoreError::Invalid(FieldErrors::single("kind", "未知的文书种类"))
+    })?;
+    let file = state.store.case_file(case_id).await?;
+    render_and_issue(state, actor, &file, kind, day).await
+}
+
 async fn render_and_issue(
     state: &AppState,
     actor: &zhifa_store::cases::CaseActor,
     file: &CaseFile,
     kind: &'static DocKind,
+    today: NaiveDate,
 ) -> Result<(), zhifa_store::StoreError> {
     let invalid = |m: String| zhifa_store::StoreError::Invalid(FieldErrors::single("kind", m));
     let template = kind
         .template(state.config.templates_dir.as_deref())
         .map_err(|e| invalid(e.to_string()))?;
-    let today = crate::view::today_beijing();
     let fields = fields(state, file, today)
         .await
         .map_err(|_| invalid("读取案件信息失败".into()))?;
@@ -348,7 +366,15 @@ async fn render_and_issue(
     .map_err(invalid)?;
     state
         .store
-        .issue_document(actor, file.case.id, kind.code, kind.name, &pdf, &docx)
+        .issue_document(
+            actor,
+            file.case.id,
+            kind.code,
+            kind.name,
+            today,
+            &pdf,
+            &docx,
+        )
         .await?;
     Ok(())
 }

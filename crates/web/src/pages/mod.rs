@@ -7,7 +7,7 @@ mod admin_org;
 mod admin_users;
 mod auth;
 mod case_archive;
-mod case_docs;
+pub(crate) mod case_docs;
 mod case_evidence;
 pub mod cases;
 mod catalog;
