@@ -271,6 +271,21 @@ fn key_store(settings: &Settings) -> anyhow::Result<Option<KeyStore>> {
         .transpose()
 }
 
+/// "通过" and exit 0, or every failure named and a non-zero exit.
+fn outcome(failures: &[String]) -> anyhow::Result<()> {
+    if failures.is_empty() {
+        println!("通过 / OK");
+        return Ok(());
+    }
+    for f in failures {
+        println!("失败 / FAILED: {f}");
+    }
+    bail!(
+        "核验未通过 / verification failed: {} problems",
+        failures.len()
+    )
+}
+
 fn verify_bundle(path: &std::path::Path, trusted: &[String]) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("无法读取日志包 / cannot read {}", path.display()))?;
@@ -281,17 +296,7 @@ fn verify_bundle(path: &std::path::Path, trusted: &[String]) -> anyhow::Result<(
         "核验日志包 / bundle {}: {} 条记录 entries, {} 个签名树头 checkpoints, {} 个瓦片 tiles",
         bundle.origin, report.entries, report.checkpoints, report.tiles
     );
-    if report.ok() {
-        println!("通过 / OK");
-        return Ok(());
-    }
-    for f in &report.failures {
-        println!("失败 / FAILED: {f}");
-    }
-    bail!(
-        "核验未通过 / verification failed: {} problems",
-        report.failures.len()
-    )
+    outcome(&report.failures)
 }
 
 /// Reads a 卷宗 ZIP: every file by name (a name twice is refused — a viewer would show
@@ -360,17 +365,7 @@ fn verify_archive(path: &std::path::Path, trusted: &[String]) -> anyhow::Result<
             report.erased, report.erased
         );
     }
-    if report.ok() {
-        println!("通过 / OK");
-        return Ok(());
-    }
-    for f in &report.failures {
-        println!("失败 / FAILED: {f}");
-    }
-    bail!(
-        "核验未通过 / verification failed: {} problems",
-        report.failures.len()
-    )
+    outcome(&report.failures)
 }
 
 async fn verify_command(settings: Settings, args: VerifyArgs) -> anyhow::Result<()> {

@@ -67,20 +67,26 @@ impl FromRequest<AppState> for UserForm {
         let user = CurrentUser::from_request_parts(&mut parts, state).await?;
         let form = FormData::new(read_body(Request::from_parts(parts, body), state).await?);
         let token = form.get("csrf_token").unwrap_or_default();
-        if !constant_time_eq(&token, &user.csrf_token) {
-            crate::access::record_refusal(
-                state,
-                Some(&user.principal),
-                "csrf.token",
-                "POST",
-                &path,
-            )
-            .await;
-            return Err(PageError::Forbidden(
-                "表单已过期或来源不可信（CSRF 校验失败），未保存任何内容。请返回、刷新页面后重试。"
-                    .into(),
-            ));
-        }
+        check_token(state, &user, &path, &token, "未保存任何内容").await?;
         Ok(UserForm { user, form })
     }
+}
+
+/// Checks a posted form's CSRF token against the session's; a mismatch is logged as a
+/// refusal and answered in Chinese, saying what was not done (`unchanged`). Forms read
+/// here pass through it; a multipart form (a file upload) calls it itself.
+pub async fn check_token(
+    state: &AppState,
+    user: &CurrentUser,
+    path: &str,
+    token: &str,
+    unchanged: &str,
+) -> Result<(), PageError> {
+    if constant_time_eq(token, &user.csrf_token) {
+        return Ok(());
+    }
+    crate::access::record_refusal(state, Some(&user.principal), "csrf.token", "POST", path).await;
+    Err(PageError::Forbidden(format!(
+        "表单已过期或来源不可信（CSRF 校验失败），{unchanged}。请返回、刷新页面后重试。"
+    )))
 }

@@ -359,20 +359,7 @@ pub(super) async fn read_checked_import_form(
     mp: Multipart,
 ) -> Result<ImportForm, PageError> {
     let form = read_import_form(mp).await?;
-    if !crate::session::constant_time_eq(&form.csrf_token, &user.csrf_token) {
-        crate::access::record_refusal(
-            state,
-            Some(&user.principal),
-            "csrf.token",
-            "POST",
-            uri.path(),
-        )
-        .await;
-        return Err(PageError::Forbidden(
-            "表单已过期或来源不可信（CSRF 校验失败），未导入任何内容。请返回、刷新页面后重试。"
-                .into(),
-        ));
-    }
+    crate::forms::check_token(state, user, uri.path(), &form.csrf_token, "未导入任何内容").await?;
     Ok(form)
 }
 

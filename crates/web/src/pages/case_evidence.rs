@@ -77,21 +77,15 @@ async fn add(
     mp: Multipart,
 ) -> Result<Response, PageError> {
     let form = read_form(mp).await?;
-    // Multipart forms bypass the urlencoded CSRF check; check the token here.
-    if !crate::session::constant_time_eq(&form.csrf_token, &user.csrf_token) {
-        crate::access::record_refusal(
-            &state,
-            Some(&user.principal),
-            "csrf.token",
-            "POST",
-            uri.path(),
-        )
-        .await;
-        return Err(PageError::Forbidden(
-            "表单已过期或来源不可信（CSRF 校验失败），未登记任何内容。请返回、刷新页面后重试。"
-                .into(),
-        ));
-    }
+    // A multipart form is not read by `UserForm`: its token is checked here.
+    crate::forms::check_token(
+        &state,
+        &user,
+        uri.path(),
+        &form.csrf_token,
+        "未登记任何内容",
+    )
+    .await?;
     let (file, actor) = acting_on(&state, &user, method, uri, id).await?;
     let opened = chrono::NaiveDate::parse_from_str(&file.case.opened_on, "%Y-%m-%d")
         .map_err(|_| PageError::Internal)?;
