@@ -1,6 +1,9 @@
 //! The fonts documents are set in: the system's Chinese fonts (the 公文 faces — 方正小标宋,
 //! 仿宋_GB2312, 黑体, 宋体 — when installed; otherwise the SIL OFL Noto CJK faces Debian ships
-//! as `fonts-noto-cjk`), plus any font files in `ZHIFA_FONT_DIR`. Read once per process.
+//! as `fonts-noto-cjk`), plus any font files in `ZHIFA_FONT_DIR`, and — last, for a machine
+//! with none of them — the font zhifa ships: Noto Serif CJK SC cut down to GB 2312
+//! (`fonts/`, OFL 1.1; a character outside GB 2312 then shows as a box). Read once per
+//! process.
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -30,6 +33,10 @@ const CJK_HINTS: &[&str] = &[
     "heiti",
     "songti",
 ];
+
+/// The family of the shipped font (named in every font list, always last).
+pub const SHIPPED_FAMILY: &str = "Noto Serif CJK SC GB2312";
+static SHIPPED: &[u8] = include_bytes!("../fonts/NotoSerifSC-GB2312.otf");
 
 pub struct FontSet {
     pub book: LazyHash<FontBook>,
@@ -91,6 +98,7 @@ fn load() -> FontSet {
             fonts.extend(Font::iter(bytes));
         }
     }
+    fonts.extend(Font::iter(Bytes::new(SHIPPED)));
     FontSet {
         book: LazyHash::new(FontBook::from_fonts(&fonts)),
         fonts,
@@ -102,4 +110,26 @@ static FONTS: LazyLock<FontSet> = LazyLock::new(load);
 
 pub fn get() -> &'static FontSet {
     &FONTS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A machine without any Chinese font still sets documents: in the shipped face.
+    #[test]
+    fn the_shipped_font_is_always_there_and_sets_chinese() {
+        let set = get();
+        assert!(set.book.families().any(|(name, _)| name == SHIPPED_FAMILY));
+        let markup = format!(
+            "#set text(font: \"{SHIPPED_FAMILY}\", fallback: false)\n朱堂乡人民政府行政处罚决定书"
+        );
+        let paged = crate::pdf::layout(markup, (2026, 11, 30)).unwrap();
+        let pdf = crate::pdf::export(&paged, "t", (2026, 11, 30)).unwrap();
+        let needle = b"NotoSerifCJKSCGB2312";
+        assert!(
+            pdf.windows(needle.len()).any(|w| w == needle),
+            "the shipped face is embedded"
+        );
+    }
 }

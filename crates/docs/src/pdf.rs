@@ -12,10 +12,12 @@ use typst::text::{Font, FontBook};
 use typst::utils::LazyHash;
 use typst::{Library, LibraryExt, World};
 
-/// The faces asked for, best first: the 公文 fonts, then the OFL Noto CJK faces.
-const TITLE_FONTS: &str = r#"("FZXiaoBiaoSong-B05S", "方正小标宋简体", "FZXiaoBiaoSong-B05", "SimHei", "黑体", "Noto Serif CJK SC", "Noto Sans CJK SC")"#;
-const BODY_FONTS: &str = r#"("FangSong_GB2312", "仿宋_GB2312", "FangSong", "仿宋", "STFangsong", "Noto Serif CJK SC", "Source Han Serif SC", "Noto Sans CJK SC")"#;
-const HEAD_FONTS: &str = r#"("SimHei", "黑体", "Noto Sans CJK SC", "Source Han Sans SC")"#;
+/// The faces asked for, best first: the 公文 fonts, then the OFL Noto CJK faces, and last
+/// the font zhifa ships (`fonts::SHIPPED_FAMILY`).
+const TITLE_FONTS: &str = r#"("FZXiaoBiaoSong-B05S", "方正小标宋简体", "FZXiaoBiaoSong-B05", "SimHei", "黑体", "Noto Serif CJK SC", "Noto Sans CJK SC", "Noto Serif CJK SC GB2312")"#;
+const BODY_FONTS: &str = r#"("FangSong_GB2312", "仿宋_GB2312", "FangSong", "仿宋", "STFangsong", "Noto Serif CJK SC", "Source Han Serif SC", "Noto Sans CJK SC", "Noto Serif CJK SC GB2312")"#;
+const HEAD_FONTS: &str =
+    r#"("SimHei", "黑体", "Noto Sans CJK SC", "Source Han Sans SC", "Noto Serif CJK SC GB2312")"#;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PdfError {
