@@ -300,6 +300,24 @@ async fn a_browser_logs_in_and_sees_the_workbench_on_desktop_and_phone() {
             c.screenshot().await.unwrap(),
         )
         .unwrap();
+        // The case numbering patterns, one form per procedure.
+        c.goto(&app.url("/app/admin/case-numbers")).await.unwrap();
+        let overflow = c
+            .execute(
+                "return document.documentElement.scrollWidth - window.innerWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "{tag}: case numbers page too wide"
+        );
+        std::fs::write(
+            shots.join(format!("admin-case-numbers-{tag}.png")),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
         c.close().await.unwrap();
     }
 }
@@ -653,6 +671,31 @@ async fn an_officer_pair_takes_a_penalty_case_from_filing_to_archive_in_a_browse
             assert!(text.contains("本案办结"), "{text}");
             std::fs::write(
                 shots.join("case-closed-phone.png"),
+                c.screenshot().await.unwrap(),
+            )
+            .unwrap();
+            // An open case's evidence form, on the phone.
+            let open = cases
+                .iter()
+                .find(|x| x.closed_on.is_none() && x.id != id)
+                .unwrap();
+            switch_user(&c, &app, "officer").await;
+            c.goto(&app.url(&format!("/app/cases/{}#h-evidence", open.id)))
+                .await
+                .unwrap();
+            let overflow = c
+                .execute(
+                    "return document.documentElement.scrollWidth - window.innerWidth;",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert!(
+                overflow.as_i64().unwrap() <= 0,
+                "phone: evidence form too wide"
+            );
+            std::fs::write(
+                shots.join("case-evidence-phone.png"),
                 c.screenshot().await.unwrap(),
             )
             .unwrap();
