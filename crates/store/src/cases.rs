@@ -372,7 +372,8 @@ pub struct CaseFilter {
     /// Cases this person is an officer of.
     pub officer: Option<i64>,
     pub procedure: Option<String>,
-    /// Words in the number or the cause.
+    /// Words, each in the number, the cause, or a party's name or identifier (all must
+    /// match).
     pub q: Option<String>,
 }
 
@@ -568,10 +569,19 @@ impl Store {
             let p = bind(Bind::Text(code.clone()), &mut binds);
             cond.push(format!("c.procedure = {p}"));
         }
-        if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            let p = bind(Bind::Text(crate::catalog::like(q)), &mut binds);
+        // At most five words, each somewhere in the case: 案号, 案由, or a party (name,
+        // 身份证号 or 统一社会信用代码 — officers look a case up by who it is about).
+        let words =
+            f.q.as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+                .take(5);
+        for w in words {
+            let p = bind(Bind::Text(crate::catalog::like(w)), &mut binds);
             cond.push(format!(
-                "(c.number LIKE {p} ESCAPE '\\' OR c.cause LIKE {p} ESCAPE '\\')"
+                "(c.number LIKE {p} ESCAPE '\\' OR c.cause LIKE {p} ESCAPE '\\'
+                  OR EXISTS (SELECT 1 FROM case_parties s WHERE s.case_id = c.id
+                     AND (s.name LIKE {p} ESCAPE '\\' OR s.id_code LIKE {p} ESCAPE '\\')))"
             ));
         }
         let wh = cond.join(" AND ");

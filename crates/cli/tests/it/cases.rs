@@ -1252,6 +1252,23 @@ async fn the_demo_cases_are_in_every_procedure_and_many_states(db: TestDb) {
         .await
         .unwrap();
     assert!(overdue_page.contains("已逾期"));
+    // Words find a case by its number, its cause or its party; every word must match.
+    let found = |q: &str| {
+        let store = app.store.clone();
+        let q = q.to_owned();
+        async move {
+            let f = zhifa_store::cases::CaseFilter {
+                q: Some(q),
+                ..Default::default()
+            };
+            store.list_cases(a, &f, 50, 0).await.unwrap().1
+        }
+    };
+    assert_eq!(found("张某").await, 1, "by the party's name");
+    assert_eq!(found("秸秆 张某").await, 1);
+    assert_eq!(found("秸秆 刘某").await, 0);
+    assert_eq!(found("411521197506220034").await, 1, "by an ID number");
+    assert_eq!(found("50%_").await, 0, "pattern characters are literal");
     // Unknown and foreign ids are a Chinese 404.
     for path in ["/app/cases/999999", "/app/cases/abc"] {
         let r = c.get(app.url(path)).send().await.unwrap();
