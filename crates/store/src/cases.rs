@@ -570,7 +570,8 @@ impl Store {
             cond.push(format!("c.procedure = {p}"));
         }
         // At most five words, each somewhere in the case: 案号, 案由, or a party (name,
-        // 身份证号 or 统一社会信用代码 — officers look a case up by who it is about).
+        // 身份证号 or 统一社会信用代码 — officers look a case up by who it is about). The
+        // parties' match is one uncorrelated subquery (evaluated once), not one per case.
         let words =
             f.q.as_deref()
                 .unwrap_or_default()
@@ -580,8 +581,8 @@ impl Store {
             let p = bind(Bind::Text(crate::catalog::like(w)), &mut binds);
             cond.push(format!(
                 "(c.number LIKE {p} ESCAPE '\\' OR c.cause LIKE {p} ESCAPE '\\'
-                  OR EXISTS (SELECT 1 FROM case_parties s WHERE s.case_id = c.id
-                     AND (s.name LIKE {p} ESCAPE '\\' OR s.id_code LIKE {p} ESCAPE '\\')))"
+                  OR c.id IN (SELECT s.case_id FROM case_parties s
+                     WHERE s.name LIKE {p} ESCAPE '\\' OR s.id_code LIKE {p} ESCAPE '\\'))"
             ));
         }
         let wh = cond.join(" AND ");
