@@ -9,6 +9,7 @@ use crate::write::Actor;
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
+use zhifa_domain::Role;
 use zhifa_domain::evidence::NewEvidence;
 
 /// Evidence as the case page lists it (the file is fetched separately).
@@ -72,7 +73,8 @@ impl Store {
         }
     }
 
-    /// Registers evidence on an open case: the evidence row and a case event, two entries.
+    /// Registers evidence on an open case, by an officer or a department head (those who
+    /// investigate): the evidence row and a case event, two entries.
     pub async fn add_evidence(
         &self,
         actor: &CaseActor,
@@ -80,6 +82,13 @@ impl Store {
         e: &NewEvidence,
     ) -> Result<i64, StoreError> {
         use sha2::Digest;
+        if !actor
+            .roles
+            .iter()
+            .any(|r| matches!(r, Role::Officer | Role::DepartmentHead))
+        {
+            return Err(StoreError::field("act", "证据由执法人员登记"));
+        }
         let file = self.case_file(case_id).await?;
         let mut tx = self.write(Actor::User(actor.user_id)).await?;
         tx.hold_open_case(case_id, "证据").await?;

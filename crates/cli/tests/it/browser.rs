@@ -155,17 +155,7 @@ async fn a_browser_logs_in_and_sees_the_workbench_on_desktop_and_phone() {
         .unwrap();
 
         // The page fits the screen: no horizontal scrolling of the document.
-        let overflow = c
-            .execute(
-                "return document.documentElement.scrollWidth - window.innerWidth;",
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert!(
-            overflow.as_i64().unwrap() <= 0,
-            "{tag}: page wider than the screen by {overflow}"
-        );
+        assert_fits(&c, &format!("{tag}: workbench")).await;
 
         // 记录核验: the browser checks a record's inclusion proof by itself.
         let bundle = reqwest::get(app.url("/log/zhutang/tile/entries/000.p/5"))
@@ -228,17 +218,7 @@ async fn a_browser_logs_in_and_sees_the_workbench_on_desktop_and_phone() {
             .for_element(Locator::XPath("//p[contains(., '共 4 项')]"))
             .await
             .unwrap();
-        let overflow = c
-            .execute(
-                "return document.documentElement.scrollWidth - window.innerWidth;",
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert!(
-            overflow.as_i64().unwrap() <= 0,
-            "{tag}: items page too wide"
-        );
+        assert_fits(&c, &format!("{tag}: items page")).await;
         std::fs::write(
             shots.join(format!("items-{tag}.png")),
             c.screenshot().await.unwrap(),
@@ -302,17 +282,7 @@ async fn a_browser_logs_in_and_sees_the_workbench_on_desktop_and_phone() {
         .unwrap();
         // The case numbering patterns, one form per procedure.
         c.goto(&app.url("/app/admin/case-numbers")).await.unwrap();
-        let overflow = c
-            .execute(
-                "return document.documentElement.scrollWidth - window.innerWidth;",
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert!(
-            overflow.as_i64().unwrap() <= 0,
-            "{tag}: case numbers page too wide"
-        );
+        assert_fits(&c, &format!("{tag}: case numbers page")).await;
         std::fs::write(
             shots.join(format!("admin-case-numbers-{tag}.png")),
             c.screenshot().await.unwrap(),
@@ -524,14 +494,7 @@ async fn a_phone_scanning_a_credential_sees_its_status_change_at_once() {
         .goto(&app.url("/agencies/zhutang/officers"))
         .await
         .unwrap();
-    let overflow = phone
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(overflow.as_i64().unwrap() <= 0, "officers page too wide");
+    assert_fits(&phone, "officers page").await;
     std::fs::write(
         shots.join("officers-phone.png"),
         phone.screenshot().await.unwrap(),
@@ -539,6 +502,21 @@ async fn a_phone_scanning_a_credential_sees_its_status_change_at_once() {
     .unwrap();
     admin.close().await.unwrap();
     phone.close().await.unwrap();
+}
+
+/// The page is no wider than the window (nothing to scroll sideways on a phone).
+async fn assert_fits(c: &fantoccini::Client, what: &str) {
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "{what}: wider than the screen by {overflow}"
+    );
 }
 
 /// Clicks the element `css` after scrolling it to the middle of the window (a long case
@@ -650,14 +628,7 @@ async fn an_officer_pair_takes_a_penalty_case_from_filing_to_archive_in_a_browse
             c.screenshot().await.unwrap(),
         )
         .unwrap();
-        let overflow = c
-            .execute(
-                "return document.documentElement.scrollWidth - window.innerWidth;",
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert!(overflow.as_i64().unwrap() <= 0, "{tag}: case list too wide");
+        assert_fits(&c, &format!("{tag}: case list")).await;
         if tag == "phone" {
             // The desktop pass has taken the case to 归档; the phone looks at the record.
             c.goto(&page).await.unwrap();
@@ -683,17 +654,7 @@ async fn an_officer_pair_takes_a_penalty_case_from_filing_to_archive_in_a_browse
             c.goto(&app.url(&format!("/app/cases/{}#h-evidence", open.id)))
                 .await
                 .unwrap();
-            let overflow = c
-                .execute(
-                    "return document.documentElement.scrollWidth - window.innerWidth;",
-                    vec![],
-                )
-                .await
-                .unwrap();
-            assert!(
-                overflow.as_i64().unwrap() <= 0,
-                "phone: evidence form too wide"
-            );
+            assert_fits(&c, "phone: evidence form").await;
             std::fs::write(
                 shots.join("case-evidence-phone.png"),
                 c.screenshot().await.unwrap(),
@@ -706,14 +667,7 @@ async fn an_officer_pair_takes_a_penalty_case_from_filing_to_archive_in_a_browse
                 c.screenshot().await.unwrap(),
             )
             .unwrap();
-            let overflow = c
-                .execute(
-                    "return document.documentElement.scrollWidth - window.innerWidth;",
-                    vec![],
-                )
-                .await
-                .unwrap();
-            assert!(overflow.as_i64().unwrap() <= 0, "phone: case page too wide");
+            assert_fits(&c, "phone: case list").await;
             c.close().await.unwrap();
             continue;
         }

@@ -481,6 +481,12 @@ async fn a_penalty_case_goes_from_filing_to_archive_only_as_the_law_allows(db: T
     assert_eq!(s, StatusCode::SEE_OTHER);
     let ev = app.store.case_evidence(id).await.unwrap();
     assert_eq!(ev[0].file_name.as_deref(), Some("现场照片.png"));
+    // Evidence is the investigators' to register, not the leader's.
+    let (s, body) = post_evidence(&leader, &app, id, "documentary", "补充材料", None).await;
+    assert!(
+        s == StatusCode::BAD_REQUEST && body.contains("证据由执法人员登记"),
+        "{body}"
+    );
     let got = officer
         .get(app.url(&format!("/app/cases/{id}/evidence/{}", ev[0].id)))
         .send()
