@@ -6,6 +6,7 @@
 //! version: an act names the version it was decided on, so of two users finishing the
 //! same step at once, one succeeds and the other is told the case changed.
 
+use crate::case_search::Narrowing;
 use crate::catalog::ItemVersion;
 use crate::db::Store;
 use crate::error::StoreError;
@@ -571,12 +572,27 @@ impl Store {
         }
         // At most five words, each somewhere in the case: 案号, 案由, or a party (name,
         // 身份证号 or 统一社会信用代码 — officers look a case up by who it is about). The
-        // parties' match is one uncorrelated subquery (evaluated once), not one per case.
-        let words =
+        // search starts from the cases having the words' rarest piece (`case_search`);
+        // each word is then checked exactly. The parties' match is one uncorrelated
+        // subquery (evaluated once), not one per case.
+        let words: Vec<&str> =
             f.q.as_deref()
                 .unwrap_or_default()
                 .split_whitespace()
-                .take(5);
+                .take(5)
+                .collect();
+        if !words.is_empty() {
+            match self.narrowing(agency_id, &words).await? {
+                Narrowing::Empty => return Ok((Vec::new(), 0)),
+                Narrowing::None => {}
+                Narrowing::From(g) => {
+                    let p = bind(Bind::Text(g), &mut binds);
+                    cond.push(format!(
+                        "c.id IN (SELECT case_id FROM case_words WHERE agency_id = $1 AND gram = {p})"
+                    ));
+                }
+            }
+        }
         for w in words {
             let p = bind(Bind::Text(crate::catalog::like(w)), &mut binds);
             cond.push(format!(
@@ -796,6 +812,13 @@ impl Store {
         for p in &c.parties {
             tx.insert_party(c.agency_id, id, p).await?;
         }
+        // What a search finds the case by, all fixed from now on.
+        let mut texts = vec![number.as_str(), cause];
+        for p in &c.parties {
+            texts.push(&p.name);
+            texts.push(&p.id_code);
+        }
+        tx.index_case(c.agency_id, id, &texts).await?;
         for &o in &officers {
             tx.assign_officer(c.agency_id, id, o).await?;
         }

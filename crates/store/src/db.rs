@@ -186,7 +186,12 @@ impl Store {
 
     /// Applies pending migrations; returns the versions applied.
     pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
-        crate::migrate::run(self).await
+        let applied = crate::migrate::run(self).await?;
+        // The search index is derived in Rust from the cases already there.
+        if applied.contains(&crate::case_search::INDEX_MIGRATION) {
+            self.rebuild_case_words().await?;
+        }
+        Ok(applied)
     }
 
     /// Runs arbitrary SQL outside the write path. For tests that play a database

@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod calendar;
 pub mod case_archive;
 pub mod case_evidence;
+pub mod case_search;
 pub mod cases;
 pub mod catalog;
 pub mod credentials;

@@ -68,6 +68,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "case_evidence",
         sql: include_str!("../migrations/0011_case_evidence.sql"),
     },
+    Migration {
+        version: 12,
+        name: "case_words",
+        sql: include_str!("../migrations/0012_case_words.sql"),
+    },
 ];
 
 fn adapt(sql: &str, backend: Backend) -> String {

@@ -1275,6 +1275,20 @@ async fn the_demo_cases_are_in_every_procedure_and_many_states(db: TestDb) {
     assert_eq!(found("秸秆 刘某").await, 0);
     assert_eq!(found("411521197506220034").await, 1, "by an ID number");
     assert_eq!(found("50%_").await, 0, "pattern characters are literal");
+    assert_eq!(
+        found("张").await,
+        1,
+        "one character: matched without the index"
+    );
+    // The index is derived: rebuilt from the cases (as after the migration that made it).
+    app.store
+        .raw_execute("DELETE FROM case_words")
+        .await
+        .unwrap();
+    assert_eq!(found("张某").await, 0);
+    app.store.rebuild_case_words().await.unwrap();
+    assert_eq!(found("张某").await, 1);
+    assert_eq!(found("秸秆 张某").await, 1);
     // Unknown and foreign ids are a Chinese 404.
     for path in ["/app/cases/999999", "/app/cases/abc"] {
         let r = c.get(app.url(path)).send().await.unwrap();
