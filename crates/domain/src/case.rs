@@ -563,12 +563,11 @@ pub fn check_act(
         why.push(format!("办理日期 {} 晚于今天，不能预先登记", act.day));
     }
     // The deadline of the step being completed (past it, only with a leader's recorded
-    // approval of the late act).
-    if let Some(p) = &step.deadline
-        && !case.late_approved.contains(&step.code)
-    {
+    // approval of the late act; a running pause stops the step either way).
+    if let Some(p) = &step.deadline {
+        let late_approved = case.late_approved.contains(&step.code);
         match due_date(cal, step, p, case) {
-            Due::On(d) if act.day > d => {
+            Due::On(d) if act.day > d && !late_approved => {
                 let ext = match &p.extension {
                     Some(e) if !case.extended.contains(&step.code) => {
                         format!("；可在期限届满前经{}批准延长", e.approver.label())

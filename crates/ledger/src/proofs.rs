@@ -129,38 +129,58 @@ pub fn verify(
     };
     r.checkpoint_size = cp.size;
     let log_name = p.origin.rsplit('/').next().unwrap_or_default();
-    let mut payloads: BTreeMap<u64, Option<&str>> = BTreeMap::new();
+    let mut checked: BTreeMap<u64, Checked> = BTreeMap::new();
     for e in &p.entries {
         r.entries += 1;
         let i = e.index;
+        if checked.contains_key(&i) {
+            r.failures
+                .push(format!("第 {i} 条出现两次 / entry {i} appears twice"));
+            continue;
+        }
         let Ok(bytes) = B64.decode(&e.entry) else {
             r.failures
                 .push(format!("第 {i} 条：base64 无效 / entry {i}: bad base64"));
             continue;
         };
-        match Entry::decode(&bytes) {
-            Ok(entry) if entry.seq == i && entry.agency == log_name => {
-                match (&e.salt, &e.payload) {
-                    (Some(salt), Some(payload)) => {
-                        let salt = B64.decode(salt).unwrap_or_default();
-                        if commitment(alg, &salt, payload.as_bytes()) != entry.commitment {
-                            r.failures.push(format!(
-                                "第 {i} 条：记录内容与日志承诺不符 / entry {i}: payload does not match its commitment"
-                            ));
-                        }
-                    }
-                    _ => r.erased += 1,
-                }
+        let entry = match Entry::decode(&bytes) {
+            Ok(entry) if entry.seq == i && entry.agency == log_name => entry,
+            Ok(entry) => {
+                r.failures.push(format!(
+                    "第 {i} 条：条目写的是日志 {} 第 {} 条 / entry {i} names seq {} of log {}",
+                    entry.agency, entry.seq, entry.seq, entry.agency
+                ));
+                continue;
             }
-            Ok(entry) => r.failures.push(format!(
-                "第 {i} 条：条目写的是日志 {} 第 {} 条 / entry {i} names seq {} of log {}",
-                entry.agency, entry.seq, entry.seq, entry.agency
-            )),
             Err(err) => {
                 r.failures.push(format!("第 {i} 条：{err}"));
                 continue;
             }
-        }
+        };
+        // Only a payload whose commitment checks is believed — for the files too.
+        let payload = match (&e.salt, &e.payload) {
+            (Some(salt), Some(payload)) => {
+                let salt = B64.decode(salt).unwrap_or_default();
+                if commitment(alg, &salt, payload.as_bytes()) == entry.commitment {
+                    serde_json::from_str::<serde_json::Value>(payload).ok()
+                } else {
+                    r.failures.push(format!(
+                        "第 {i} 条：记录内容与日志承诺不符 / entry {i}: payload does not match its commitment"
+                    ));
+                    None
+                }
+            }
+            (_, None) => {
+                r.erased += 1;
+                None
+            }
+            (None, Some(_)) => {
+                r.failures.push(format!(
+                    "第 {i} 条：有记录内容而无盐，无法核对 / entry {i}: a payload without its salt"
+                ));
+                None
+            }
+        };
         let proof: Option<Vec<Vec<u8>>> = e.proof.iter().map(|h| from_hex(h)).collect();
         let included = proof.is_some_and(|proof| {
             verify_inclusion(alg, i, cp.size, &alg.leaf(&bytes), &proof, &cp.root).is_ok()
@@ -171,9 +191,29 @@ pub fn verify(
                 cp.size, cp.size
             ));
         }
-        payloads.insert(i, e.payload.as_deref());
+        checked.insert(
+            i,
+            Checked {
+                kind: entry.subject_kind.to_owned(),
+                subject: entry.subject_id.to_owned(),
+                payload,
+            },
+        );
     }
-    let mut accounted: BTreeSet<&str> = p.generated.iter().map(String::as_str).collect();
+    check_one_case(&checked, &mut r);
+    // The files: the generated ones by name (the verifier's list, not the archive's), the
+    // others each bound to the entry that recorded its hash, and every recorded file there.
+    let mut accounted: BTreeSet<&str> = BTreeSet::new();
+    for g in &p.generated {
+        if ARCHIVE_GENERATED.contains(&g.as_str()) {
+            accounted.insert(g);
+        } else {
+            r.failures.push(format!(
+                "{g} 不是卷宗导出时生成的文件 / {g} is not a generated file"
+            ));
+        }
+    }
+    let mut bound: BTreeSet<u64> = BTreeSet::new();
     for f in &p.files {
         r.files += 1;
         accounted.insert(&f.path);
@@ -182,11 +222,24 @@ pub fn verify(
                 .push(format!("缺少文件 / missing file {}", f.path));
             continue;
         };
-        let recorded = payloads
-            .get(&f.index)
-            .copied()
-            .flatten()
-            .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+        let Some(c) = checked.get(&f.index) else {
+            r.failures.push(format!(
+                "文件 {} 指向不在卷宗中的第 {} 条记录 / {} is bound to no entry",
+                f.path, f.index, f.path
+            ));
+            continue;
+        };
+        if file_field(&c.kind) != Some(f.field.as_str()) {
+            r.failures.push(format!(
+                "文件 {} 绑定的第 {} 条记录不是文书或证据 / {} is bound to a {} entry",
+                f.path, f.index, f.path, c.kind
+            ));
+            continue;
+        }
+        bound.insert(f.index);
+        let recorded = c
+            .payload
+            .as_ref()
             .and_then(|v| v.get(&f.field).and_then(|h| h.as_str()).map(str::to_owned));
         use sha2::Digest;
         let actual = to_hex(&sha2::Sha256::digest(bytes));
@@ -202,6 +255,17 @@ pub fn verify(
             )),
         }
     }
+    for (i, c) in &checked {
+        let has_file = file_field(&c.kind)
+            .and_then(|field| c.payload.as_ref()?.get(field)?.as_str())
+            .is_some_and(|h| !h.is_empty());
+        if has_file && !bound.contains(i) {
+            r.failures.push(format!(
+                "第 {i} 条记录的文件（{} {}）不在卷宗中（被移除）/ the file of entry {i} is missing",
+                c.kind, c.subject
+            ));
+        }
+    }
     for path in files.keys() {
         if !accounted.contains(path.as_str()) {
             r.failures.push(format!(
@@ -212,6 +276,82 @@ pub fn verify(
     r
 }
 
+/// What one entry of the archive establishes once checked.
+struct Checked {
+    kind: String,
+    subject: String,
+    /// The payload, only when its commitment checked.
+    payload: Option<serde_json::Value>,
+}
+
+/// The files a 卷宗 export makes from the record (the only unbound files it may hold).
+pub const ARCHIVE_GENERATED: &[&str] = &[
+    "00-封面.pdf",
+    "01-卷内目录.pdf",
+    "证据清单.pdf",
+    "核验说明.txt",
+];
+
+/// The payload field that holds a file's SHA-256, by the kind of record.
+fn file_field(kind: &str) -> Option<&'static str> {
+    match kind {
+        "case_document" => Some("pdf_sha256"),
+        "case_evidence" => Some("file_sha256"),
+        _ => None,
+    }
+}
+
+/// The entries are of one case, and none of the case row's is missing: the row's version
+/// counts its entries (opened at 1, one more for each act), so a dropped act shows.
+fn check_one_case(checked: &BTreeMap<u64, Checked>, r: &mut ProofsReport) {
+    let cases: BTreeSet<&str> = checked
+        .values()
+        .filter(|c| c.kind == "case")
+        .map(|c| c.subject.as_str())
+        .collect();
+    let case_id = match cases.iter().next() {
+        Some(id) if cases.len() == 1 => *id,
+        _ => {
+            r.failures.push(format!(
+                "卷宗应恰好含一件案件的记录，实为 {} 件 / expected the entries of one case, found {}",
+                cases.len(),
+                cases.len()
+            ));
+            return;
+        }
+    };
+    for (i, c) in checked {
+        let belongs = match c.kind.as_str() {
+            "case" => true,
+            _ => c.payload.as_ref().is_none_or(|v| {
+                v.get("case_id")
+                    .and_then(|x| x.as_i64())
+                    .map(|x| x.to_string())
+                    == Some(case_id.to_owned())
+            }),
+        };
+        if !belongs {
+            r.failures.push(format!(
+                "第 {i} 条记录不属于本案 / entry {i} is of another case"
+            ));
+        }
+    }
+    let rows: Vec<&Checked> = checked.values().filter(|c| c.kind == "case").collect();
+    let version = rows
+        .iter()
+        .filter_map(|c| c.payload.as_ref()?.get("version")?.as_i64())
+        .max();
+    if let Some(v) = version
+        && v != rows.len() as i64
+    {
+        r.failures.push(format!(
+            "本案的记录不全：案件第 {v} 版，卷宗中只有 {} 条案件记录 / the case is at version {v} but the archive holds {} of its entries",
+            rows.len(),
+            rows.len()
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,23 +359,26 @@ mod tests {
     use crate::tree::{MemoryTree, NodeId, inclusion_plan};
 
     /// A log of 20 entries where entry 7 commits to a payload naming a file's hash.
+    /// A log of 20 entries: entry 3 opens case 1 (version 1), entry 7 issues its decision,
+    /// committing to the PDF's hash.
     fn sample() -> (EntryProofs, BTreeMap<String, Vec<u8>>, NoteSigner) {
         let alg = HashAlg::Sha256;
         let signer = NoteSigner::ed25519("zhifa/jia", [5u8; 32]).unwrap();
         let file = b"%PDF-1.7 decision".to_vec();
         use sha2::Digest;
-        let payload = format!(
-            r#"{{"id":1,"pdf_sha256":"{}"}}"#,
+        let case = r#"{"id":1,"version":1}"#.to_owned();
+        let document = format!(
+            r#"{{"case_id":1,"id":1,"pdf_sha256":"{}"}}"#,
             to_hex(&sha2::Sha256::digest(&file))
         );
         let salt = [9u8; 16];
         let mut tree = MemoryTree::new(alg);
         let mut raw = Vec::new();
         for i in 0..20u64 {
-            let c = if i == 7 {
-                commitment(alg, &salt, payload.as_bytes())
-            } else {
-                [0; 32]
+            let (kind, c) = match i {
+                3 => ("case", commitment(alg, &salt, case.as_bytes())),
+                7 => ("case_document", commitment(alg, &salt, document.as_bytes())),
+                _ => ("case_document", [0; 32]),
             };
             let e = Entry {
                 seq: i,
@@ -243,7 +386,7 @@ mod tests {
                 agency: "jia".into(),
                 actor: "user:1".into(),
                 action: "case_document.issue".into(),
-                subject_kind: "case_document".into(),
+                subject_kind: kind.into(),
                 subject_id: "1".into(),
                 commitment: c,
             }
@@ -258,21 +401,24 @@ mod tests {
             root: tree.root(),
             extensions: vec![],
         };
-        let mut proved = ProvedEntry::new(7, &raw[7], Some(&salt), Some(&payload));
-        let plan = inclusion_plan(7, 20).unwrap();
-        proved.proof = plan
-            .assemble(alg, |id: NodeId| tree.node(id))
-            .unwrap()
-            .iter()
-            .map(|h| to_hex(h))
-            .collect();
+        let proved = |i: u64, payload: &str| {
+            let mut p = ProvedEntry::new(i, &raw[i as usize], Some(&salt), Some(payload));
+            p.proof = inclusion_plan(i, 20)
+                .unwrap()
+                .assemble(alg, |id: NodeId| tree.node(id))
+                .unwrap()
+                .iter()
+                .map(|h| to_hex(h))
+                .collect();
+            p
+        };
         let proofs = EntryProofs {
             format: FORMAT.into(),
             origin: "zhifa/jia".into(),
             hash_algorithm: "sha256".into(),
             keys: vec![signer.verifier_key()],
             checkpoint: sign(&cp.body(), &[&signer]).unwrap(),
-            entries: vec![proved],
+            entries: vec![proved(3, &case), proved(7, &document)],
             files: vec![BoundFile {
                 path: "documents/01.pdf".into(),
                 index: 7,
@@ -291,7 +437,7 @@ mod tests {
         let (p, files, signer) = sample();
         let r = verify(&p, &files, &[]);
         assert!(r.ok(), "{:?}", r.failures);
-        assert_eq!((r.entries, r.files, r.checkpoint_size), (1, 1, 20));
+        assert_eq!((r.entries, r.files, r.checkpoint_size), (2, 1, 20));
         assert!(verify(&p, &files, &[signer.verifier_key()]).ok());
     }
 

@@ -184,6 +184,7 @@ impl Store {
         window_ms: i64,
         limit: i64,
     ) -> Result<LoginAttempt, StoreError> {
+        let _turn = self.sqlite_turn().await;
         let mut tx = match self.backend() {
             crate::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             crate::Backend::Postgres => {

@@ -11,9 +11,6 @@ use crate::write::WriteTx;
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The migration that creates the index (the store fills it from existing cases).
-pub(crate) const INDEX_MIGRATION: i64 = 12;
-
 /// Rows per multi-row statement.
 const CHUNK: usize = 200;
 
@@ -120,6 +117,18 @@ async fn add_counts<'a>(
 }
 
 impl Store {
+    /// Whether there are cases but no index (every case has a number of several
+    /// characters, so an indexed case always has pieces).
+    pub(crate) async fn case_words_missing(&self) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM cases LIMIT 1) c) AS cases,
+                    (SELECT COUNT(*) FROM (SELECT 1 FROM case_words LIMIT 1) w) AS words",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(r.try_get::<i64, _>("cases")? > 0 && r.try_get::<i64, _>("words")? == 0)
+    }
+
     /// Builds the index afresh from every case (after the migration that creates it, and
     /// for cases loaded in bulk by SQL). Returns how many cases were indexed.
     pub async fn rebuild_case_words(&self) -> Result<usize, StoreError> {
@@ -141,6 +150,7 @@ impl Store {
                 }
             }
         }
+        let _turn = self.sqlite_turn().await;
         let mut conn = self.pool.begin().await?;
         sqlx::query("DELETE FROM case_words")
             .execute(&mut *conn)

@@ -129,6 +129,8 @@ impl CaseFile {
                 // Reopening a closed case undoes the completion of its last step.
                 "reopen" => {
                     completed.remove(&e.step);
+                    // An approval of lateness was for the completion now undone.
+                    late_approved.retain(|s| s != &e.step);
                 }
                 "pause" => pauses.push(PauseSpan {
                     step: e.step.clone(),
@@ -1258,6 +1260,12 @@ impl Store {
                     reason,
                 )
                 .map_err(refused)?;
+                if on <= due {
+                    return Err(StoreError::field(
+                        "on_day",
+                        format!("逾期办理的批准日期须在期限届满（{due}）之后"),
+                    ));
+                }
                 state.late_approved.push(state.step.clone());
                 (
                     "late",
@@ -1343,6 +1351,7 @@ impl Store {
             return Err(StoreError::field("act", "您已就本案作出回避声明"));
         }
         let mut tx = self.write(Actor::User(actor.user_id)).await?;
+        tx.hold_open_case(id, "回避声明").await?;
         tx.declare(file.case.agency_id, o.id, o.version, on).await?;
         tx.commit().await?;
         Ok(())
@@ -1562,7 +1571,17 @@ impl WriteTx {
         .bind(due.map(|d| d.to_string()))
         .bind(now)
         .fetch_one(self.conn())
-        .await?;
+        .await
+        .map_err(|e| match &e {
+            // Two procedures numbered by the same pattern give the same number.
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::field(
+                "procedure",
+                format!(
+                    "案件编号 {number} 已被本机关的另一件案件使用：请管理员检查各程序的案件编号格式是否相同"
+                ),
+            ),
+            _ => e.into(),
+        })?;
         self.record_row(c.agency_id, "case.open", "case", id)
             .await?;
         Ok(id)

@@ -187,8 +187,10 @@ impl Store {
     /// Applies pending migrations; returns the versions applied.
     pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
         let applied = crate::migrate::run(self).await?;
-        // The search index is derived in Rust from the cases already there.
-        if applied.contains(&crate::case_search::INDEX_MIGRATION) {
+        // The search index is derived in Rust from the cases already there: built after
+        // the migration that made it — and again at any start that finds cases but no
+        // index (a build interrupted before it committed).
+        if self.case_words_missing().await? {
             self.rebuild_case_words().await?;
         }
         Ok(applied)

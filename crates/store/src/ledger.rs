@@ -719,6 +719,7 @@ impl Store {
         now: i64,
         retire_at_size: u64,
     ) -> Result<(), StoreError> {
+        let _turn = self.sqlite_turn().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE ledger_keys SET retired_at = $1, retired_at_size = $3 WHERE log_id = $2 AND retired_at IS NULL",

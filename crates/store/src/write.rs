@@ -62,6 +62,16 @@ pub struct WriteTx {
 }
 
 impl Store {
+    /// SQLite: this process's turn to write, to hold across a write transaction (every
+    /// transaction that writes takes it, so none waits in SQLite's busy handler behind
+    /// another of this process); `None` on PostgreSQL, whose writers lock rows.
+    pub(crate) async fn sqlite_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend() {
+            Backend::Sqlite => Some(self.write_turn.clone().lock_owned().await),
+            Backend::Postgres => None,
+        }
+    }
+
     /// Starts a write. On SQLite the transaction takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so concurrent writers queue instead of failing on upgrade.
     ///
@@ -69,12 +79,10 @@ impl Store {
     /// here, before taking a connection, rather than in SQLite's busy handler (which
     /// sleeps, and would hold a pooled connection while it waits).
     pub async fn write(&self, actor: Actor) -> Result<WriteTx, StoreError> {
-        let (tx, turn) = match self.backend() {
-            Backend::Sqlite => {
-                let turn = self.write_turn.clone().lock_owned().await;
-                (self.pool.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
-            }
-            Backend::Postgres => (self.pool.begin().await?, None),
+        let turn = self.sqlite_turn().await;
+        let tx = match self.backend() {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
         };
         Ok(WriteTx {
             tx,

@@ -59,6 +59,9 @@ async fn an_administrator_sets_how_cases_are_numbered(db: TestDb) {
     let (s, body) = save("朱堂检〔2026〕号").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(body.contains("{年}"), "{body}");
+    let (s, body) = save("朱堂综执罚〔{年}〕{号}号").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "the penalty cases' pattern");
+    assert!(body.contains("编号格式相同"), "{body}");
     let (s, body) = save("朱堂综执检字〔{年}〕第{号}号").await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert!(body.contains("已保存"));

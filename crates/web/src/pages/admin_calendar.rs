@@ -217,16 +217,23 @@ async fn save(
             Ok(()) => {
                 tx.commit().await?;
                 // Deadlines of open cases may now fall in (or move within) this year.
-                let moved = state
+                // The year is saved; recomputing is a service on top (each case's next
+                // act recomputes its deadline anyway), so its failure is reported, not a 500.
+                let note = match state
                     .store
                     .refresh_case_deadlines(Actor::User(user.principal.user_id))
-                    .await?;
-                let note = if moved > 0 {
-                    format!(
+                    .await
+                {
+                    Ok(0) => format!("已保存 {year} 年的节假日安排。"),
+                    Ok(moved) => format!(
                         "已保存 {year} 年的节假日安排，{moved} 件办理中案件的期限已按新日历重新计算。"
-                    )
-                } else {
-                    format!("已保存 {year} 年的节假日安排。")
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "case deadlines not recomputed");
+                        format!(
+                            "已保存 {year} 年的节假日安排；办理中案件的期限未能全部重新计算，将在各案件下一次办理时按新日历更新。"
+                        )
+                    }
                 };
                 let page = render(
                     &state,

@@ -98,6 +98,23 @@ async fn save(
             return Ok(html_status(StatusCode::BAD_REQUEST, &page));
         }
     };
+    // Counters are per procedure: two procedures with one pattern would give one number
+    // twice.
+    for other in procedure::all().iter().filter(|o| o.code != proc.code) {
+        if state
+            .store
+            .case_number_pattern(ctx.current.id, other)
+            .await?
+            == pattern
+        {
+            let errors = FieldErrors::single(
+                &field,
+                format!("与“{}”的编号格式相同，案件编号会重复", other.name),
+            );
+            let page = render(&state, &user, ctx, errors, None).await?;
+            return Ok(html_status(StatusCode::BAD_REQUEST, &page));
+        }
+    }
     let mut tx = state
         .store
         .write(Actor::User(user.principal.user_id))

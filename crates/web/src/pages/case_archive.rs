@@ -243,12 +243,14 @@ fn compose(
     ));
     files.extend(evidence_files);
     files.push(("核验说明.txt".to_owned(), readme.into_bytes()));
-    a.proofs.generated = vec![
-        "00-封面.pdf".into(),
-        "01-卷内目录.pdf".into(),
-        "证据清单.pdf".into(),
-        "核验说明.txt".into(),
-    ];
+    // The names the verifier knows as made at export (`ledger::proofs::ARCHIVE_GENERATED`).
+    a.proofs.generated = zhifa_ledger::proofs::ARCHIVE_GENERATED
+        .iter()
+        .map(|g| (*g).to_owned())
+        .collect();
+    debug_assert!(files.iter().all(|(name, _)| !name.ends_with(".pdf")
+        || name.starts_with("文书/")
+        || a.proofs.generated.contains(name)));
     let proofs = serde_json::to_vec_pretty(&a.proofs).map_err(|_| PageError::Internal)?;
     files.push((PROOFS_PATH.to_owned(), proofs));
     dossier::zip(&files, date).map_err(|e| {
