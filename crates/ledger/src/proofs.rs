@@ -362,11 +362,16 @@ mod tests {
     /// A log of 20 entries: entry 3 opens case 1 (version 1), entry 7 issues its decision,
     /// committing to the PDF's hash.
     fn sample() -> (EntryProofs, BTreeMap<String, Vec<u8>>, NoteSigner) {
+        sample_with(r#"{"id":1,"version":1}"#)
+    }
+
+    /// The same with the case row's payload given.
+    fn sample_with(case: &str) -> (EntryProofs, BTreeMap<String, Vec<u8>>, NoteSigner) {
         let alg = HashAlg::Sha256;
         let signer = NoteSigner::ed25519("zhifa/jia", [5u8; 32]).unwrap();
         let file = b"%PDF-1.7 decision".to_vec();
         use sha2::Digest;
-        let case = r#"{"id":1,"version":1}"#.to_owned();
+        let case = case.to_owned();
         let document = format!(
             r#"{{"case_id":1,"id":1,"pdf_sha256":"{}"}}"#,
             to_hex(&sha2::Sha256::digest(&file))
