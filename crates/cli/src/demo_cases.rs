@@ -89,10 +89,8 @@ pub async fn set_patterns(tx: &mut zhifa_store::WriteTx, agency_id: i64) -> anyh
 /// Opens and carries every demo case as far as its scenario goes.
 pub async fn load(store: &Store, agency_id: i64) -> anyhow::Result<()> {
     let file: CasesFile = toml::from_str(CASES).context("demo cases are malformed")?;
-    // Documents are issued as the workbench issues them (the built-in templates). Without
-    // a Chinese font they cannot be laid out: the demo then goes without them.
+    // Documents are issued as the workbench issues them (the built-in templates).
     let web = zhifa_web::AppState::new(store.clone(), zhifa_web::WebConfig::default());
-    let mut documents = true;
     let today = zhifa_store::today_beijing();
     let day = |offset: i64| today + chrono::Duration::days(offset);
     let people: HashMap<String, i64> = store
@@ -270,19 +268,7 @@ pub async fn load(store: &Store, agency_id: i64) -> anyhow::Result<()> {
                     .map_err(|e| anyhow!("demo case {number}: evidence {}: {e}", a.name))?;
                     store.add_evidence(actor, id, &e).await.map(|_| ())
                 }
-                "document" if !documents => Ok(()),
-                "document" => {
-                    match zhifa_web::issue_case_document(&web, actor, id, &a.code, on).await {
-                        Err(zhifa_store::StoreError::Invalid(e))
-                            if e.to_string().contains("字体") =>
-                        {
-                            tracing::warn!(error = %e, "demo documents not issued");
-                            documents = false;
-                            Ok(())
-                        }
-                        other => other,
-                    }
-                }
+                "document" => zhifa_web::issue_case_document(&web, actor, id, &a.code, on).await,
                 other => return Err(anyhow!("demo case {number}: unknown act {other}")),
             };
             result.map_err(|e| anyhow!("demo case {number}, {} on {on}: {e}", a.act))?;

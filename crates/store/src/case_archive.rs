@@ -22,16 +22,6 @@ const CASE_SUBJECTS: &[(&str, &str)] = &[
     ("case_evidence", "case_evidence"),
 ];
 
-/// An entry of the case, as the archive lists it.
-#[derive(Debug, Clone)]
-pub struct CaseEntry {
-    pub seq: u64,
-    pub at: i64,
-    pub action: String,
-    pub subject_kind: String,
-    pub subject_id: i64,
-}
-
 /// Everything the 卷宗 of a case is made from.
 #[derive(Debug, Clone)]
 pub struct CaseArchive {
@@ -40,9 +30,21 @@ pub struct CaseArchive {
     pub documents: Vec<(IssuedDocument, Vec<u8>, u64)>,
     /// Evidence with its file (if any) and the log entry that records it.
     pub evidence: Vec<(EvidenceItem, Option<Vec<u8>>, u64)>,
-    pub entries: Vec<CaseEntry>,
     /// The entries with their proofs (files are bound by whoever names them).
     pub proofs: EntryProofs,
+}
+
+/// The journal rows about a case, in its agency's log: `$1` the log, `$2` the case id as
+/// text (the journal's subject id), `$3` the case id.
+fn case_entries_where() -> String {
+    let mut parts = vec!["(j.subject_kind = 'case' AND j.subject_id = $2)".to_owned()];
+    for (kind, table) in CASE_SUBJECTS {
+        parts.push(format!(
+            "(j.subject_kind = '{kind}' AND j.subject_id IN
+                (SELECT CAST(id AS TEXT) FROM {table} WHERE case_id = $3))"
+        ));
+    }
+    format!("j.log_id = $1 AND ({})", parts.join(" OR "))
 }
 
 impl Store {
@@ -52,18 +54,11 @@ impl Store {
         agency_id: i64,
         case_id: i64,
     ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
-        let mut parts = vec!["(j.subject_kind = 'case' AND j.subject_id = $2)".to_owned()];
-        for (kind, table) in CASE_SUBJECTS {
-            parts.push(format!(
-                "(j.subject_kind = '{kind}' AND j.subject_id IN
-                    (SELECT CAST(id AS TEXT) FROM {table} WHERE case_id = $3))"
-            ));
-        }
         let sql = format!(
-            "SELECT j.seq, j.at, j.action, j.subject_kind, j.subject_id, j.payload, j.salt, e.entry
+            "SELECT j.seq, j.subject_kind, j.subject_id, j.payload, j.salt, e.entry
              FROM journal j JOIN ledger_entries e ON e.log_id = j.log_id AND e.seq = j.seq
-             WHERE j.log_id = $1 AND ({}) ORDER BY j.seq",
-            parts.join(" OR ")
+             WHERE {} ORDER BY j.seq",
+            case_entries_where()
         );
         Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(agency_id)
@@ -76,14 +71,14 @@ impl Store {
     /// Whether the newest signed checkpoint of the case's log covers every entry of the
     /// case (an archive proves its entries against it).
     pub async fn case_entries_signed(&self, case_id: i64) -> Result<bool, StoreError> {
-        let file = self.case_file(case_id).await?;
-        let agency = file.case.agency_id;
+        let agency: i64 = sqlx::query_scalar("SELECT agency_id FROM cases WHERE id = $1")
+            .bind(case_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let newest: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT MAX(seq) FROM ({}) x",
-            "SELECT seq FROM journal WHERE log_id = $1 AND subject_kind = 'case' AND subject_id = $2
-             UNION ALL SELECT j.seq FROM journal j JOIN case_events v
-                ON j.subject_kind = 'case_event' AND j.subject_id = CAST(v.id AS TEXT)
-             WHERE j.log_id = $1 AND v.case_id = $3"
+            "SELECT MAX(j.seq) FROM journal j WHERE {}",
+            case_entries_where()
         )))
         .bind(agency)
         .bind(case_id.to_string())
@@ -117,7 +112,6 @@ impl Store {
             ));
         };
         let rows = self.case_entry_rows(agency, case_id).await?;
-        let mut entries = Vec::with_capacity(rows.len());
         let mut proved = Vec::with_capacity(rows.len());
         let mut latest: BTreeMap<(String, i64), u64> = BTreeMap::new();
         for r in &rows {
@@ -136,25 +130,18 @@ impl Store {
             let entry: Vec<u8> = r.try_get("entry")?;
             let salt: Option<Vec<u8>> = r.try_get("salt")?;
             let payload: Option<String> = r.try_get("payload")?;
-            latest.insert((kind.clone(), id), seq);
+            latest.insert((kind, id), seq);
             proved.push(ProvedEntry::new(
                 seq,
                 &entry,
                 salt.as_deref(),
                 payload.as_deref(),
             ));
-            entries.push(CaseEntry {
-                seq,
-                at: r.try_get("at")?,
-                action: r.try_get("action")?,
-                subject_kind: kind,
-                subject_id: id,
-            });
         }
         // Every proof's nodes in one read.
-        let plans = entries
+        let plans = proved
             .iter()
-            .map(|e| inclusion_plan(e.seq, size))
+            .map(|e| inclusion_plan(e.index, size))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let ids: Vec<NodeId> = plans.iter().flat_map(|p| p.nodes()).collect();
@@ -174,8 +161,7 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("{kind} {id} has no log entry")))
         };
         let mut documents = Vec::new();
-        for d in self.case_documents(case_id).await? {
-            let (_, _, pdf) = self.case_document_file(d.id, false).await?;
+        for (d, pdf) in self.documents_with_pdf(case_id).await? {
             let seq = entry_of("case_document", d.id)?;
             documents.push((d, pdf, seq));
         }
@@ -198,7 +184,6 @@ impl Store {
             file,
             documents,
             evidence,
-            entries,
             proofs: EntryProofs {
                 format: FORMAT.into(),
                 origin: head.origin,

@@ -89,9 +89,8 @@ impl Store {
         {
             return Err(StoreError::field("act", "证据由执法人员登记"));
         }
-        let file = self.case_file(case_id).await?;
         let mut tx = self.write(Actor::User(actor.user_id)).await?;
-        tx.hold_open_case(case_id, "证据").await?;
+        let case = tx.hold_open_case(case_id, "证据").await?;
         let now = tx.now();
         let (file_name, bytes) = match &e.file {
             Some((n, b)) => (Some(n.clone()), Some(b.clone())),
@@ -118,18 +117,13 @@ impl Store {
         .bind(now)
         .fetch_one(tx.conn())
         .await?;
-        tx.record_row(
-            file.case.agency_id,
-            "case_evidence.add",
-            "case_evidence",
-            id,
-        )
-        .await?;
+        tx.record_row(case.agency_id, "case_evidence.add", "case_evidence", id)
+            .await?;
         tx.insert_event(
-            file.case.agency_id,
+            case.agency_id,
             case_id,
             "evidence",
-            &file.case.step,
+            &case.step,
             None,
             e.collected_on,
             actor.user_id,

@@ -141,9 +141,8 @@ impl Store {
         let mut cases: BTreeMap<i64, (i64, BTreeSet<String>)> = BTreeMap::new();
         for r in &rows {
             let id: i64 = r.try_get("id")?;
-            let entry = cases
-                .entry(id)
-                .or_insert_with(|| (r.try_get("agency_id").unwrap_or_default(), BTreeSet::new()));
+            let agency: i64 = r.try_get("agency_id")?;
+            let entry = cases.entry(id).or_insert_with(|| (agency, BTreeSet::new()));
             for c in ["number", "cause", "name", "id_code"] {
                 if let Some(t) = r.try_get::<Option<String>, _>(c)? {
                     entry.1.extend(grams(&t));

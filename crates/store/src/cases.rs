@@ -95,10 +95,6 @@ pub struct CaseFile {
     calendar_stamp: crate::calendar::Stamp,
 }
 
-fn day_of(s: &str) -> Result<NaiveDate, StoreError> {
-    day(s)
-}
-
 fn day(s: &str) -> Result<NaiveDate, StoreError> {
     parse_date(s).ok_or_else(|| StoreError::Corrupt(format!("case date {s}")))
 }
@@ -309,20 +305,13 @@ where
         entry.0 = r.try_get("name")?;
         if let Some(number) = r.try_get::<Option<String>, _>("number")? {
             let status: String = r.try_get("status")?;
-            let valid = |c: &str| -> Result<Option<NaiveDate>, StoreError> {
-                Ok(parse_date(&r.try_get::<String, _>(c)?))
-            };
-            entry.1.push((
-                number,
-                zhifa_domain::credential::Validity {
-                    status: zhifa_domain::credential::StoredStatus::from_code(&status).ok_or_else(
-                        || StoreError::Corrupt(format!("credential status {status}")),
-                    )?,
-                    // Dates that do not parse count as never valid (changed behind zhifa's back).
-                    valid_from: valid("valid_from")?.unwrap_or(NaiveDate::MAX),
-                    valid_to: valid("valid_to")?.unwrap_or(NaiveDate::MIN),
-                },
-            ));
+            let status = zhifa_domain::credential::StoredStatus::from_code(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("credential status {status}")))?;
+            let from: String = r.try_get("valid_from")?;
+            let to: String = r.try_get("valid_to")?;
+            entry
+                .1
+                .push((number, crate::credentials::validity_of(status, &from, &to)));
         }
     }
     if people.iter().any(|p| !out.contains_key(p)) {
@@ -1407,19 +1396,19 @@ impl Store {
         actor: &CaseActor,
         id: i64,
         version: i64,
-        day: NaiveDate,
+        on: NaiveDate,
         reason: &str,
     ) -> Result<(), StoreError> {
         let (tx, file) = self.begin_act(actor, id, version).await?;
         let proc = file.procedure()?;
         let state = file.state()?;
-        let closed_on = file.case.closed_on.as_deref().map(day_of).transpose()?;
-        check_reopen(proc, &state, closed_on, &actor.roles, day, today(), reason)
+        let closed_on = file.case.closed_on.as_deref().map(day).transpose()?;
+        check_reopen(proc, &state, closed_on, &actor.roles, on, today(), reason)
             .map_err(refused)?;
         let mut after = state.clone();
         after.closed = false;
         after.completed.remove(&state.step);
-        after.entered_on = day;
+        after.entered_on = on;
         let calendar = self.calendar_at(file.calendar_stamp).await?;
         let due = next_deadline(&calendar, proc, &after).and_then(|(_, d)| d.date());
         self.finish_act(
@@ -1429,7 +1418,7 @@ impl Store {
             version,
             &CaseUpdate {
                 step: state.step.clone(),
-                entered_on: day,
+                entered_on: on,
                 closed_on: None,
                 due_on: due,
                 penalty: file.case.penalty.clone(),
@@ -1440,7 +1429,7 @@ impl Store {
                 kind: "reopen",
                 step: &state.step,
                 to_step: Some(&state.step),
-                on: day,
+                on,
                 detail: json!({
                     "reason": reason.trim(),
                     "closed_on": file.case.closed_on,
@@ -1449,6 +1438,12 @@ impl Store {
         )
         .await
     }
+}
+
+/// An open case held by a transaction (`WriteTx::hold_open_case`).
+pub(crate) struct HeldCase {
+    pub agency_id: i64,
+    pub step: String,
 }
 
 /// The event an act records.
@@ -1660,25 +1655,41 @@ impl WriteTx {
     }
 
     /// Holds the case open for this transaction: refuses when it is closed, and (on
-    /// PostgreSQL) locks its row so that it cannot be closed before this commits.
+    /// PostgreSQL) locks its row so that it cannot be closed before this commits. Returns
+    /// the case's agency and current step, as this transaction sees them.
     pub(crate) async fn hold_open_case(
         &mut self,
         case_id: i64,
         what: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<HeldCase, StoreError> {
         let held = sqlx::query(
-            "UPDATE cases SET updated_at = updated_at WHERE id = $1 AND closed_on IS NULL",
+            "UPDATE cases SET updated_at = updated_at WHERE id = $1 AND closed_on IS NULL
+             RETURNING agency_id, step",
         )
         .bind(case_id)
-        .execute(self.conn())
+        .fetch_optional(self.conn())
         .await?;
-        if held.rows_affected() != 1 {
-            return Err(StoreError::field(
-                "act",
-                format!("案件已办结归档，不能再登记{what}；如需补正，须由负责人说明理由重新开启"),
-            ));
+        match held {
+            Some(r) => Ok(HeldCase {
+                agency_id: r.try_get("agency_id")?,
+                step: r.try_get("step")?,
+            }),
+            None => {
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE id = $1")
+                    .bind(case_id)
+                    .fetch_optional(self.conn())
+                    .await?;
+                match exists {
+                    None => Err(StoreError::NotFound),
+                    Some(_) => Err(StoreError::field(
+                        "act",
+                        format!(
+                            "案件已办结归档，不能再登记{what}；如需补正，须由负责人说明理由重新开启"
+                        ),
+                    )),
+                }
+            }
         }
-        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1764,6 +1775,20 @@ pub struct IssuedDocument {
 impl Store {
     /// The documents issued for a case, oldest first.
     pub async fn case_documents(&self, case_id: i64) -> Result<Vec<IssuedDocument>, StoreError> {
+        Ok(self
+            .documents_with_pdf(case_id)
+            .await?
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect())
+    }
+
+    /// The documents issued for a case with their PDFs, oldest first (one read: the PDF
+    /// gives the hash the page shows, and the 卷宗 takes the file).
+    pub(crate) async fn documents_with_pdf(
+        &self,
+        case_id: i64,
+    ) -> Result<Vec<(IssuedDocument, Vec<u8>)>, StoreError> {
         use sha2::Digest;
         let rows = sqlx::query(
             "SELECT id, kind, name, step, pdf, created_at FROM case_documents
@@ -1775,14 +1800,17 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let pdf: Vec<u8> = r.try_get("pdf")?;
-                Ok(IssuedDocument {
-                    id: r.try_get("id")?,
-                    kind: r.try_get("kind")?,
-                    name: r.try_get("name")?,
-                    step: r.try_get("step")?,
-                    pdf_sha256: zhifa_ledger::hash::to_hex(&sha2::Sha256::digest(&pdf)),
-                    created_at: r.try_get("created_at")?,
-                })
+                Ok((
+                    IssuedDocument {
+                        id: r.try_get("id")?,
+                        kind: r.try_get("kind")?,
+                        name: r.try_get("name")?,
+                        step: r.try_get("step")?,
+                        pdf_sha256: zhifa_ledger::hash::to_hex(&sha2::Sha256::digest(&pdf)),
+                        created_at: r.try_get("created_at")?,
+                    },
+                    pdf,
+                ))
             })
             .collect()
     }
@@ -1824,9 +1852,8 @@ impl Store {
         docx: &[u8],
     ) -> Result<i64, StoreError> {
         use sha2::Digest;
-        let file = self.case_file(case_id).await?;
         let mut tx = self.write(Actor::User(actor.user_id)).await?;
-        tx.hold_open_case(case_id, "文书").await?;
+        let case = tx.hold_open_case(case_id, "文书").await?;
         let now = tx.now();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO case_documents (case_id, kind, name, step, pdf, docx, created_by, created_at)
@@ -1835,25 +1862,20 @@ impl Store {
         .bind(case_id)
         .bind(kind.to_owned())
         .bind(name.to_owned())
-        .bind(file.case.step.clone())
+        .bind(case.step.clone())
         .bind(pdf.to_vec())
         .bind(docx.to_vec())
         .bind(actor.user_id)
         .bind(now)
         .fetch_one(tx.conn())
         .await?;
-        tx.record_row(
-            file.case.agency_id,
-            "case_document.issue",
-            "case_document",
-            id,
-        )
-        .await?;
+        tx.record_row(case.agency_id, "case_document.issue", "case_document", id)
+            .await?;
         tx.insert_event(
-            file.case.agency_id,
+            case.agency_id,
             case_id,
             "document",
-            &file.case.step,
+            &case.step,
             None,
             on,
             actor.user_id,

@@ -38,12 +38,17 @@ impl Credential {
     /// What the rules need (dates were validated when written; a row whose dates do not
     /// parse was changed behind zhifa's back and counts as never valid).
     pub fn validity(&self) -> Validity {
-        let never = chrono::NaiveDate::MIN;
-        Validity {
-            status: self.status,
-            valid_from: parse_date(&self.valid_from).unwrap_or(chrono::NaiveDate::MAX),
-            valid_to: parse_date(&self.valid_to).unwrap_or(never),
-        }
+        validity_of(self.status, &self.valid_from, &self.valid_to)
+    }
+}
+
+/// A credential's validity from its stored columns; dates that do not parse (changed
+/// behind zhifa's back) make it never valid.
+pub(crate) fn validity_of(status: StoredStatus, valid_from: &str, valid_to: &str) -> Validity {
+    Validity {
+        status,
+        valid_from: parse_date(valid_from).unwrap_or(chrono::NaiveDate::MAX),
+        valid_to: parse_date(valid_to).unwrap_or(chrono::NaiveDate::MIN),
     }
 }
 

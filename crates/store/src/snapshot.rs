@@ -468,16 +468,16 @@ pub async fn all(conn: &mut AnyConnection, kind: &str) -> Result<Vec<(i64, Strin
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn returning_lists_the_snapshot_columns() {
         assert_eq!(
-            super::returning("case_event"),
+            returning("case_event"),
             Some("id, case_id, kind, step, to_step, on_day, user_id, detail, created_at")
         );
-        assert_eq!(super::returning("nothing"), None);
+        assert_eq!(returning("nothing"), None);
     }
-
-    use super::*;
 
     #[test]
     fn canonical_json_sorts_keys_and_escapes() {

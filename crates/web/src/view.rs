@@ -409,6 +409,12 @@ pub struct VerifyPage {
 
 pub use zhifa_store::today_beijing;
 
+/// A day as the document renderer dates its files (year, month, day).
+pub fn doc_date(d: chrono::NaiveDate) -> (i32, u8, u8) {
+    use chrono::Datelike;
+    (d.year(), d.month() as u8, d.day() as u8)
+}
+
 /// A credential as a list or page shows it, judged on one day.
 pub struct CredentialRow {
     pub c: zhifa_store::credentials::Credential,

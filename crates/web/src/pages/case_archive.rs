@@ -3,9 +3,8 @@
 //! evidence file to the entry that recorded its SHA-256, lays out the cover, catalogue
 //! and evidence list (zhifa-docs) and packs everything.
 
-use super::Gate;
 use super::case_docs::file_response;
-use super::cases::load;
+use super::cases::viewing;
 use crate::AppState;
 use crate::error::PageError;
 use crate::session::CurrentUser;
@@ -15,10 +14,8 @@ use axum::extract::{Path, State};
 use axum::http::{Method, Uri};
 use axum::response::Response;
 use axum::routing::get;
-use chrono::Datelike;
 use std::time::Duration;
 use zhifa_docs::dossier::{self, CatalogueLine, Cover, EvidenceLine};
-use zhifa_domain::Capability;
 use zhifa_domain::case::party_kind_label;
 use zhifa_domain::evidence::kind_label;
 use zhifa_ledger::proofs::BoundFile;
@@ -41,13 +38,7 @@ async fn download(
     uri: Uri,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let gate = Gate {
-        state: &state,
-        user: &user,
-        method,
-        uri,
-    };
-    let file = load(&state, &gate, id, Capability::ViewCases).await?;
+    let file = viewing(&state, &user, method, uri, id).await?;
     if file.case.closed_on.is_none() {
         return Err(PageError::Conflict(
             "案件尚未办结归档，卷宗在归档后才能导出。".into(),
@@ -112,7 +103,7 @@ fn compose(
     let proc = a.file.procedure()?;
     let case = &a.file.case;
     let today = today_beijing();
-    let date = (today.year(), today.month() as u8, today.day() as u8);
+    let date = crate::view::doc_date(today);
     let render = |doc: &zhifa_docs::Document| {
         zhifa_docs::pdf::render(doc, date).map_err(|e| {
             tracing::error!(error = %e, "archive page could not be laid out");
@@ -248,9 +239,6 @@ fn compose(
         .iter()
         .map(|g| (*g).to_owned())
         .collect();
-    debug_assert!(files.iter().all(|(name, _)| !name.ends_with(".pdf")
-        || name.starts_with("文书/")
-        || a.proofs.generated.contains(name)));
     let proofs = serde_json::to_vec_pretty(&a.proofs).map_err(|_| PageError::Internal)?;
     files.push((PROOFS_PATH.to_owned(), proofs));
     dossier::zip(&files, date).map_err(|e| {

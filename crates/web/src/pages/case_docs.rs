@@ -2,8 +2,8 @@
 //! document (PDF and DOCX rendered, both files kept as handed out, their SHA-256 in the
 //! agency's log); and downloading an issued file.
 
-use super::cases::{acting_on, load};
-use super::{Gate, form_errors};
+use super::cases::{acting_on, viewing};
+use super::form_errors;
 use crate::AppState;
 use crate::error::PageError;
 use crate::forms::UserForm;
@@ -15,11 +15,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{Datelike, NaiveDate};
 use zhifa_docs::{DocKind, Fields, Value, rmb_upper};
+use zhifa_domain::FieldErrors;
 use zhifa_domain::case::{Due, due_date, party_kind_label};
 use zhifa_domain::catalog::group_thousands;
 use zhifa_domain::credential::CredentialKind;
 use zhifa_domain::procedure::Procedure;
-use zhifa_domain::{Capability, FieldErrors};
 use zhifa_store::cases::CaseFile;
 
 pub fn router() -> Router<AppState> {
@@ -354,7 +354,7 @@ async fn render_and_issue(
         .await
         .map_err(|_| invalid("读取案件信息失败".into()))?;
     let doc = template.fill(&fields);
-    let date = (today.year(), today.month() as u8, today.day() as u8);
+    let date = crate::view::doc_date(today);
     // typst lays out on a blocking thread: a page takes milliseconds to a second.
     let (pdf, docx) = tokio::task::spawn_blocking(move || {
         let pdf = zhifa_docs::pdf::render(&doc, date).map_err(|e| e.to_string())?;
@@ -386,13 +386,7 @@ async fn download(
     uri: Uri,
     Path((id, doc, format)): Path<(i64, i64, String)>,
 ) -> Result<Response, PageError> {
-    let gate = Gate {
-        state: &state,
-        user: &user,
-        method,
-        uri,
-    };
-    let file = load(&state, &gate, id, Capability::ViewCases).await?;
+    let file = viewing(&state, &user, method, uri, id).await?;
     let docx = match format.as_str() {
         "pdf" => false,
         "docx" => true,

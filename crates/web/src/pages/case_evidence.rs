@@ -2,8 +2,8 @@
 //! downloading its file.
 
 use super::case_docs::file_response;
-use super::cases::{acting_on, load, show_with_errors};
-use super::{Gate, form_errors};
+use super::cases::{acting_on, show_with_errors, viewing};
+use super::form_errors;
 use crate::AppState;
 use crate::error::PageError;
 use crate::session::CurrentUser;
@@ -13,8 +13,8 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use zhifa_domain::FieldErrors;
 use zhifa_domain::evidence::{EvidenceFile, EvidenceInput, MAX_FILE_BYTES, NewEvidence};
-use zhifa_domain::{Capability, FieldErrors};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -120,13 +120,7 @@ async fn download(
     uri: Uri,
     Path((id, n)): Path<(i64, i64)>,
 ) -> Result<Response, PageError> {
-    let gate = Gate {
-        state: &state,
-        user: &user,
-        method,
-        uri,
-    };
-    let file = load(&state, &gate, id, Capability::ViewCases).await?;
+    let file = viewing(&state, &user, method, uri, id).await?;
     let (case_id, name, bytes) = match state.store.case_evidence_file(n).await {
         Ok(x) => x,
         Err(zhifa_store::StoreError::NotFound) => return Err(PageError::NotFound),

@@ -1060,16 +1060,27 @@ async fn show(
     uri: Uri,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let gate = Gate {
-        state: &state,
-        user: &user,
-        method,
-        uri,
-    };
-    let file = load(&state, &gate, id, Capability::ViewCases).await?;
+    let file = viewing(&state, &user, method, uri, id).await?;
     Ok(html(
         &case_page(&state, &user, file, FieldErrors::new(), None).await?,
     ))
+}
+
+/// The case a page shows or a file of it (the user may see it).
+pub(super) async fn viewing(
+    state: &AppState,
+    user: &CurrentUser,
+    method: Method,
+    uri: Uri,
+    id: i64,
+) -> Result<CaseFile, PageError> {
+    let gate = Gate {
+        state,
+        user,
+        method,
+        uri,
+    };
+    load(state, &gate, id, Capability::ViewCases).await
 }
 
 /// The case a posted form acts on (the user may handle it), and the user as its actor.

@@ -471,11 +471,7 @@ async fn card_file(
         check_url: url,
     };
     let today = today_beijing();
-    let date = (
-        chrono::Datelike::year(&today),
-        chrono::Datelike::month(&today) as u8,
-        chrono::Datelike::day(&today) as u8,
-    );
+    let date = crate::view::doc_date(today);
     // typst lays out on a blocking thread.
     let bytes = tokio::task::spawn_blocking(move || {
         if png {
