@@ -172,7 +172,63 @@ const CASE_COLS: &str = "c.id, c.agency_id, c.department_id, d.name AS departmen
     c.penalty, c.major, c.window_waived, c.version, c.updated_at";
 const CASE_FROM: &str = "cases c JOIN departments d ON d.id = c.department_id";
 
+/// The four parts of a case file, each by the case id `$1`.
+fn case_row_sql() -> String {
+    format!(
+        "SELECT {CASE_COLS}, {} FROM {CASE_FROM} WHERE c.id = $1",
+        crate::calendar::CALENDAR_STAMP
+    )
+}
+const PARTIES_SQL: &str =
+    "SELECT id, kind, name, id_code, address FROM case_parties WHERE case_id = $1 ORDER BY id";
+const OFFICERS_SQL: &str = "SELECT o.id, o.person_id, p.name, o.declared_on, o.version
+    FROM case_officers o JOIN people p ON p.id = o.person_id WHERE o.case_id = $1 ORDER BY o.id";
+const EVENTS_SQL: &str = "SELECT e.id, e.kind, e.step, e.to_step, e.on_day,
+    u.display_name AS user_name, e.detail, e.created_at
+    FROM case_events e LEFT JOIN users u ON u.id = e.user_id WHERE e.case_id = $1 ORDER BY e.id";
+
 /// The case row with the calendar's stamp (an act needs both; one query).
+fn case_row_with_stamp(r: &AnyRow) -> Result<(CaseRow, crate::calendar::Stamp), StoreError> {
+    Ok((case_row(r)?, (r.try_get("cal_n")?, r.try_get("cal_at")?)))
+}
+
+fn party(r: &AnyRow) -> Result<Party, StoreError> {
+    let kind: String = r.try_get("kind")?;
+    Ok(Party {
+        id: r.try_get("id")?,
+        kind: party_kind_from_code(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("party kind {kind}")))?,
+        name: r.try_get("name")?,
+        id_code: r.try_get("id_code")?,
+        address: r.try_get("address")?,
+    })
+}
+
+fn case_officer(r: &AnyRow) -> Result<CaseOfficer, StoreError> {
+    Ok(CaseOfficer {
+        id: r.try_get("id")?,
+        person_id: r.try_get("person_id")?,
+        name: r.try_get("name")?,
+        declared_on: r.try_get("declared_on")?,
+        version: r.try_get("version")?,
+    })
+}
+
+fn case_event(r: &AnyRow) -> Result<CaseEvent, StoreError> {
+    let detail: String = r.try_get("detail")?;
+    Ok(CaseEvent {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        step: r.try_get("step")?,
+        to_step: r.try_get("to_step")?,
+        on_day: r.try_get("on_day")?,
+        user_name: r.try_get("user_name")?,
+        detail: serde_json::from_str(&detail)
+            .map_err(|e| StoreError::Corrupt(format!("case event: {e}")))?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
 async fn read_case_row<'e, E>(
     e: E,
     id: i64,
@@ -180,95 +236,36 @@ async fn read_case_row<'e, E>(
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {CASE_COLS}, {} FROM {CASE_FROM} WHERE c.id = $1",
-        crate::calendar::CALENDAR_STAMP
-    )))
-    .bind(id)
-    .fetch_optional(e)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    Ok((case_row(&r)?, (r.try_get("cal_n")?, r.try_get("cal_at")?)))
+    let r = sqlx::query(sqlx::AssertSqlSafe(case_row_sql()))
+        .bind(id)
+        .fetch_optional(e)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    case_row_with_stamp(&r)
 }
 
 async fn read_parties<'e, E>(e: E, id: i64) -> Result<Vec<Party>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    sqlx::query(
-        "SELECT id, kind, name, id_code, address FROM case_parties WHERE case_id = $1 ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(e)
-    .await?
-    .iter()
-    .map(|r| {
-        let kind: String = r.try_get("kind")?;
-        Ok(Party {
-            id: r.try_get("id")?,
-            kind: party_kind_from_code(&kind)
-                .ok_or_else(|| StoreError::Corrupt(format!("party kind {kind}")))?,
-            name: r.try_get("name")?,
-            id_code: r.try_get("id_code")?,
-            address: r.try_get("address")?,
-        })
-    })
-    .collect()
+    let rows = sqlx::query(PARTIES_SQL).bind(id).fetch_all(e).await?;
+    rows.iter().map(party).collect()
 }
 
 async fn read_officers<'e, E>(e: E, id: i64) -> Result<Vec<CaseOfficer>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    sqlx::query(
-        "SELECT o.id, o.person_id, p.name, o.declared_on, o.version FROM case_officers o
-         JOIN people p ON p.id = o.person_id WHERE o.case_id = $1 ORDER BY o.id",
-    )
-    .bind(id)
-    .fetch_all(e)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(CaseOfficer {
-            id: r.try_get("id")?,
-            person_id: r.try_get("person_id")?,
-            name: r.try_get("name")?,
-            declared_on: r.try_get("declared_on")?,
-            version: r.try_get("version")?,
-        })
-    })
-    .collect()
+    let rows = sqlx::query(OFFICERS_SQL).bind(id).fetch_all(e).await?;
+    rows.iter().map(case_officer).collect()
 }
 
 async fn read_events<'e, E>(e: E, id: i64) -> Result<Vec<CaseEvent>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    sqlx::query(
-        "SELECT e.id, e.kind, e.step, e.to_step, e.on_day, u.display_name AS user_name,
-            e.detail, e.created_at
-         FROM case_events e LEFT JOIN users u ON u.id = e.user_id
-         WHERE e.case_id = $1 ORDER BY e.id",
-    )
-    .bind(id)
-    .fetch_all(e)
-    .await?
-    .iter()
-    .map(|r| {
-        let detail: String = r.try_get("detail")?;
-        Ok(CaseEvent {
-            id: r.try_get("id")?,
-            kind: r.try_get("kind")?,
-            step: r.try_get("step")?,
-            to_step: r.try_get("to_step")?,
-            on_day: r.try_get("on_day")?,
-            user_name: r.try_get("user_name")?,
-            detail: serde_json::from_str(&detail)
-                .map_err(|e| StoreError::Corrupt(format!("case event: {e}")))?,
-            created_at: r.try_get("created_at")?,
-        })
-    })
-    .collect()
+    let rows = sqlx::query(EVENTS_SQL).bind(id).fetch_all(e).await?;
+    rows.iter().map(case_event).collect()
 }
 
 /// Each person's name and enforcement credentials (number and validity), for the 持证上岗
@@ -696,6 +693,16 @@ impl Store {
         actor: &CaseActor,
         c: &OpenCase,
     ) -> Result<(i64, String), StoreError> {
+        let (actor, c) = (actor.clone(), c.clone());
+        self.on_writer(move |s| async move { s.open_case_here(&actor, &c).await })
+            .await
+    }
+
+    async fn open_case_here(
+        &self,
+        actor: &CaseActor,
+        c: &OpenCase,
+    ) -> Result<(i64, String), StoreError> {
         let proc = procedure::find(&c.procedure)
             .ok_or_else(|| StoreError::field("procedure", "请选择办案程序"))?;
         let mut e = FieldErrors::new();
@@ -924,6 +931,18 @@ impl Store {
         version: i64,
         a: &Advance,
     ) -> Result<(), StoreError> {
+        let (actor, a) = (actor.clone(), a.clone());
+        self.on_writer(move |s| async move { s.advance_case_here(&actor, id, version, &a).await })
+            .await
+    }
+
+    async fn advance_case_here(
+        &self,
+        actor: &CaseActor,
+        id: i64,
+        version: i64,
+        a: &Advance,
+    ) -> Result<(), StoreError> {
         let (mut tx, file) = self.begin_act(actor, id, version).await?;
         let calendar = self.calendar_at(file.calendar_stamp).await?;
         let proc = file.procedure()?;
@@ -1037,6 +1056,21 @@ impl Store {
         on: NaiveDate,
         input: &PenaltyInput,
     ) -> Result<DiscretionFit, StoreError> {
+        let (actor, input) = (actor.clone(), input.clone());
+        self.on_writer(
+            move |s| async move { s.set_penalty_here(&actor, id, version, on, &input).await },
+        )
+        .await
+    }
+
+    async fn set_penalty_here(
+        &self,
+        actor: &CaseActor,
+        id: i64,
+        version: i64,
+        on: NaiveDate,
+        input: &PenaltyInput,
+    ) -> Result<DiscretionFit, StoreError> {
         let (tx, file) = self.begin_act(actor, id, version).await?;
         let proc = file.procedure()?;
         let state = file.state()?;
@@ -1141,6 +1175,18 @@ impl Store {
 
     /// Records a waiver, an extension or a pause on the current step.
     pub async fn record_on_case(
+        &self,
+        actor: &CaseActor,
+        id: i64,
+        version: i64,
+        r: &Record,
+    ) -> Result<(), StoreError> {
+        let (actor, r) = (actor.clone(), r.clone());
+        self.on_writer(move |s| async move { s.record_on_case_here(&actor, id, version, &r).await })
+            .await
+    }
+
+    async fn record_on_case_here(
         &self,
         actor: &CaseActor,
         id: i64,
@@ -1313,6 +1359,17 @@ impl Store {
         id: i64,
         on: NaiveDate,
     ) -> Result<(), StoreError> {
+        let actor = actor.clone();
+        self.on_writer(move |s| async move { s.declare_no_conflict_here(&actor, id, on).await })
+            .await
+    }
+
+    async fn declare_no_conflict_here(
+        &self,
+        actor: &CaseActor,
+        id: i64,
+        on: NaiveDate,
+    ) -> Result<(), StoreError> {
         let file = self.case_file(id).await?;
         if file.case.closed_on.is_some() {
             return Err(StoreError::field(
@@ -1392,6 +1449,21 @@ impl Store {
     /// stands again at its last step, open, and every act on it is allowed as before; the
     /// reason is an event of the case (and so an entry of the log).
     pub async fn reopen_case(
+        &self,
+        actor: &CaseActor,
+        id: i64,
+        version: i64,
+        on: NaiveDate,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let (actor, reason) = (actor.clone(), reason.to_owned());
+        self.on_writer(move |s| async move {
+            s.reopen_case_here(&actor, id, version, on, &reason).await
+        })
+        .await
+    }
+
+    async fn reopen_case_here(
         &self,
         actor: &CaseActor,
         id: i64,

@@ -25,6 +25,8 @@ impl Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) pool: AnyPool,
+    /// SQLite: the thread and connection every write transaction uses (`writer.rs`).
+    pub(crate) writer: Option<std::sync::Arc<crate::writer::Writer>>,
     backend: Backend,
     /// Upper tree nodes, which never change once written (see `ledger::NodeCache`).
     pub(crate) node_cache: std::sync::Arc<crate::ledger::NodeCache>,
@@ -122,18 +124,28 @@ impl Store {
         } else {
             options
         };
+        // Only a database file has a writer of its own: a second pool on an in-memory
+        // database would open a second, empty database.
+        let sqlite_file = match backend {
+            Backend::Sqlite => sqlite_file(url),
+            Backend::Postgres => None,
+        };
+        let writer = match &sqlite_file {
+            Some(_) => Some(std::sync::Arc::new(
+                crate::writer::Writer::start(url, options.clone()).await?,
+            )),
+            None => None,
+        };
         let pool = options.connect(url).await?;
         Ok(Store {
             pool,
+            writer,
             backend,
             node_cache: Default::default(),
             frontiers: Default::default(),
             write_turn: Default::default(),
             calendar_cache: Default::default(),
-            sqlite_file: match backend {
-                Backend::Sqlite => sqlite_file(url),
-                Backend::Postgres => None,
-            },
+            sqlite_file,
             entry_key: None,
             entry_legacy: Default::default(),
         })
@@ -223,6 +235,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(w) = &self.writer {
+            w.close().await;
+        }
         self.pool.close().await;
     }
 }

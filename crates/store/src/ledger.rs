@@ -384,11 +384,16 @@ pub(crate) async fn append(
         ];
         match backend {
             // Each statement through sqlx's SQLite driver is a round trip to its worker
-            // thread, and those wake-ups, not SQLite, are most of an append's time: the
-            // rows and the head go as one script of literals (values are integers, our
-            // hashes and bytes as X'..', and text with quotes doubled — SQLite's grammar
-            // has no other escape).
-            Backend::Sqlite if writes.iter().all(|(_, _, rows)| rows.len() <= 64) => {
+            // thread. From another core those wake-ups, not SQLite, are most of an
+            // append's time: the rows and the head go as one script of literals (values
+            // are integers, our hashes and bytes as X'..', and text with quotes doubled —
+            // SQLite's grammar has no other escape). On the writer's own thread a round
+            // trip stays on one core and costs less than parsing the script, so there the
+            // prepared statements below are quicker (BENCHMARKS.md, "Transitions").
+            Backend::Sqlite
+                if !crate::writer::on_writer_thread()
+                    && writes.iter().all(|(_, _, rows)| rows.len() <= 64) =>
+            {
                 let mut script = String::new();
                 for (table, _, rows) in &writes {
                     if !rows.is_empty() {

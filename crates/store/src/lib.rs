@@ -8,6 +8,7 @@ mod db;
 mod error;
 mod migrate;
 mod time;
+mod writer;
 
 pub mod accounts;
 pub mod calendar;

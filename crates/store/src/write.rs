@@ -80,9 +80,10 @@ impl Store {
     /// sleeps, and would hold a pooled connection while it waits).
     pub async fn write(&self, actor: Actor) -> Result<WriteTx, StoreError> {
         let turn = self.sqlite_turn().await;
-        let tx = match self.backend() {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+        let tx = match (&self.writer, self.backend()) {
+            (Some(w), _) => w.pool().begin_with("BEGIN IMMEDIATE").await?,
+            (None, Backend::Sqlite) => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            (None, Backend::Postgres) => self.pool.begin().await?,
         };
         Ok(WriteTx {
             tx,
@@ -94,6 +95,24 @@ impl Store {
             entry_key: self.entry_key.clone(),
             frontiers: self.frontiers.clone(),
         })
+    }
+}
+
+impl Store {
+    /// Runs a whole write — its reads, checks and commit — on SQLite's writer thread, where
+    /// its statements reach the database without crossing cores (`writer.rs`); elsewhere
+    /// (PostgreSQL, an in-memory database) on the caller's task.
+    pub(crate) async fn on_writer<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(Store) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let work = work(self.clone());
+        match &self.writer {
+            Some(w) => w.run(work).await,
+            None => work.await,
+        }
     }
 }
 
