@@ -174,15 +174,25 @@ pub fn readme(number: &str, origin: &str, keys: &[String], proofs_path: &str) ->
     )
 }
 
-/// Writes the files into a ZIP, in the order given, dated `date` (the same files give the
-/// same bytes).
-pub fn zip(files: &[(String, Vec<u8>)], date: (i32, u8, u8)) -> Result<Vec<u8>, DossierError> {
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let (y, m, d) = date;
-    let when = zip::DateTime::from_date_and_time(y.clamp(1980, 2107) as u16, m, d, 0, 0, 0)
-        .unwrap_or_default();
-    let e = |e: &dyn std::fmt::Display| DossierError(e.to_string());
-    for (name, bytes) in files {
+/// Writes a ZIP one file at a time, so that a 卷宗 of many large evidence files is never
+/// held in memory whole: `W` is a temporary file when serving one. Files keep the order
+/// they are added in; all are dated `date` (the same files give the same bytes).
+pub struct Packer<W: Write + std::io::Seek> {
+    zip: zip::ZipWriter<W>,
+    when: zip::DateTime,
+}
+
+impl<W: Write + std::io::Seek> Packer<W> {
+    pub fn new(out: W, date: (i32, u8, u8)) -> Self {
+        let (y, m, d) = date;
+        Packer {
+            zip: zip::ZipWriter::new(out),
+            when: zip::DateTime::from_date_and_time(y.clamp(1980, 2107) as u16, m, d, 0, 0, 0)
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn add(&mut self, name: &str, bytes: &[u8]) -> Result<(), DossierError> {
         // PDFs and media are compressed already; text and JSON shrink well.
         let method = if name.ends_with(".json") || name.ends_with(".txt") {
             zip::CompressionMethod::Deflated
@@ -191,11 +201,19 @@ pub fn zip(files: &[(String, Vec<u8>)], date: (i32, u8, u8)) -> Result<Vec<u8>, 
         };
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(method)
-            .last_modified_time(when);
-        zip.start_file(name.as_str(), options).map_err(|x| e(&x))?;
-        zip.write_all(bytes).map_err(|x| e(&x))?;
+            .last_modified_time(self.when);
+        self.zip.start_file(name, options).map_err(error)?;
+        self.zip.write_all(bytes).map_err(error)
     }
-    Ok(zip.finish().map_err(|x| e(&x))?.into_inner())
+
+    /// Writes the central directory; returns the output.
+    pub fn finish(self) -> Result<W, DossierError> {
+        self.zip.finish().map_err(error)
+    }
+}
+
+fn error(e: impl std::fmt::Display) -> DossierError {
+    DossierError(e.to_string())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -213,8 +231,15 @@ mod tests {
             ("文书/01-立案审批表.pdf".to_owned(), b"%PDF a".to_vec()),
             ("核验说明.txt".to_owned(), "说明".as_bytes().to_vec()),
         ];
-        let bytes = zip(&files, (2026, 11, 30)).unwrap();
-        assert_eq!(bytes, zip(&files, (2026, 11, 30)).unwrap(), "deterministic");
+        let pack = || {
+            let mut p = Packer::new(std::io::Cursor::new(Vec::new()), (2026, 11, 30));
+            for (name, bytes) in &files {
+                p.add(name, bytes).unwrap();
+            }
+            p.finish().unwrap().into_inner()
+        };
+        let bytes = pack();
+        assert_eq!(bytes, pack(), "deterministic");
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
         let names: Vec<String> = (0..archive.len())
             .map(|i| archive.by_index(i).unwrap().name().unwrap().to_string())

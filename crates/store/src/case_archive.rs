@@ -1,5 +1,5 @@
-//! What a case's 卷宗 holds, read in one place: the case, its issued documents and its
-//! evidence with their files, and every entry of the agency's log about the case — the
+//! What a case's 卷宗 holds, read in one place: the case, its issued documents, its
+//! evidence (whose files are read one at a time as they are packed), and every entry of the agency's log about the case — the
 //! case row, its parties, officers, events, documents and evidence — each with its
 //! payload and its inclusion proof against the newest signed checkpoint.
 
@@ -28,8 +28,9 @@ pub struct CaseArchive {
     pub file: CaseFile,
     /// Issued documents with their PDF, oldest first, and the log entry that records each.
     pub documents: Vec<(IssuedDocument, Vec<u8>, u64)>,
-    /// Evidence with its file (if any) and the log entry that records it.
-    pub evidence: Vec<(EvidenceItem, Option<Vec<u8>>, u64)>,
+    /// Evidence and the log entry that records it. Its file, if any, is read when packed
+    /// (`Store::case_evidence_file`): files can be large, and are read one at a time.
+    pub evidence: Vec<(EvidenceItem, u64)>,
     /// The entries with their proofs (files are bound by whoever names them).
     pub proofs: EntryProofs,
 }
@@ -167,12 +168,8 @@ impl Store {
         }
         let mut evidence = Vec::new();
         for e in self.case_evidence(case_id).await? {
-            let bytes = match e.file_name {
-                Some(_) => Some(self.case_evidence_file(e.id).await?.2),
-                None => None,
-            };
             let seq = entry_of("case_evidence", e.id)?;
-            evidence.push((e, bytes, seq));
+            evidence.push((e, seq));
         }
         let keys = self
             .log_keys(agency)

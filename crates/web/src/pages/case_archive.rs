@@ -3,7 +3,7 @@
 //! evidence file to the entry that recorded its SHA-256, lays out the cover, catalogue
 //! and evidence list (zhifa-docs) and packs everything.
 
-use super::case_docs::file_response;
+use super::case_docs::file_stream_response;
 use super::cases::viewing;
 use crate::AppState;
 use crate::error::PageError;
@@ -76,15 +76,30 @@ async fn download(
         .map(|v| format!("{} {}", v.code, v.content.name))
         .unwrap_or_default();
     let archived_by = user.principal.display_name.clone();
-    let zip =
-        tokio::task::spawn_blocking(move || compose(archive, &agency.name, &item, &archived_by))
-            .await
-            .map_err(|_| PageError::Internal)??;
-    Ok(file_response(
+    let (store, runtime) = (state.store.clone(), tokio::runtime::Handle::current());
+    // Evidence files are read one at a time while packing, into a temporary file that is
+    // then sent in pieces: a 卷宗 of many large files is never held in memory whole.
+    let evidence_file = move |id: i64| runtime.block_on(store.case_evidence_file(id));
+    let zip = tokio::task::spawn_blocking(move || {
+        let out = tempfile::tempfile().map_err(|e| {
+            tracing::error!(error = %e, "no temporary file for the archive");
+            PageError::Internal
+        })?;
+        compose(
+            archive,
+            &agency.name,
+            &item,
+            &archived_by,
+            evidence_file,
+            out,
+        )
+    })
+    .await
+    .map_err(|_| PageError::Internal)??;
+    Ok(file_stream_response(
         zip,
         "application/zip",
         &format!("{}-卷宗.zip", file.case.number),
-        false,
     ))
 }
 
@@ -93,13 +108,16 @@ fn ordered(n: usize, name: &str) -> String {
     format!("{n:02}-{name}")
 }
 
-/// Lays out and packs the archive (blocking: typst lays out the generated pages).
+/// Lays out and packs the archive into `out` (blocking: typst lays out the generated pages,
+/// and `evidence_file` reads an evidence file from the database when it is packed).
 fn compose(
     mut a: CaseArchive,
     agency: &str,
     item: &str,
     archived_by: &str,
-) -> Result<Vec<u8>, PageError> {
+    evidence_file: impl Fn(i64) -> Result<(i64, String, Vec<u8>), StoreError>,
+    out: std::fs::File,
+) -> Result<std::fs::File, PageError> {
     let proc = a.file.procedure()?;
     let case = &a.file.case;
     let today = today_beijing();
@@ -114,7 +132,7 @@ fn compose(
     let step_index = |code: &str| proc.steps.iter().position(|s| s.code == code);
     a.documents
         .sort_by_key(|(d, _, _)| (step_index(&d.step).unwrap_or(usize::MAX), d.id));
-    let mut body: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut documents: Vec<(String, &[u8])> = Vec::new();
     let mut catalogue = vec![
         CatalogueLine {
             name: "封面".into(),
@@ -139,7 +157,7 @@ fn compose(
             index: *seq,
             field: "pdf_sha256".into(),
         });
-        body.push((path, pdf.clone()));
+        documents.push((path, pdf));
     }
     catalogue.push(CatalogueLine {
         name: "证据清单".into(),
@@ -148,9 +166,9 @@ fn compose(
     });
     let mut evidence_lines = Vec::new();
     let mut evidence_files = Vec::new();
-    for (n, (e, bytes, seq)) in a.evidence.iter().enumerate() {
-        let path = match (&e.file_name, bytes) {
-            (Some(name), Some(b)) => {
+    for (n, (e, seq)) in a.evidence.iter().enumerate() {
+        let path = match &e.file_name {
+            Some(name) => {
                 let path = format!("证据/{}", ordered(n + 1, name));
                 catalogue.push(CatalogueLine {
                     name: format!("证据：{}", e.name),
@@ -162,10 +180,10 @@ fn compose(
                     index: *seq,
                     field: "file_sha256".into(),
                 });
-                evidence_files.push((path.clone(), b.clone()));
+                evidence_files.push((path.clone(), e.id));
                 path
             }
-            _ => String::new(),
+            None => String::new(),
         };
         evidence_lines.push(EvidenceLine {
             kind: kind_label(&e.kind).to_owned(),
@@ -216,33 +234,34 @@ fn compose(
         files: a.documents.len() + evidence_files.len(),
     });
     let readme = dossier::readme(&case.number, &a.proofs.origin, &a.proofs.keys, PROOFS_PATH);
-    let mut files = vec![
-        ("00-封面.pdf".to_owned(), render(&cover)?),
-        (
-            "01-卷内目录.pdf".to_owned(),
-            render(&dossier::catalogue(agency, &case.number, &catalogue))?,
-        ),
-    ];
-    files.extend(body);
-    files.push((
-        "证据清单.pdf".to_owned(),
-        render(&dossier::evidence_list(
-            agency,
-            &case.number,
-            &evidence_lines,
-        ))?,
-    ));
-    files.extend(evidence_files);
-    files.push(("核验说明.txt".to_owned(), readme.into_bytes()));
+    let packing = |e: dossier::DossierError| {
+        tracing::error!(error = %e, "archive could not be packed");
+        PageError::Internal
+    };
+    let mut zip = dossier::Packer::new(out, date);
+    zip.add("00-封面.pdf", &render(&cover)?).map_err(packing)?;
+    zip.add(
+        "01-卷内目录.pdf",
+        &render(&dossier::catalogue(agency, &case.number, &catalogue))?,
+    )
+    .map_err(packing)?;
+    for (path, pdf) in &documents {
+        zip.add(path, pdf).map_err(packing)?;
+    }
+    let list = dossier::evidence_list(agency, &case.number, &evidence_lines);
+    zip.add("证据清单.pdf", &render(&list)?).map_err(packing)?;
+    for (path, id) in &evidence_files {
+        let (_, _, bytes) = evidence_file(*id)?;
+        zip.add(path, &bytes).map_err(packing)?;
+    }
+    zip.add("核验说明.txt", readme.as_bytes())
+        .map_err(packing)?;
     // The names the verifier knows as made at export (`ledger::proofs::ARCHIVE_GENERATED`).
     a.proofs.generated = zhifa_ledger::proofs::ARCHIVE_GENERATED
         .iter()
         .map(|g| (*g).to_owned())
         .collect();
     let proofs = serde_json::to_vec_pretty(&a.proofs).map_err(|_| PageError::Internal)?;
-    files.push((PROOFS_PATH.to_owned(), proofs));
-    dossier::zip(&files, date).map_err(|e| {
-        tracing::error!(error = %e, "archive could not be packed");
-        PageError::Internal
-    })
+    zip.add(PROOFS_PATH, &proofs).map_err(packing)?;
+    zip.finish().map_err(packing)
 }

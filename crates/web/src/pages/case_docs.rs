@@ -425,6 +425,44 @@ pub(crate) fn file_response(
     inline: bool,
 ) -> Response {
     let mut resp = bytes.into_response();
+    file_headers(&mut resp, content_type, filename, inline);
+    resp
+}
+
+/// Like [`file_response`] for a file made on disk (a 卷宗), sent in pieces as it is read
+/// rather than loaded into memory. It downloads.
+pub(crate) fn file_stream_response(
+    file: std::fs::File,
+    content_type: &'static str,
+    filename: &str,
+) -> Response {
+    use futures_util::stream;
+    use std::io::Seek;
+    use tokio::io::AsyncReadExt;
+    const PIECE: usize = 256 * 1024;
+    let mut file = file;
+    let len = file.seek(std::io::SeekFrom::End(0)).ok();
+    let rewound = file.rewind().is_ok();
+    if !rewound {
+        return PageError::Internal.into_response();
+    }
+    let pieces = stream::try_unfold(tokio::fs::File::from_std(file), |mut f| async move {
+        let mut buf = Vec::with_capacity(PIECE);
+        match f.read_buf(&mut buf).await? {
+            0 => Ok::<_, std::io::Error>(None),
+            _ => Ok(Some((bytes::Bytes::from(buf), f))),
+        }
+    });
+    let mut resp = axum::body::Body::from_stream(pieces).into_response();
+    if let Some(len) = len {
+        resp.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    file_headers(&mut resp, content_type, filename, false);
+    resp
+}
+
+fn file_headers(resp: &mut Response, content_type: &'static str, filename: &str, inline: bool) {
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     let encoded: String = filename
@@ -449,5 +487,4 @@ pub(crate) fn file_response(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
     );
-    resp
 }
