@@ -607,8 +607,12 @@ impl Store {
             CaseStatusFilter::Overdue | CaseStatusFilter::DueSoon => "c.due_on, c.id",
             _ => "c.id DESC",
         };
+        // The page's ids first, from the cases table alone (an index walk when it can be):
+        // an OFFSET deep into the list then skips index entries, not joined, decoded rows.
         let sql = format!(
-            "SELECT {CASE_COLS} FROM {CASE_FROM} WHERE {wh} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+            "SELECT {CASE_COLS} FROM {CASE_FROM} WHERE c.id IN
+               (SELECT c.id FROM cases c WHERE {wh} ORDER BY {order} LIMIT {limit} OFFSET {offset})
+             ORDER BY {order}"
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(agency_id);
         for b in &binds {
@@ -1408,12 +1412,32 @@ impl Store {
     /// and one moved by a correction moves. Each changed case is one transaction and one
     /// entry (`case.deadline`); a case acted on meanwhile is left to that act, which
     /// computed its deadline with the new calendar. Returns how many changed.
-    pub async fn refresh_case_deadlines(&self, actor: Actor) -> Result<usize, StoreError> {
+    ///
+    /// Only cases whose deadline could move are read: those with none (it may have
+    /// reached a year without data) and those due on or after 1 January of `year`, the
+    /// year that changed — a period that ended before it never counted a day of it.
+    pub async fn refresh_case_deadlines(
+        &self,
+        actor: Actor,
+        year: i32,
+    ) -> Result<usize, StoreError> {
+        self.on_writer(move |s| async move { s.refresh_case_deadlines_here(actor, year).await })
+            .await
+    }
+
+    async fn refresh_case_deadlines_here(
+        &self,
+        actor: Actor,
+        year: i32,
+    ) -> Result<usize, StoreError> {
         let calendar = self.calendar().await?;
-        let ids: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM cases WHERE closed_on IS NULL ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM cases WHERE closed_on IS NULL AND (due_on IS NULL OR due_on >= $1)
+             ORDER BY id",
+        )
+        .bind(format!("{year:04}-01-01"))
+        .fetch_all(&self.pool)
+        .await?;
         let mut changed = 0;
         for id in ids {
             let file = self.case_file(id).await?;

@@ -221,7 +221,7 @@ async fn save(
                 // act recomputes its deadline anyway), so its failure is reported, not a 500.
                 let note = match state
                     .store
-                    .refresh_case_deadlines(Actor::User(user.principal.user_id))
+                    .refresh_case_deadlines(Actor::User(user.principal.user_id), year)
                     .await
                 {
                     Ok(0) => format!("已保存 {year} 年的节假日安排。"),
