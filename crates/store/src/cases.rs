@@ -172,63 +172,7 @@ const CASE_COLS: &str = "c.id, c.agency_id, c.department_id, d.name AS departmen
     c.penalty, c.major, c.window_waived, c.version, c.updated_at";
 const CASE_FROM: &str = "cases c JOIN departments d ON d.id = c.department_id";
 
-/// The four parts of a case file, each by the case id `$1`.
-fn case_row_sql() -> String {
-    format!(
-        "SELECT {CASE_COLS}, {} FROM {CASE_FROM} WHERE c.id = $1",
-        crate::calendar::CALENDAR_STAMP
-    )
-}
-const PARTIES_SQL: &str =
-    "SELECT id, kind, name, id_code, address FROM case_parties WHERE case_id = $1 ORDER BY id";
-const OFFICERS_SQL: &str = "SELECT o.id, o.person_id, p.name, o.declared_on, o.version
-    FROM case_officers o JOIN people p ON p.id = o.person_id WHERE o.case_id = $1 ORDER BY o.id";
-const EVENTS_SQL: &str = "SELECT e.id, e.kind, e.step, e.to_step, e.on_day,
-    u.display_name AS user_name, e.detail, e.created_at
-    FROM case_events e LEFT JOIN users u ON u.id = e.user_id WHERE e.case_id = $1 ORDER BY e.id";
-
 /// The case row with the calendar's stamp (an act needs both; one query).
-fn case_row_with_stamp(r: &AnyRow) -> Result<(CaseRow, crate::calendar::Stamp), StoreError> {
-    Ok((case_row(r)?, (r.try_get("cal_n")?, r.try_get("cal_at")?)))
-}
-
-fn party(r: &AnyRow) -> Result<Party, StoreError> {
-    let kind: String = r.try_get("kind")?;
-    Ok(Party {
-        id: r.try_get("id")?,
-        kind: party_kind_from_code(&kind)
-            .ok_or_else(|| StoreError::Corrupt(format!("party kind {kind}")))?,
-        name: r.try_get("name")?,
-        id_code: r.try_get("id_code")?,
-        address: r.try_get("address")?,
-    })
-}
-
-fn case_officer(r: &AnyRow) -> Result<CaseOfficer, StoreError> {
-    Ok(CaseOfficer {
-        id: r.try_get("id")?,
-        person_id: r.try_get("person_id")?,
-        name: r.try_get("name")?,
-        declared_on: r.try_get("declared_on")?,
-        version: r.try_get("version")?,
-    })
-}
-
-fn case_event(r: &AnyRow) -> Result<CaseEvent, StoreError> {
-    let detail: String = r.try_get("detail")?;
-    Ok(CaseEvent {
-        id: r.try_get("id")?,
-        kind: r.try_get("kind")?,
-        step: r.try_get("step")?,
-        to_step: r.try_get("to_step")?,
-        on_day: r.try_get("on_day")?,
-        user_name: r.try_get("user_name")?,
-        detail: serde_json::from_str(&detail)
-            .map_err(|e| StoreError::Corrupt(format!("case event: {e}")))?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
 async fn read_case_row<'e, E>(
     e: E,
     id: i64,
@@ -236,36 +180,95 @@ async fn read_case_row<'e, E>(
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let r = sqlx::query(sqlx::AssertSqlSafe(case_row_sql()))
-        .bind(id)
-        .fetch_optional(e)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    case_row_with_stamp(&r)
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CASE_COLS}, {} FROM {CASE_FROM} WHERE c.id = $1",
+        crate::calendar::CALENDAR_STAMP
+    )))
+    .bind(id)
+    .fetch_optional(e)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    Ok((case_row(&r)?, (r.try_get("cal_n")?, r.try_get("cal_at")?)))
 }
 
 async fn read_parties<'e, E>(e: E, id: i64) -> Result<Vec<Party>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let rows = sqlx::query(PARTIES_SQL).bind(id).fetch_all(e).await?;
-    rows.iter().map(party).collect()
+    sqlx::query(
+        "SELECT id, kind, name, id_code, address FROM case_parties WHERE case_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(e)
+    .await?
+    .iter()
+    .map(|r| {
+        let kind: String = r.try_get("kind")?;
+        Ok(Party {
+            id: r.try_get("id")?,
+            kind: party_kind_from_code(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("party kind {kind}")))?,
+            name: r.try_get("name")?,
+            id_code: r.try_get("id_code")?,
+            address: r.try_get("address")?,
+        })
+    })
+    .collect()
 }
 
 async fn read_officers<'e, E>(e: E, id: i64) -> Result<Vec<CaseOfficer>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let rows = sqlx::query(OFFICERS_SQL).bind(id).fetch_all(e).await?;
-    rows.iter().map(case_officer).collect()
+    sqlx::query(
+        "SELECT o.id, o.person_id, p.name, o.declared_on, o.version FROM case_officers o
+         JOIN people p ON p.id = o.person_id WHERE o.case_id = $1 ORDER BY o.id",
+    )
+    .bind(id)
+    .fetch_all(e)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(CaseOfficer {
+            id: r.try_get("id")?,
+            person_id: r.try_get("person_id")?,
+            name: r.try_get("name")?,
+            declared_on: r.try_get("declared_on")?,
+            version: r.try_get("version")?,
+        })
+    })
+    .collect()
 }
 
 async fn read_events<'e, E>(e: E, id: i64) -> Result<Vec<CaseEvent>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let rows = sqlx::query(EVENTS_SQL).bind(id).fetch_all(e).await?;
-    rows.iter().map(case_event).collect()
+    sqlx::query(
+        "SELECT e.id, e.kind, e.step, e.to_step, e.on_day, u.display_name AS user_name,
+            e.detail, e.created_at
+         FROM case_events e LEFT JOIN users u ON u.id = e.user_id
+         WHERE e.case_id = $1 ORDER BY e.id",
+    )
+    .bind(id)
+    .fetch_all(e)
+    .await?
+    .iter()
+    .map(|r| {
+        let detail: String = r.try_get("detail")?;
+        Ok(CaseEvent {
+            id: r.try_get("id")?,
+            kind: r.try_get("kind")?,
+            step: r.try_get("step")?,
+            to_step: r.try_get("to_step")?,
+            on_day: r.try_get("on_day")?,
+            user_name: r.try_get("user_name")?,
+            detail: serde_json::from_str(&detail)
+                .map_err(|e| StoreError::Corrupt(format!("case event: {e}")))?,
+            created_at: r.try_get("created_at")?,
+        })
+    })
+    .collect()
 }
 
 /// Each person's name and enforcement credentials (number and validity), for the 持证上岗
