@@ -96,9 +96,7 @@ impl Store {
             frontiers: self.frontiers.clone(),
         })
     }
-}
 
-impl Store {
     /// Runs a whole write — its reads, checks and commit — on SQLite's writer thread, where
     /// its statements reach the database without crossing cores (`writer.rs`); elsewhere
     /// (PostgreSQL, an in-memory database) on the caller's task.

@@ -7,8 +7,9 @@
 //! and on a virtual machine that wake-up costs more than the SQL itself: a case act is
 //! about twenty hand-offs (BENCHMARKS.md, "Transitions"). Here the writer's runtime thread
 //! and its connection's worker share one core, where a hand-off is a plain switch between
-//! two threads; acts run on that thread from start to commit (`Store::on_writer`). Reads
-//! keep the shared pool, on every core.
+//! two threads, and are batch threads, so that waking one does not preempt the other; acts
+//! run on that thread from start to commit (`Store::on_writer`). Reads keep the shared
+//! pool, on every core.
 //!
 //! The worker thread inherits the core from the thread that opens the connection, so the
 //! connection is opened, and reopened, only from the writer's own thread: the pool keeps
@@ -42,7 +43,7 @@ impl Writer {
             .name("zhifa-writer".into())
             .spawn(move || {
                 ON_WRITER_THREAD.set(true);
-                pin_to_one_core();
+                keep_to_one_core();
                 // Timers only (the pool's timeouts): SQLite needs no I/O driver, and without
                 // one the thread waits on a futex, which is quicker to wake than epoll.
                 let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -115,12 +116,14 @@ pub(crate) fn on_writer_thread() -> bool {
 }
 
 /// Keeps the calling thread, and the threads it starts, on one core of those allowed —
-/// the last, away from where the system starts its work.
+/// the last, away from where the system starts its work — as batch threads
+/// (`SCHED_BATCH`): a thread woken by another on the core waits for it to block rather
+/// than preempting it, so a hand-off costs one switch, not two.
 #[cfg(target_os = "linux")]
-fn pin_to_one_core() {
+fn keep_to_one_core() {
     let size = std::mem::size_of::<libc::cpu_set_t>();
-    // SAFETY: `cpu_set_t` is plain bits, zero is a valid (empty) set, and both calls touch
-    // only the set passed and the calling thread's own affinity (pid 0).
+    // SAFETY: `cpu_set_t` is plain bits, zero is a valid (empty) set, and the calls touch
+    // only the set and parameters passed and the calling thread's own scheduling (pid 0).
     unsafe {
         let mut allowed: libc::cpu_set_t = std::mem::zeroed();
         if libc::sched_getaffinity(0, size, &mut allowed) != 0 {
@@ -134,7 +137,7 @@ fn pin_to_one_core() {
         };
         let mut one: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(core, &mut one);
-        // Failing leaves the thread where it was: slower, not wrong.
+        // Failing leaves the thread as it was: slower, not wrong.
         libc::sched_setaffinity(0, size, &one);
         let param = libc::sched_param { sched_priority: 0 };
         libc::sched_setscheduler(0, libc::SCHED_BATCH, &param);
@@ -142,7 +145,7 @@ fn pin_to_one_core() {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn pin_to_one_core() {}
+fn keep_to_one_core() {}
 
 #[cfg(test)]
 mod tests {
