@@ -494,6 +494,10 @@ impl GlobalArgs {
                 Some(Database::DataDir(d)) => Some(d.join("templates")),
                 _ => None,
             },
+            scratch_dir: match &database {
+                Some(Database::DataDir(d)) => Some(d.clone()),
+                _ => None,
+            },
         };
         if web.idle_timeout.is_zero() || web.absolute_timeout < web.idle_timeout {
             bail!("会话超时设置无效 / invalid session timeouts");

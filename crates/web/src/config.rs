@@ -22,6 +22,9 @@ pub struct WebConfig {
     /// Where an administrator's 执法文书 templates override the built-in ones
     /// (`<data>/templates/{kind}.toml`).
     pub templates_dir: Option<std::path::PathBuf>,
+    /// Where a 卷宗 is packed before it is sent (the data directory): on the data disk,
+    /// since the system's temporary directory may be memory (tmpfs). `None`: the system's.
+    pub scratch_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for WebConfig {
@@ -36,6 +39,7 @@ impl Default for WebConfig {
             lockout_window: Duration::from_secs(15 * 60),
             max_body_bytes: 64 * 1024,
             templates_dir: None,
+            scratch_dir: None,
         }
     }
 }

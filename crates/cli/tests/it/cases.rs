@@ -314,7 +314,16 @@ async fn advance(
 }
 
 async fn a_penalty_case_goes_from_filing_to_archive_only_as_the_law_allows(db: TestDb) {
-    let app = TestApp::start(db).await;
+    // The 卷宗 is packed in the data directory (here its own), not in memory.
+    let scratch = tempfile::tempdir().unwrap();
+    let app = TestApp::start_with(
+        db,
+        zhifa_web::WebConfig {
+            scratch_dir: Some(scratch.path().to_owned()),
+            ..Default::default()
+        },
+    )
+    .await;
     let officer = app.login("officer").await;
     let officer2 = app.login("officer2").await;
     let head = app.login("head").await;
@@ -651,6 +660,20 @@ async fn a_penalty_case_goes_from_filing_to_archive_only_as_the_law_allows(db: T
     // verifies offline against the agency's published key, and fails when a file changes.
     app.store.checkpoint_all(&app.keys).await.unwrap();
     let zip = download_archive(&officer, &app, id).await;
+    assert_eq!(
+        std::fs::read_dir(scratch.path()).unwrap().count(),
+        0,
+        "the packing file is gone once sent"
+    );
+    // With nowhere to pack it, the export is refused for now (503), not a server error.
+    std::fs::remove_dir(scratch.path()).unwrap();
+    let r = officer
+        .get(app.url(&format!("/app/cases/{id}/archive.zip")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    std::fs::create_dir(scratch.path()).unwrap();
     let names = archive_names(&zip);
     for n in [
         "00-封面.pdf",

@@ -80,10 +80,16 @@ async fn download(
     // Evidence files are read one at a time while packing, into a temporary file that is
     // then sent in pieces: a 卷宗 of many large files is never held in memory whole.
     let evidence_file = move |id: i64| runtime.block_on(store.case_evidence_file(id));
+    let scratch = state.config.scratch_dir.clone();
     let zip = tokio::task::spawn_blocking(move || {
-        let out = tempfile::tempfile().map_err(|e| {
+        let out = match &scratch {
+            Some(dir) => tempfile::tempfile_in(dir),
+            None => tempfile::tempfile(),
+        };
+        // No room to pack (a full or missing directory) is the server's state, not a bug.
+        let out = out.map_err(|e| {
             tracing::error!(error = %e, "no temporary file for the archive");
-            PageError::Internal
+            PageError::Unavailable
         })?;
         compose(
             archive,
@@ -234,9 +240,10 @@ fn compose(
         files: a.documents.len() + evidence_files.len(),
     });
     let readme = dossier::readme(&case.number, &a.proofs.origin, &a.proofs.keys, PROOFS_PATH);
+    // The names are ours: what fails while packing is writing the file (a full disk).
     let packing = |e: dossier::DossierError| {
         tracing::error!(error = %e, "archive could not be packed");
-        PageError::Internal
+        PageError::Unavailable
     };
     let mut zip = dossier::Packer::new(out, date);
     zip.add("00-封面.pdf", &render(&cover)?).map_err(packing)?;
