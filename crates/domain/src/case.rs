@@ -1187,14 +1187,23 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_act_after_the_deadline_needs_an_extension_first() {
-        let cal = Calendar::mainland();
-        let all = shipped().unwrap();
-        let seizure = all.iter().find(|p| p.code == "seizure").unwrap();
+    /// A 查封扣押 case at 处置 since 2026-09-02 (its 30 days run to mid-October).
+    fn seizure_in_disposal() -> (Calendar, Procedure, CaseState) {
+        let seizure = shipped()
+            .unwrap()
+            .into_iter()
+            .find(|p| p.code == "seizure")
+            .unwrap();
         let mut case = state("disposal", "2026-09-01");
         case.completed.insert("enforcement".into(), d("2026-09-01"));
         case.entered_on = d("2026-09-02");
+        (Calendar::mainland(), seizure, case)
+    }
+
+    #[test]
+    fn an_act_after_the_deadline_needs_an_extension_first() {
+        let (cal, seizure, mut case) = seizure_in_disposal();
+        let seizure = &seizure;
         let late = act("archive", "2026-10-20", &[Role::Leader], vec![]);
         let r = refused(check_act(&cal, seizure, &case, &late));
         assert!(r.contains("期限已于") && r.contains("批准延长"), "{r}");
@@ -1239,12 +1248,8 @@ mod tests {
 
     #[test]
     fn a_late_act_needs_a_leaders_recorded_approval() {
-        let cal = Calendar::mainland();
-        let all = shipped().unwrap();
-        let seizure = all.iter().find(|p| p.code == "seizure").unwrap();
-        let mut case = state("disposal", "2026-09-01");
-        case.completed.insert("enforcement".into(), d("2026-09-01"));
-        case.entered_on = d("2026-09-02");
+        let (cal, seizure, mut case) = seizure_in_disposal();
+        let seizure = &seizure;
         let late = act("archive", "2026-11-20", &[Role::Leader], vec![]);
         let r = refused(check_act(&cal, seizure, &case, &late));
         assert!(r.contains("须先由乡领导登记逾期原因"), "{r}");

@@ -159,21 +159,10 @@ impl WriteTx {
         subject_kind: &'static str,
         id: i64,
     ) -> Result<(), StoreError> {
-        debug_assert!(
-            snapshot::is_row_action(action),
-            "{action} is not a row action"
-        );
         let payload = snapshot::read(self.conn(), subject_kind, id)
             .await?
             .unwrap_or_else(snapshot::deleted);
-        self.pending.push(Pending {
-            agency_id,
-            action,
-            subject_kind,
-            subject_id: id.to_string(),
-            payload,
-            snapshot: true,
-        });
+        self.push_snapshot(agency_id, action, subject_kind, id, payload);
         Ok(())
     }
 
@@ -186,22 +175,34 @@ impl WriteTx {
         subject_kind: &'static str,
         row: &sqlx::any::AnyRow,
     ) -> Result<(), StoreError> {
+        use sqlx::Row;
+        let id: i64 = row.try_get("id")?;
+        let payload = snapshot::of_row(subject_kind, row)?;
+        self.push_snapshot(Some(agency_id), action, subject_kind, id, payload);
+        Ok(())
+    }
+
+    /// A row's snapshot waiting for its entry.
+    fn push_snapshot(
+        &mut self,
+        agency_id: Option<i64>,
+        action: &'static str,
+        subject_kind: &'static str,
+        id: i64,
+        payload: String,
+    ) {
         debug_assert!(
             snapshot::is_row_action(action),
             "{action} is not a row action"
         );
-        use sqlx::Row;
-        let id: i64 = row.try_get("id")?;
-        let payload = snapshot::of_row(subject_kind, row)?;
         self.pending.push(Pending {
-            agency_id: Some(agency_id),
+            agency_id,
             action,
             subject_kind,
             subject_id: id.to_string(),
             payload,
             snapshot: true,
         });
-        Ok(())
     }
 
     /// Records an event that changes no ledgered row (a login, a failure, a denial).

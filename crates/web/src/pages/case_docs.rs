@@ -432,7 +432,7 @@ pub(crate) fn file_response(
 /// Like [`file_response`] for a file made on disk (a 卷宗), sent in pieces as it is read
 /// rather than loaded into memory. It downloads.
 pub(crate) fn file_stream_response(
-    file: std::fs::File,
+    mut file: std::fs::File,
     content_type: &'static str,
     filename: &str,
 ) -> Response {
@@ -440,10 +440,8 @@ pub(crate) fn file_stream_response(
     use std::io::Seek;
     use tokio::io::AsyncReadExt;
     const PIECE: usize = 256 * 1024;
-    let mut file = file;
-    let len = file.seek(std::io::SeekFrom::End(0)).ok();
-    let rewound = file.rewind().is_ok();
-    if !rewound {
+    let len = file.metadata().map(|m| m.len()).ok();
+    if file.rewind().is_err() {
         return PageError::Internal.into_response();
     }
     let pieces = stream::try_unfold(tokio::fs::File::from_std(file), |mut f| async move {
