@@ -43,6 +43,9 @@ pub struct Store {
     pub(crate) entry_key: Option<std::sync::Arc<zhifa_ledger::auth::EntryKey>>,
     /// Each log's size when the entry key was created (entries below it may have no code).
     pub(crate) entry_legacy: std::sync::Arc<std::collections::HashMap<String, u64>>,
+    /// SQLite: `verify` cuts a log into stretches starting at multiples of this many
+    /// entries, one per core (`verify/read_sqlite.rs`).
+    pub(crate) verify_split: u64,
 }
 
 /// The file a `sqlite://PATH?…` URL names, undoing the escapes `open_data_dir` applies;
@@ -148,7 +151,16 @@ impl Store {
             sqlite_file,
             entry_key: None,
             entry_legacy: Default::default(),
+            verify_split: crate::verify::SPLIT_UNIT,
         })
+    }
+
+    /// Makes `verify` on SQLite cut logs into stretches at multiples of `unit` entries
+    /// instead of the default (tests use a small unit so that their short logs are read
+    /// in pieces too).
+    pub fn with_verify_split(mut self, unit: u64) -> Store {
+        self.verify_split = unit.max(1);
+        self
     }
 
     /// Authenticates every entry this store writes with `key`, and checks entries with it

@@ -15,6 +15,10 @@ pub fn test_entry_key() -> zhifa_ledger::auth::EntryKey {
     zhifa_ledger::auth::EntryKey::from_secret(secret)
 }
 
+/// The stretch unit of test stores' verification: small enough that a test's agency log
+/// is read in several pieces.
+pub const TEST_VERIFY_SPLIT: u64 = 4;
+
 /// A migrated database that cleans up after itself.
 pub struct TestDb {
     pub store: Store,
@@ -27,10 +31,13 @@ pub struct TestDb {
 impl TestDb {
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
+        // Verification reads even the tests' short logs in stretches side by side, as it
+        // reads a long log (`verify/read_sqlite.rs`).
         let store = Store::open_data_dir(dir.path())
             .await
             .expect("open sqlite")
-            .with_entry_key(test_entry_key());
+            .with_entry_key(test_entry_key())
+            .with_verify_split(TEST_VERIFY_SPLIT);
         store.migrate().await.expect("migrate sqlite");
         let url = format!("sqlite://{}/zhifa.db?mode=rwc", dir.path().display());
         TestDb {

@@ -48,6 +48,15 @@ impl Report {
         }
     }
 
+    /// Adds `later`'s findings after this report's (a later stretch of the logs).
+    fn absorb(&mut self, later: Report) {
+        self.entries += later.entries;
+        self.more_failures += later.more_failures;
+        for m in later.failures {
+            self.fail(m);
+        }
+    }
+
     fn fail(&mut self, message: String) {
         if self.failures.len() < MAX_FAILURES {
             self.failures.push(message);
@@ -93,6 +102,10 @@ pub(crate) struct Replayed {
     /// The last entry without an authentication code, if any.
     uncoded_last: Option<u64>,
 }
+
+/// Where `verify` may cut a log on SQLite: stretches start at multiples of this many
+/// entries, the replay's unit of node comparison (a log shorter than two is read whole).
+pub(crate) const SPLIT_UNIT: u64 = replay::COMPARE_EVERY;
 
 // SQL both readers run.
 const SQL_ENTRIES: &str = "SELECT seq, entry, mac FROM ledger_entries WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq";
@@ -143,9 +156,11 @@ impl Store {
         }
         // Replaying is the bulk of the work: on SQLite a direct read-only connection does
         // it on a blocking thread; elsewhere the pool's driver.
+        let split_unit = self.verify_split;
         let (jobs, mut f, replayed) = match self.sqlite_file.clone() {
             Some(path) => tokio::task::spawn_blocking(move || {
-                let replayed = read_sqlite::replay_all(&path, &jobs, &mut f);
+                let split = read_sqlite::Split::for_this_machine(split_unit);
+                let replayed = read_sqlite::replay_all(&path, &jobs, &mut f, split);
                 (jobs, f, replayed)
             })
             .await

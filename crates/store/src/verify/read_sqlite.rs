@@ -1,20 +1,24 @@
-//! Reading logs for verification straight from the SQLite file, on two read-only
-//! connections side by side: one replays the tree, the other the journal.
+//! Reading logs for verification straight from the SQLite file, on read-only connections
+//! side by side: each long log is cut into stretches, one per core, and each stretch is
+//! read once, its entries fed to both the tree and the journal replay.
 //!
 //! Verification reads every entry, journal row and tree node: millions of rows. Through
 //! sqlx's `Any` driver each row costs about 1.7 µs (a worker-thread hop and a copy of every
 //! value), which made `zhifa verify` 28 times slower than hashing the same bytes; direct
 //! read-only connections step the same tables at a fraction of that (BENCHMARKS.md).
-//! Each connection reads in one transaction; both stop at the sizes of the heads read
+//! Each connection reads in one transaction; all stop at the sizes of the heads read
 //! before they started, and a log never changes below its head.
 
 use super::replay::{JournalReplay, JournalRow, TreeReplay};
-use super::{Findings, Job, Replayed, Report, SQL_ENTRIES, SQL_JOURNAL_COUNT, SQL_NODE_RANGE};
+use super::{Findings, Job, Replayed, Report, SQL_ENTRIES, SQL_NODE_RANGE};
 use crate::error::StoreError;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use zhifa_ledger::Hash;
+use zhifa_ledger::tree::{CompactRange, frontier_ids};
 
 /// The journal rows of a log in order.
 const SQL_JOURNAL_SCAN: &str =
@@ -63,48 +67,181 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Replays every job's log from the database file at `path`.
+/// How a log is cut into stretches replayed side by side.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Split {
+    /// Threads reading at once (each with its own connection).
+    pub workers: usize,
+    /// Stretches start at multiples of this many entries; a log shorter than two of them
+    /// is replayed whole.
+    pub unit: u64,
+}
+
+impl Split {
+    /// One worker per core the process may use.
+    pub fn for_this_machine(unit: u64) -> Split {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        Split { workers, unit }
+    }
+}
+
+/// A stretch `[start.size(), to)` of one job's log.
+struct Piece {
+    job: usize,
+    start: CompactRange,
+    to: u64,
+}
+
+/// What replaying one piece found.
+struct PieceResult {
+    findings: Findings,
+    replayed: Replayed,
+}
+
+/// Replays every job's log from the database file at `path`: each log cut into stretches
+/// (one per worker), the stretches handed out to the workers in order, their findings
+/// put together in log order as if one thread had read everything.
 pub(super) fn replay_all(
     path: &Path,
     jobs: &[Job],
     f: &mut Findings,
+    split: Split,
 ) -> Result<Vec<Replayed>, StoreError> {
-    let (tree, journal) = std::thread::scope(|scope| {
-        let tree = scope.spawn(|| -> Result<(Report, Vec<Replayed>), StoreError> {
-            let conn = open(path)?;
-            let mut report = Report::default();
-            let mut roots = Vec::with_capacity(jobs.len());
-            for job in jobs {
-                roots.push(replay_tree(&conn, job, &mut report).map_err(err)?);
+    let first = open(path)?;
+    let mut pieces = Vec::new();
+    for (j, job) in jobs.iter().enumerate() {
+        pieces.extend(cut(&first, j, job, split).map_err(err)?);
+    }
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<PieceResult, StoreError>>>> =
+        pieces.iter().map(|_| Mutex::new(None)).collect();
+    let work = |conn: Connection| {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(piece) = pieces.get(i) else { break };
+            let result = replay_piece(&conn, &jobs[piece.job], piece).map_err(err);
+            let failed = result.is_err();
+            *results[i].lock().expect("not poisoned") = Some(result);
+            if failed {
+                // The others stop at their next piece.
+                next.store(pieces.len(), Ordering::Relaxed);
+                break;
             }
-            Ok((report, roots))
-        });
-        let journal = (|| -> Result<(), StoreError> {
+        }
+    };
+    std::thread::scope(|scope| -> Result<(), StoreError> {
+        for _ in 1..split.workers.min(pieces.len()) {
             let conn = open(path)?;
-            for job in jobs {
-                replay_journal(&conn, job, f).map_err(err)?;
-            }
-            Ok(())
-        })();
-        (tree.join(), journal)
-    });
-    let (report, roots) =
-        tree.map_err(|_| StoreError::Corrupt("the tree replay failed".into()))??;
-    journal?;
-    f.report.absorb_first(report);
-    Ok(roots)
+            scope.spawn(|| work(conn));
+        }
+        work(first);
+        Ok(())
+    })?;
+    let mut replayed: Vec<Replayed> = jobs
+        .iter()
+        .map(|_| Replayed {
+            roots: Default::default(),
+            uncoded_last: None,
+        })
+        .collect();
+    for (piece, result) in pieces.iter().zip(results) {
+        let Some(result) = result.into_inner().expect("not poisoned") else {
+            // Left undone after another piece failed; that failure is returned below.
+            continue;
+        };
+        let PieceResult {
+            findings,
+            replayed: r,
+        } = result?;
+        f.report.absorb(findings.report);
+        // Stretches come in order: a later entry's snapshot replaces an earlier one's.
+        f.latest.extend(findings.latest);
+        f.announced.extend(findings.announced);
+        let whole = &mut replayed[piece.job];
+        whole.roots.extend(r.roots);
+        whole.uncoded_last = whole.uncoded_last.max(r.uncoded_last);
+    }
+    Ok(replayed)
 }
 
-fn replay_tree(conn: &Connection, job: &Job, report: &mut Report) -> rusqlite::Result<Replayed> {
+/// Cuts a job's log into stretches, one per worker, each starting at a multiple of
+/// `split.unit` from the stored nodes of the tree's compact range there. Those nodes are
+/// trusted only provisionally: the stretch before recomputes each of them and names any
+/// that differ (the stretch after may then report follow-on mismatches). A log is replayed
+/// whole when it is short or when a node it would start from is missing.
+fn cut(conn: &Connection, j: usize, job: &Job, split: Split) -> rusqlite::Result<Vec<Piece>> {
+    let size = job.head.size;
+    let whole = vec![Piece {
+        job: j,
+        start: CompactRange::empty(),
+        to: size,
+    }];
+    let parts = split.workers.max(2) as u64;
+    if split.unit == 0 || size < 2 * split.unit {
+        return Ok(whole);
+    }
+    let mut bounds: Vec<u64> = (1..parts)
+        .map(|k| size / parts * k / split.unit * split.unit)
+        .filter(|b| *b > 0 && *b < size)
+        .collect();
+    bounds.dedup();
+    let mut node = conn.prepare(SQL_NODE)?;
+    let mut pieces = Vec::with_capacity(bounds.len() + 1);
+    let mut from = CompactRange::empty();
+    for b in bounds {
+        let mut frontier = Vec::new();
+        for id in frontier_ids(b) {
+            let stored: Option<Hash> = node
+                .query_row(
+                    params![job.head.log_id, id.level as i64, id.index as i64],
+                    |r| Ok(bytes(r.get_ref(0)?).try_into().ok()),
+                )
+                .optional()?
+                .flatten();
+            match stored {
+                Some(h) => frontier.push(h),
+                None => return Ok(whole),
+            }
+        }
+        let Ok(start) = CompactRange::resume(b, frontier) else {
+            return Ok(whole);
+        };
+        pieces.push(Piece {
+            job: j,
+            start: std::mem::replace(&mut from, start),
+            to: b,
+        });
+    }
+    pieces.push(Piece {
+        job: j,
+        start: from,
+        to: size,
+    });
+    Ok(pieces)
+}
+
+/// One stored node.
+const SQL_NODE: &str =
+    "SELECT hash FROM ledger_nodes WHERE log_id = $1 AND level = $2 AND idx = $3";
+
+/// Replays one stretch: a single ordered walk of its entries merged with its journal rows,
+/// each entry fed to both checks, the stored nodes compared every [`COMPARE_EVERY`]
+/// entries.
+fn replay_piece(conn: &Connection, job: &Job, piece: &Piece) -> rusqlite::Result<PieceResult> {
     let head = &job.head;
-    let mut replay = TreeReplay::new(
+    let from = piece.start.size();
+    let mut f = Findings::default();
+    let mut tree = TreeReplay::stretch(
         head,
         job.key.as_deref(),
         job.checkpoints.iter().map(|(s, _)| *s),
+        piece.start.clone(),
+        piece.to,
     );
+    let mut journal = JournalReplay::stretch(head, from);
     let mut nodes = conn.prepare(SQL_NODE_RANGE)?;
-    let mut compare = |replay: &mut TreeReplay<'_>, report: &mut Report| -> rusqlite::Result<()> {
-        for run in replay.take_runs() {
+    let mut compare = |tree: &mut TreeReplay<'_>, report: &mut Report| -> rusqlite::Result<()> {
+        for run in tree.take_runs() {
             let to = run.from + run.hashes.len() as u64;
             let mut stored: Vec<Hash> = Vec::with_capacity(run.hashes.len());
             let mut rows = nodes.query(params![
@@ -117,75 +254,78 @@ fn replay_tree(conn: &Connection, job: &Job, report: &mut Report) -> rusqlite::R
                 // A stored value that is not 32 bytes never equals a recomputed hash.
                 stored.push(bytes(r.get_ref(0)?).try_into().unwrap_or([0; 32]));
             }
-            replay.compare(report, &run, &stored);
+            tree.compare(report, &run, &stored);
         }
         Ok(())
     };
-    {
-        let mut entries = conn.prepare(SQL_ENTRIES)?;
-        let mut rows = entries.query(params![head.log_id, 0i64, head.size as i64])?;
-        while let Some(e) = rows.next()? {
-            if !replay.entry(
-                report,
-                int(e.get_ref(0)?),
-                bytes(e.get_ref(1)?),
-                bytes_or_null(e.get_ref(2)?),
-            ) {
-                break;
-            }
-            if replay.compare_due() {
-                compare(&mut replay, report)?;
-            }
-        }
-    }
-    if !replay.stopped() {
-        compare(&mut replay, report)?;
-    }
-    Ok(replay.finish(report))
-}
-
-fn replay_journal(conn: &Connection, job: &Job, f: &mut Findings) -> rusqlite::Result<()> {
-    let head = &job.head;
-    let mut replay = JournalReplay::new(head);
+    // Journal rows of the stretch seen so far below the journal replay's position.
+    let mut journal_rows = 0i64;
     {
         // Two ordered scans merged here rather than a join: a join looks each journal
         // row up by key (a B-tree descent per entry); the scans walk both tables in order.
-        let bounds = params![head.log_id, 0i64, head.size as i64];
         let mut entries = conn.prepare(SQL_ENTRIES)?;
-        let mut journal = conn.prepare(SQL_JOURNAL_SCAN)?;
-        let mut entry_rows = entries.query(bounds)?;
-        let mut journal_rows = journal.query(bounds)?;
-        let mut j = journal_rows.next()?;
+        let mut journal_scan = conn.prepare(SQL_JOURNAL_SCAN)?;
+        let mut entry_rows = entries.query(params![head.log_id, from as i64, piece.to as i64])?;
+        // The first stretch also takes journal rows at impossible (negative) positions.
+        let journal_from = if from == 0 { i64::MIN } else { from as i64 };
+        let mut journal_rows_scan =
+            journal_scan.query(params![head.log_id, journal_from, piece.to as i64])?;
+        let mut j = journal_rows_scan.next()?;
+        let (mut tree_on, mut journal_on) = (true, true);
         while let Some(e) = entry_rows.next()? {
             let seq = int(e.get_ref(0)?);
-            // Journal rows before this entry belong to no entry: counted at the end.
-            while let Some(row) = j
-                && int(row.get_ref(0)?) < seq
-            {
-                j = journal_rows.next()?;
+            let entry = bytes(e.get_ref(1)?);
+            if tree_on {
+                tree_on = tree.entry(&mut f.report, seq, entry, bytes_or_null(e.get_ref(2)?));
+                if tree_on && tree.compare_due() {
+                    compare(&mut tree, &mut f.report)?;
+                }
             }
-            let row = match j {
-                Some(row) if int(row.get_ref(0)?) == seq => Some(JournalRow {
-                    at: int(row.get_ref(1)?),
-                    actor: bytes(row.get_ref(2)?),
-                    action: bytes(row.get_ref(3)?),
-                    subject_kind: bytes(row.get_ref(4)?),
-                    subject_id: bytes(row.get_ref(5)?),
-                    payload: bytes_or_null(row.get_ref(6)?),
-                    salt: bytes_or_null(row.get_ref(7)?),
-                }),
-                _ => None,
-            };
-            if !replay.entry(f, seq, bytes(e.get_ref(1)?), row) {
+            if journal_on {
+                // Journal rows before this entry belong to no entry: counted at the end.
+                while let Some(row) = j
+                    && int(row.get_ref(0)?) < seq
+                {
+                    journal_rows += 1;
+                    j = journal_rows_scan.next()?;
+                }
+                let row = match j {
+                    Some(row) if int(row.get_ref(0)?) == seq => Some(JournalRow {
+                        at: int(row.get_ref(1)?),
+                        actor: bytes(row.get_ref(2)?),
+                        action: bytes(row.get_ref(3)?),
+                        subject_kind: bytes(row.get_ref(4)?),
+                        subject_id: bytes(row.get_ref(5)?),
+                        payload: bytes_or_null(row.get_ref(6)?),
+                        salt: bytes_or_null(row.get_ref(7)?),
+                    }),
+                    _ => None,
+                };
+                journal_on = journal.entry(&mut f, seq, entry, row);
+                if journal_on && row.is_some() {
+                    journal_rows += 1;
+                    j = journal_rows_scan.next()?;
+                }
+            }
+            if !tree_on && !journal_on {
                 break;
             }
         }
+        if journal_on {
+            // Rows after the last entry of the stretch belong to no entry either.
+            while j.is_some() {
+                journal_rows += 1;
+                j = journal_rows_scan.next()?;
+            }
+        }
     }
-    let journal_rows: i64 = conn.query_row(
-        SQL_JOURNAL_COUNT,
-        params![head.log_id, replay.replayed() as i64],
-        |r| r.get(0),
-    )?;
-    replay.finish(f, journal_rows);
-    Ok(())
+    if !tree.stopped() {
+        compare(&mut tree, &mut f.report)?;
+    }
+    let replayed = tree.finish(&mut f.report);
+    journal.finish(&mut f, journal_rows);
+    Ok(PieceResult {
+        findings: f,
+        replayed,
+    })
 }

@@ -1,9 +1,13 @@
-//! Replaying one log from its stored entries, in order, in two independent halves that a
-//! reader runs side by side (one per core):
+//! Replaying a log, or one stretch of it, from its stored entries in order. Two checks
+//! see every entry:
 //! - [`TreeReplay`] rebuilds the tree from the entries, compares it with the stored nodes
 //!   and the head, and remembers the roots that checkpoints name;
 //! - [`JournalReplay`] checks each entry against its journal row and payload commitment,
 //!   and remembers the newest snapshot entry of each ledgered row.
+//!
+//! A stretch `[from, to)` starts from the tree's compact range at `from` (see
+//! `read_sqlite`: the stored nodes there, which the stretch before checks), so a long log
+//! is replayed in pieces side by side, one per core.
 //!
 //! Knows no SQL: a backend's reader feeds both the same entries in order.
 
@@ -42,6 +46,8 @@ pub(crate) struct LevelRun {
 
 pub(crate) struct TreeReplay<'h> {
     head: &'h LogHead,
+    /// Where this replay ends (the head's size when it replays the whole log).
+    to: u64,
     key: Option<&'h EntryKey>,
     /// The last entry with no authentication code (accepted only below the size the log
     /// had when the entry key was created).
@@ -56,20 +62,44 @@ pub(crate) struct TreeReplay<'h> {
 }
 
 impl<'h> TreeReplay<'h> {
+    /// Replays the whole log.
     pub fn new(
         head: &'h LogHead,
         key: Option<&'h EntryKey>,
         checkpoint_sizes: impl Iterator<Item = u64>,
     ) -> Self {
-        let mut roots: BTreeMap<u64, Option<Hash>> = checkpoint_sizes.map(|s| (s, None)).collect();
-        if let Some(slot) = roots.get_mut(&0) {
-            *slot = Some(head.alg.empty_root());
+        Self::stretch(
+            head,
+            key,
+            checkpoint_sizes,
+            CompactRange::empty(),
+            head.size,
+        )
+    }
+
+    /// Replays the entries from `start.size()` up to `to`, continuing the tree from
+    /// `start`; keeps the roots of the checkpointed sizes within the stretch.
+    pub fn stretch(
+        head: &'h LogHead,
+        key: Option<&'h EntryKey>,
+        checkpoint_sizes: impl Iterator<Item = u64>,
+        start: CompactRange,
+        to: u64,
+    ) -> Self {
+        let from = start.size();
+        let mut roots: BTreeMap<u64, Option<Hash>> = checkpoint_sizes
+            .filter(|s| *s == from || (*s > from && *s <= to))
+            .map(|s| (s, None))
+            .collect();
+        if let Some(slot) = roots.get_mut(&from) {
+            *slot = Some(start.root(head.alg));
         }
         TreeReplay {
             head,
+            to,
             key,
             uncoded_last: None,
-            range: CompactRange::empty(),
+            range: start,
             roots,
             runs: Vec::new(),
             nodes_bad: false,
@@ -190,8 +220,9 @@ impl<'h> TreeReplay<'h> {
         }
     }
 
-    /// Ends the replay: the head must match the entries. Returns the roots at the
-    /// checkpointed sizes and the first entry without an authentication code.
+    /// Ends the replay: the head must match the entries (or, for a stretch short of the
+    /// head, the entries must reach its end). Returns the roots at the checkpointed sizes
+    /// and the last entry without an authentication code.
     pub fn finish(self, report: &mut Report) -> Replayed {
         let head = self.head;
         let name = &head.name;
@@ -202,7 +233,14 @@ impl<'h> TreeReplay<'h> {
         if self.stopped {
             return done;
         }
-        if self.range.size() != head.size {
+        if self.to < head.size {
+            let size = self.range.size();
+            if size != self.to {
+                report.fail(format!(
+                    "日志 {name}：缺少第 {size} 条记录 / log {name}: entry {size} missing"
+                ));
+            }
+        } else if self.range.size() != head.size {
             report.fail(format!(
                 "日志 {name}：头部记录 {} 条，实际 {} 条 / log {name}: head says size {}, entries give {}",
                 head.size,
@@ -226,10 +264,16 @@ pub(crate) struct JournalReplay<'h> {
 }
 
 impl<'h> JournalReplay<'h> {
+    /// Replays the whole log.
     pub fn new(head: &'h LogHead) -> Self {
+        Self::stretch(head, 0)
+    }
+
+    /// Replays the entries from `from` on.
+    pub fn stretch(head: &'h LogHead, from: u64) -> Self {
         JournalReplay {
             head,
-            next: 0,
+            next: from,
             journal_rows: 0,
         }
     }

@@ -757,3 +757,108 @@ async fn a_log_cut_short_below_its_signed_size_is_found(db: TestDb) {
     }
     failed_with(&s.verify(&[]).await.unwrap(), "日志被截短");
 }
+
+/// Test stores read a log in stretches (`TEST_VERIFY_SPLIT`), each starting from the
+/// stored nodes at its start, which the stretch before checks. Whichever stretch reads
+/// it, and wherever the cut falls on this machine, every stored node and entry is
+/// checked: each one changed alone is named.
+#[tokio::test]
+async fn every_node_and_entry_is_checked_whichever_stretch_reads_it() {
+    use zhifa_store::accounts::Denial;
+    let w = world(TestDb::sqlite().await).await;
+    let s = &w.db.store;
+    let a = w.agency;
+    let p = zhifa_domain::Principal {
+        user_id: 1,
+        username: "jia-admin".into(),
+        display_name: "甲".into(),
+        agency_id: a,
+        department_id: None,
+        roles: vec![],
+    };
+    let mut tx = s.write(Actor::User(1)).await.unwrap();
+    for _ in 0..30 {
+        let denial = Denial {
+            capability: "test",
+            method: "GET",
+            path: "/test",
+        };
+        tx.record_denial(&p, &denial).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let n = s.log_head(a).await.unwrap().size;
+    assert!(
+        n >= 2 * zhifa_store::testing::TEST_VERIFY_SPLIT,
+        "the log is long enough to be cut"
+    );
+    let path = w.db.dir.as_ref().unwrap().path().join("zhifa.db");
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    let nodes: Vec<(i64, i64, Vec<u8>)> = conn
+        .prepare("SELECT level, idx, hash FROM ledger_nodes WHERE log_id = ?1")
+        .unwrap()
+        .query_map([a], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(nodes.len() as u64 >= n);
+    let set_node = |level: i64, idx: i64, hash: &[u8]| {
+        conn.execute(
+            "UPDATE ledger_nodes SET hash = ?1 WHERE log_id = ?2 AND level = ?3 AND idx = ?4",
+            rusqlite::params![hash, a, level, idx],
+        )
+        .unwrap();
+    };
+    for (level, idx, hash) in &nodes {
+        let mut changed = hash.clone();
+        changed[31] ^= 1;
+        set_node(*level, *idx, &changed);
+        failed_with(
+            &s.verify(&[]).await.unwrap(),
+            &format!("第 {level} 层第 {idx} 个）"),
+        );
+        set_node(*level, *idx, hash);
+    }
+    let entries: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
+        .prepare("SELECT seq, entry, mac FROM ledger_entries WHERE log_id = ?1")
+        .unwrap()
+        .query_map([a], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(entries.len() as u64, n);
+    for (seq, _, mac) in &entries {
+        let mut forged = mac.clone();
+        forged[39] ^= 1;
+        conn.execute(
+            "UPDATE ledger_entries SET mac = ?1 WHERE log_id = ?2 AND seq = ?3",
+            rusqlite::params![forged, a, seq],
+        )
+        .unwrap();
+        failed_with(
+            &s.verify(&[]).await.unwrap(),
+            &format!("第 {seq} 条：认证码不符"),
+        );
+        conn.execute(
+            "DELETE FROM ledger_entries WHERE log_id = ?1 AND seq = ?2",
+            [a, *seq],
+        )
+        .unwrap();
+        let expected = if *seq as u64 == n - 1 {
+            "头部记录".to_owned()
+        } else {
+            format!("缺少第 {seq} 条记录")
+        };
+        failed_with(&s.verify(&[]).await.unwrap(), &expected);
+        let (_, entry, mac) = &entries[*seq as usize];
+        conn.execute(
+            "INSERT INTO ledger_entries (log_id, seq, entry, mac) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![a, seq, entry, mac],
+        )
+        .unwrap();
+    }
+    let r = s.verify(&[]).await.unwrap();
+    assert!(r.ok(), "restored: {:#?}", r.failures);
+    assert_eq!(r.entries, n + s.log_head(0).await.unwrap().size);
+}
