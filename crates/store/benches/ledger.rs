@@ -2,7 +2,8 @@
 //! inclusion-proof latency at a large size, and `verify` throughput.
 //!
 //! cargo bench -p zhifa-store --bench ledger -- [append|append1|proof|verify] [N] [DIR]
-//! ZHIFA_BENCH_DATABASE_URL=postgres://… runs the append benchmark on PostgreSQL too.
+//! ZHIFA_BENCH_DATABASE_URL=postgres://… runs the append and verify benchmarks on
+//! PostgreSQL too.
 
 use std::time::{Duration, Instant};
 use zhifa_domain::org::AgencyInput;
@@ -407,6 +408,47 @@ async fn bench_verify(n: usize, dir: Option<String>) {
             100.0 * t2.as_secs_f64() / took.as_secs_f64()
         );
     }
+    if let Ok(url) = std::env::var("ZHIFA_BENCH_DATABASE_URL") {
+        bench_verify_postgres(n, &url).await;
+    }
+}
+
+/// `verify` over a log of `n` entries on PostgreSQL (the database `zhifa_bench_verify` on
+/// the server `url` names, made and dropped here).
+async fn bench_verify_postgres(n: usize, url: &str) {
+    let admin = Store::connect(url).await.unwrap();
+    let _ = admin
+        .raw_execute("DROP DATABASE IF EXISTS zhifa_bench_verify")
+        .await;
+    admin
+        .raw_execute("CREATE DATABASE zhifa_bench_verify")
+        .await
+        .unwrap();
+    let s = Store::connect(&zhifa_store::testing::replace_database(
+        url,
+        "zhifa_bench_verify",
+    ))
+    .await
+    .unwrap()
+    .with_entry_key(zhifa_store::testing::test_entry_key());
+    s.migrate().await.unwrap();
+    let a = agency(&s).await;
+    append(&s, a, n).await;
+    s.raw_execute("VACUUM ANALYZE").await.unwrap();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let r = s.verify(&[]).await.unwrap();
+        assert!(r.ok(), "{:?}", r.failures);
+        println!(
+            "## PostgreSQL: verify {} entries: {:.2?}",
+            r.entries,
+            t.elapsed()
+        );
+    }
+    s.close().await;
+    let _ = admin
+        .raw_execute("DROP DATABASE zhifa_bench_verify WITH (FORCE)")
+        .await;
 }
 
 fn main() {

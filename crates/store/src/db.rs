@@ -43,8 +43,8 @@ pub struct Store {
     pub(crate) entry_key: Option<std::sync::Arc<zhifa_ledger::auth::EntryKey>>,
     /// Each log's size when the entry key was created (entries below it may have no code).
     pub(crate) entry_legacy: std::sync::Arc<std::collections::HashMap<String, u64>>,
-    /// SQLite: `verify` cuts a log into stretches starting at multiples of this many
-    /// entries, one per core (`verify/read_sqlite.rs`).
+    /// `verify` cuts a log into stretches starting at multiples of this many entries,
+    /// read side by side (`verify/pieces.rs`).
     pub(crate) verify_split: u64,
 }
 
@@ -155,8 +155,8 @@ impl Store {
         })
     }
 
-    /// Makes `verify` on SQLite cut logs into stretches at multiples of `unit` entries
-    /// instead of the default (tests use a small unit so that their short logs are read
+    /// Makes `verify` cut logs into stretches at multiples of `unit` entries instead of
+    /// the default (tests use a small unit so that their short logs are read
     /// in pieces too).
     pub fn with_verify_split(mut self, unit: u64) -> Store {
         self.verify_split = unit.max(1);

@@ -71,7 +71,8 @@ impl TestDb {
         let store = Store::connect(&url)
             .await
             .expect("connect test database")
-            .with_entry_key(test_entry_key());
+            .with_entry_key(test_entry_key())
+            .with_verify_split(TEST_VERIFY_SPLIT);
         store.migrate().await.expect("migrate postgres");
         Some(TestDb {
             store,

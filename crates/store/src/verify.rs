@@ -2,6 +2,7 @@
 //! stored tree, the heads, the signed checkpoints, the readable journal and every
 //! ledgered row agree with it. Reports the first failures by name.
 
+mod pieces;
 mod read_sqlite;
 mod read_sqlx;
 mod replay;
@@ -36,16 +37,6 @@ const MAX_FAILURES: usize = 50;
 impl Report {
     pub fn ok(&self) -> bool {
         self.failures.is_empty()
-    }
-
-    /// Puts `first`'s findings ahead of this report's (the tree's before the journal's).
-    fn absorb_first(&mut self, first: Report) {
-        let mine = std::mem::take(&mut self.failures);
-        self.entries += first.entries;
-        self.more_failures += first.more_failures;
-        for m in first.failures.into_iter().chain(mine) {
-            self.fail(m);
-        }
     }
 
     /// Adds `later`'s findings after this report's (a later stretch of the logs).
@@ -103,14 +94,17 @@ pub(crate) struct Replayed {
     uncoded_last: Option<u64>,
 }
 
-/// Where `verify` may cut a log on SQLite: stretches start at multiples of this many
+/// Where `verify` may cut a log: stretches start at multiples of this many
 /// entries, the replay's unit of node comparison (a log shorter than two is read whole).
 pub(crate) const SPLIT_UNIT: u64 = replay::COMPARE_EVERY;
 
 // SQL both readers run.
 const SQL_ENTRIES: &str = "SELECT seq, entry, mac FROM ledger_entries WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq";
+const SQL_NODE: &str =
+    "SELECT hash FROM ledger_nodes WHERE log_id = $1 AND level = $2 AND idx = $3";
 const SQL_NODE_RANGE: &str = "SELECT hash FROM ledger_nodes WHERE log_id = $1 AND level = $2 AND idx >= $3 AND idx < $4 ORDER BY idx";
-const SQL_JOURNAL_COUNT: &str = "SELECT COUNT(*) FROM journal WHERE log_id = $1 AND seq < $2";
+const SQL_JOURNAL_COUNT: &str =
+    "SELECT COUNT(*) FROM journal WHERE log_id = $1 AND seq >= $2 AND seq < $3";
 
 impl Store {
     /// Verifies everything; `trusted` adds verifier keys known out of band (they must
@@ -156,17 +150,16 @@ impl Store {
         }
         // Replaying is the bulk of the work: on SQLite a direct read-only connection does
         // it on a blocking thread; elsewhere the pool's driver.
-        let split_unit = self.verify_split;
+        let split = pieces::Split::for_this_machine(self.verify_split);
         let (jobs, mut f, replayed) = match self.sqlite_file.clone() {
             Some(path) => tokio::task::spawn_blocking(move || {
-                let split = read_sqlite::Split::for_this_machine(split_unit);
                 let replayed = read_sqlite::replay_all(&path, &jobs, &mut f, split);
                 (jobs, f, replayed)
             })
             .await
             .map_err(|e| StoreError::Corrupt(format!("verification thread: {e}")))?,
             None => {
-                let replayed = read_sqlx::replay_all(self, &jobs, &mut f).await;
+                let replayed = read_sqlx::replay_all(self, &jobs, &mut f, split).await;
                 (jobs, f, replayed)
             }
         };

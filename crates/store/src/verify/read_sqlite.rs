@@ -9,8 +9,9 @@
 //! Each connection reads in one transaction; all stop at the sizes of the heads read
 //! before they started, and a log never changes below its head.
 
+use super::pieces::{Piece, PieceResult, Split, merge};
 use super::replay::{JournalReplay, JournalRow, TreeReplay};
-use super::{Findings, Job, Replayed, Report, SQL_ENTRIES, SQL_NODE_RANGE};
+use super::{Findings, Job, Replayed, Report, SQL_ENTRIES, SQL_NODE, SQL_NODE_RANGE};
 use crate::error::StoreError;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -18,7 +19,6 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use zhifa_ledger::Hash;
-use zhifa_ledger::tree::{CompactRange, frontier_ids};
 
 /// The journal rows of a log in order.
 const SQL_JOURNAL_SCAN: &str =
@@ -67,40 +67,9 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// How a log is cut into stretches replayed side by side.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Split {
-    /// Threads reading at once (each with its own connection).
-    pub workers: usize,
-    /// Stretches start at multiples of this many entries; a log shorter than two of them
-    /// is replayed whole.
-    pub unit: u64,
-}
-
-impl Split {
-    /// One worker per core the process may use.
-    pub fn for_this_machine(unit: u64) -> Split {
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        Split { workers, unit }
-    }
-}
-
-/// A stretch `[start.size(), to)` of one job's log.
-struct Piece {
-    job: usize,
-    start: CompactRange,
-    to: u64,
-}
-
-/// What replaying one piece found.
-struct PieceResult {
-    findings: Findings,
-    replayed: Replayed,
-}
-
 /// Replays every job's log from the database file at `path`: each log cut into stretches
-/// (one per worker), the stretches handed out to the workers in order, their findings
-/// put together in log order as if one thread had read everything.
+/// (`pieces.rs`), the stretches handed out in order to one thread per worker, each with
+/// its own read-only connection.
 pub(super) fn replay_all(
     path: &Path,
     jobs: &[Job],
@@ -109,8 +78,22 @@ pub(super) fn replay_all(
 ) -> Result<Vec<Replayed>, StoreError> {
     let first = open(path)?;
     let mut pieces = Vec::new();
-    for (j, job) in jobs.iter().enumerate() {
-        pieces.extend(cut(&first, j, job, split).map_err(err)?);
+    {
+        let mut node = first.prepare(SQL_NODE).map_err(err)?;
+        for (j, job) in jobs.iter().enumerate() {
+            pieces.extend(
+                split
+                    .pieces(j, job, |id| {
+                        node.query_row(
+                            params![job.head.log_id, id.level as i64, id.index as i64],
+                            |r| Ok(bytes(r.get_ref(0)?).try_into().ok()),
+                        )
+                        .optional()
+                        .map(Option::flatten)
+                    })
+                    .map_err(err)?,
+            );
+        }
     }
     let next = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<Result<PieceResult, StoreError>>>> =
@@ -137,99 +120,19 @@ pub(super) fn replay_all(
         work(first);
         Ok(())
     })?;
-    let mut replayed: Vec<Replayed> = jobs
-        .iter()
-        .map(|_| Replayed {
-            roots: Default::default(),
-            uncoded_last: None,
-        })
+    let results = results
+        .into_iter()
+        .map(|r| r.into_inner().expect("not poisoned"))
         .collect();
-    for (piece, result) in pieces.iter().zip(results) {
-        let Some(result) = result.into_inner().expect("not poisoned") else {
-            // Left undone after another piece failed; that failure is returned below.
-            continue;
-        };
-        let PieceResult {
-            findings,
-            replayed: r,
-        } = result?;
-        f.report.absorb(findings.report);
-        // Stretches come in order: a later entry's snapshot replaces an earlier one's.
-        f.latest.extend(findings.latest);
-        f.announced.extend(findings.announced);
-        let whole = &mut replayed[piece.job];
-        whole.roots.extend(r.roots);
-        whole.uncoded_last = whole.uncoded_last.max(r.uncoded_last);
-    }
-    Ok(replayed)
+    merge(&pieces, results, jobs.len(), f)
 }
-
-/// Cuts a job's log into stretches, one per worker, each starting at a multiple of
-/// `split.unit` from the stored nodes of the tree's compact range there. Those nodes are
-/// trusted only provisionally: the stretch before recomputes each of them and names any
-/// that differ (the stretch after may then report follow-on mismatches). A log is replayed
-/// whole when it is short or when a node it would start from is missing.
-fn cut(conn: &Connection, j: usize, job: &Job, split: Split) -> rusqlite::Result<Vec<Piece>> {
-    let size = job.head.size;
-    let whole = vec![Piece {
-        job: j,
-        start: CompactRange::empty(),
-        to: size,
-    }];
-    let parts = split.workers.max(2) as u64;
-    if split.unit == 0 || size < 2 * split.unit {
-        return Ok(whole);
-    }
-    let mut bounds: Vec<u64> = (1..parts)
-        .map(|k| size / parts * k / split.unit * split.unit)
-        .filter(|b| *b > 0 && *b < size)
-        .collect();
-    bounds.dedup();
-    let mut node = conn.prepare(SQL_NODE)?;
-    let mut pieces = Vec::with_capacity(bounds.len() + 1);
-    let mut from = CompactRange::empty();
-    for b in bounds {
-        let mut frontier = Vec::new();
-        for id in frontier_ids(b) {
-            let stored: Option<Hash> = node
-                .query_row(
-                    params![job.head.log_id, id.level as i64, id.index as i64],
-                    |r| Ok(bytes(r.get_ref(0)?).try_into().ok()),
-                )
-                .optional()?
-                .flatten();
-            match stored {
-                Some(h) => frontier.push(h),
-                None => return Ok(whole),
-            }
-        }
-        let Ok(start) = CompactRange::resume(b, frontier) else {
-            return Ok(whole);
-        };
-        pieces.push(Piece {
-            job: j,
-            start: std::mem::replace(&mut from, start),
-            to: b,
-        });
-    }
-    pieces.push(Piece {
-        job: j,
-        start: from,
-        to: size,
-    });
-    Ok(pieces)
-}
-
-/// One stored node.
-const SQL_NODE: &str =
-    "SELECT hash FROM ledger_nodes WHERE log_id = $1 AND level = $2 AND idx = $3";
 
 /// Replays one stretch: a single ordered walk of its entries merged with its journal rows,
 /// each entry fed to both checks, the stored nodes compared every [`COMPARE_EVERY`]
 /// entries.
 fn replay_piece(conn: &Connection, job: &Job, piece: &Piece) -> rusqlite::Result<PieceResult> {
     let head = &job.head;
-    let from = piece.start.size();
+    let from = piece.from();
     let mut f = Findings::default();
     let mut tree = TreeReplay::stretch(
         head,
@@ -266,10 +169,8 @@ fn replay_piece(conn: &Connection, job: &Job, piece: &Piece) -> rusqlite::Result
         let mut entries = conn.prepare(SQL_ENTRIES)?;
         let mut journal_scan = conn.prepare(SQL_JOURNAL_SCAN)?;
         let mut entry_rows = entries.query(params![head.log_id, from as i64, piece.to as i64])?;
-        // The first stretch also takes journal rows at impossible (negative) positions.
-        let journal_from = if from == 0 { i64::MIN } else { from as i64 };
         let mut journal_rows_scan =
-            journal_scan.query(params![head.log_id, journal_from, piece.to as i64])?;
+            journal_scan.query(params![head.log_id, piece.journal_from(), piece.to as i64])?;
         let mut j = journal_rows_scan.next()?;
         let (mut tree_on, mut journal_on) = (true, true);
         while let Some(e) = entry_rows.next()? {

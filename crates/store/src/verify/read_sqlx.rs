@@ -1,39 +1,61 @@
 //! Reading logs for verification through the shared sqlx pool (PostgreSQL, and SQLite
-//! when it was opened by a URL that names no file): the tree and the journal replays run
-//! side by side on two connections.
+//! when it was opened by a URL that names no file): each log's stretches side by side,
+//! each read once for both the tree and the journal replay.
 
+use super::pieces::{Piece, PieceResult, Split, merge};
 use super::replay::{JournalReplay, JournalRow, TreeReplay};
-use super::{Findings, Job, Replayed, Report, SQL_ENTRIES, SQL_JOURNAL_COUNT, SQL_NODE_RANGE};
+use super::{Findings, Job, Replayed, Report, SQL_JOURNAL_COUNT, SQL_NODE, SQL_NODE_RANGE};
 use crate::db::Store;
 use crate::error::StoreError;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use sqlx::Row;
+use std::collections::HashMap;
 use zhifa_ledger::Hash;
 
+/// Replays every job's log: each cut into stretches (`pieces.rs`), `split.workers`
+/// stretches at a time, each on a task of its own (rows are decoded on this side, so
+/// one task per core) with its own connections.
 pub(super) async fn replay_all(
     store: &Store,
     jobs: &[Job],
     f: &mut Findings,
+    split: Split,
 ) -> Result<Vec<Replayed>, StoreError> {
-    let tree = async {
-        let mut report = Report::default();
-        let mut roots = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            roots.push(replay_tree(store, job, &mut report).await?);
+    let mut pieces = Vec::new();
+    for (j, job) in jobs.iter().enumerate() {
+        let mut stored = HashMap::new();
+        for id in split.frontier_nodes(job.head.size) {
+            // A value that is not a 32-byte hash counts as missing: the log is then read
+            // whole, and the replay names the node.
+            let hash: Option<Hash> = sqlx::query(SQL_NODE)
+                .bind(job.head.log_id)
+                .bind(id.level as i64)
+                .bind(id.index as i64)
+                .fetch_optional(&store.pool)
+                .await?
+                .and_then(|r| r.try_get::<Vec<u8>, _>(0).ok())
+                .and_then(|v| v.try_into().ok());
+            stored.insert(id, hash);
         }
-        Ok::<_, StoreError>((report, roots))
-    };
-    let journal = async {
-        for job in jobs {
-            replay_journal(store, job, f).await?;
-        }
-        Ok::<_, StoreError>(())
-    };
-    let (tree, journal) = tokio::join!(tree, journal);
-    let (report, roots) = tree?;
-    journal?;
-    f.report.absorb_first(report);
-    Ok(roots)
+        pieces.extend(split.pieces(j, job, |id| {
+            Ok::<_, StoreError>(stored.get(&id).copied().flatten())
+        })?);
+    }
+    let results: Vec<_> =
+        futures_util::stream::iter(pieces.iter().cloned())
+            .map(|piece| {
+                let (store, job) = (store.clone(), jobs[piece.job].clone());
+                tokio::spawn(async move { replay_piece(&store, &job, &piece).await })
+            })
+            .buffered(split.workers.max(1))
+            .map(|joined| {
+                Some(joined.unwrap_or_else(|e| {
+                    Err(StoreError::Corrupt(format!("verification task: {e}")))
+                }))
+            })
+            .collect()
+            .await;
+    merge(&pieces, results, jobs.len(), f)
 }
 
 async fn compare(
@@ -62,86 +84,81 @@ async fn compare(
     Ok(())
 }
 
-async fn replay_tree(
-    store: &Store,
-    job: &Job,
-    report: &mut Report,
-) -> Result<Replayed, StoreError> {
+/// Replays one stretch: its entries each with its journal row, in one ordered read, fed
+/// to both checks; the stored nodes compared every `COMPARE_EVERY` entries.
+async fn replay_piece(store: &Store, job: &Job, piece: &Piece) -> Result<PieceResult, StoreError> {
     let head = &job.head;
-    let mut replay = TreeReplay::new(
+    let mut f = Findings::default();
+    let mut tree = TreeReplay::stretch(
         head,
         job.key.as_deref(),
         job.checkpoints.iter().map(|(s, _)| *s),
+        piece.start.clone(),
+        piece.to,
     );
-    {
-        let mut rows = sqlx::query(SQL_ENTRIES)
-            .bind(head.log_id)
-            .bind(0i64)
-            .bind(head.size as i64)
-            .fetch(&store.pool);
-        while let Some(r) = rows.try_next().await? {
-            let bytes: Vec<u8> = r.try_get(1)?;
-            let code: Option<Vec<u8>> = r.try_get(2)?;
-            if !replay.entry(report, r.try_get(0)?, &bytes, code.as_deref()) {
-                break;
-            }
-            if replay.compare_due() {
-                compare(store, &mut replay, head.log_id, report).await?;
-            }
-        }
-    }
-    if !replay.stopped() {
-        compare(store, &mut replay, head.log_id, report).await?;
-    }
-    Ok(replay.finish(report))
-}
-
-async fn replay_journal(store: &Store, job: &Job, f: &mut Findings) -> Result<(), StoreError> {
-    let head = &job.head;
-    let mut replay = JournalReplay::new(head);
+    let mut journal = JournalReplay::stretch(head, piece.from());
     {
         let mut rows = sqlx::query(SQL_ENTRIES_WITH_JOURNAL)
             .bind(head.log_id)
-            .bind(0i64)
-            .bind(head.size as i64)
+            .bind(piece.from() as i64)
+            .bind(piece.to as i64)
             .fetch(&store.pool);
+        let (mut tree_on, mut journal_on) = (true, true);
         while let Some(r) = rows.try_next().await? {
             let seq: i64 = r.try_get(0)?;
             let bytes: Vec<u8> = r.try_get(1)?;
-            let text = |i: usize| r.try_get::<Option<String>, _>(i);
-            let (actor, action, kind, id, payload) =
-                (text(4)?, text(5)?, text(6)?, text(7)?, text(8)?);
-            let salt: Option<Vec<u8>> = r.try_get(9)?;
-            let journal = match r.try_get::<Option<i64>, _>(2)? {
-                None => None,
-                Some(_) => Some(JournalRow {
-                    at: r.try_get::<Option<i64>, _>(3)?.unwrap_or_default(),
-                    actor: actor.as_deref().unwrap_or_default().as_bytes(),
-                    action: action.as_deref().unwrap_or_default().as_bytes(),
-                    subject_kind: kind.as_deref().unwrap_or_default().as_bytes(),
-                    subject_id: id.as_deref().unwrap_or_default().as_bytes(),
-                    payload: payload.as_deref().map(str::as_bytes),
-                    salt: salt.as_deref(),
-                }),
-            };
-            if !replay.entry(f, seq, &bytes, journal) {
+            if tree_on {
+                let code: Option<Vec<u8>> = r.try_get(10)?;
+                tree_on = tree.entry(&mut f.report, seq, &bytes, code.as_deref());
+                if tree_on && tree.compare_due() {
+                    compare(store, &mut tree, head.log_id, &mut f.report).await?;
+                }
+            }
+            if journal_on {
+                let text = |i: usize| r.try_get::<Option<String>, _>(i);
+                let (actor, action, kind, id, payload) =
+                    (text(4)?, text(5)?, text(6)?, text(7)?, text(8)?);
+                let salt: Option<Vec<u8>> = r.try_get(9)?;
+                let row = match r.try_get::<Option<i64>, _>(2)? {
+                    None => None,
+                    Some(_) => Some(JournalRow {
+                        at: r.try_get::<Option<i64>, _>(3)?.unwrap_or_default(),
+                        actor: actor.as_deref().unwrap_or_default().as_bytes(),
+                        action: action.as_deref().unwrap_or_default().as_bytes(),
+                        subject_kind: kind.as_deref().unwrap_or_default().as_bytes(),
+                        subject_id: id.as_deref().unwrap_or_default().as_bytes(),
+                        payload: payload.as_deref().map(str::as_bytes),
+                        salt: salt.as_deref(),
+                    }),
+                };
+                journal_on = journal.entry(&mut f, seq, &bytes, row);
+            }
+            if !tree_on && !journal_on {
                 break;
             }
         }
     }
+    if !tree.stopped() {
+        compare(store, &mut tree, head.log_id, &mut f.report).await?;
+    }
+    let replayed = tree.finish(&mut f.report);
     let journal_rows: i64 = sqlx::query_scalar(SQL_JOURNAL_COUNT)
         .bind(head.log_id)
-        .bind(replay.replayed() as i64)
+        .bind(piece.journal_from())
+        .bind(journal.replayed() as i64)
         .fetch_one(&store.pool)
         .await?;
-    replay.finish(f, journal_rows);
-    Ok(())
+    journal.finish(&mut f, journal_rows);
+    Ok(PieceResult {
+        findings: f,
+        replayed,
+    })
 }
 
 /// The entries of a log in order, each with its journal row.
 const SQL_ENTRIES_WITH_JOURNAL: &str =
     "SELECT e.seq, e.entry, j.seq AS jseq, j.at, j.actor, j.action, j.subject_kind,
-        j.subject_id, j.payload, j.salt
+        j.subject_id, j.payload, j.salt, e.mac
  FROM ledger_entries e
  LEFT JOIN journal j ON j.log_id = e.log_id AND j.seq = e.seq
  WHERE e.log_id = $1 AND e.seq >= $2 AND e.seq < $3 ORDER BY e.seq";

@@ -62,21 +62,6 @@ pub(crate) struct TreeReplay<'h> {
 }
 
 impl<'h> TreeReplay<'h> {
-    /// Replays the whole log.
-    pub fn new(
-        head: &'h LogHead,
-        key: Option<&'h EntryKey>,
-        checkpoint_sizes: impl Iterator<Item = u64>,
-    ) -> Self {
-        Self::stretch(
-            head,
-            key,
-            checkpoint_sizes,
-            CompactRange::empty(),
-            head.size,
-        )
-    }
-
     /// Replays the entries from `start.size()` up to `to`, continuing the tree from
     /// `start`; keeps the roots of the checkpointed sizes within the stretch.
     pub fn stretch(
@@ -264,11 +249,6 @@ pub(crate) struct JournalReplay<'h> {
 }
 
 impl<'h> JournalReplay<'h> {
-    /// Replays the whole log.
-    pub fn new(head: &'h LogHead) -> Self {
-        Self::stretch(head, 0)
-    }
-
     /// Replays the entries from `from` on.
     pub fn stretch(head: &'h LogHead, from: u64) -> Self {
         JournalReplay {
