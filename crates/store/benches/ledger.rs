@@ -353,9 +353,14 @@ async fn bench_verify(n: usize, dir: Option<String>) {
     }
     if std::env::var_os("ZHIFA_BENCH_VERIFY_ONLY").is_some() {
         // For profiling: nothing but `verify` in the process's samples.
-        let t = Instant::now();
-        let r = s.verify(&[]).await.unwrap();
-        println!("## verify {} entries: {:.2?}", r.entries, t.elapsed());
+        match std::env::var("ZHIFA_BENCH_DATABASE_URL") {
+            Ok(url) => bench_verify_postgres(n, &url, &path).await,
+            Err(_) => {
+                let t = Instant::now();
+                let r = s.verify(&[]).await.unwrap();
+                println!("## verify {} entries: {:.2?}", r.entries, t.elapsed());
+            }
+        }
         return;
     }
     let entries = s.log_entries(a, 0, n as u64 + 1).await.unwrap();
@@ -409,32 +414,41 @@ async fn bench_verify(n: usize, dir: Option<String>) {
         );
     }
     if let Ok(url) = std::env::var("ZHIFA_BENCH_DATABASE_URL") {
-        bench_verify_postgres(n, &url).await;
+        bench_verify_postgres(n, &url, &path).await;
     }
 }
 
 /// `verify` over a log of `n` entries on PostgreSQL (the database `zhifa_bench_verify` on
 /// the server `url` names, made and dropped here).
-async fn bench_verify_postgres(n: usize, url: &str) {
+async fn bench_verify_postgres(n: usize, url: &str, dir: &std::path::Path) {
+    // ZHIFA_BENCH_KEEP=1 keeps the database (and the key in `dir`) for later runs.
+    let keep = std::env::var_os("ZHIFA_BENCH_KEEP").is_some();
     let admin = Store::connect(url).await.unwrap();
-    let _ = admin
-        .raw_execute("DROP DATABASE IF EXISTS zhifa_bench_verify")
-        .await;
-    admin
-        .raw_execute("CREATE DATABASE zhifa_bench_verify")
-        .await
-        .unwrap();
-    let s = Store::connect(&zhifa_store::testing::replace_database(
-        url,
-        "zhifa_bench_verify",
-    ))
-    .await
-    .unwrap()
-    .with_entry_key(zhifa_store::testing::test_entry_key());
+    let pg_url = zhifa_store::testing::replace_database(url, "zhifa_bench_verify");
+    let s = match Store::connect(&pg_url).await {
+        Ok(s) if keep => s,
+        _ => {
+            let _ = admin
+                .raw_execute("DROP DATABASE IF EXISTS zhifa_bench_verify")
+                .await;
+            admin
+                .raw_execute("CREATE DATABASE zhifa_bench_verify")
+                .await
+                .unwrap();
+            Store::connect(&pg_url).await.unwrap()
+        }
+    }
+    .with_entry_key(entry_key(dir));
     s.migrate().await.unwrap();
-    let a = agency(&s).await;
-    append(&s, a, n).await;
-    s.raw_execute("VACUUM ANALYZE").await.unwrap();
+    let a = match s.agency_by_slug("bench").await {
+        Ok(x) => x.id,
+        Err(_) => agency(&s).await,
+    };
+    let have = s.log_head(a).await.unwrap().size as usize;
+    if have < n {
+        append(&s, a, n - have).await;
+        s.raw_execute("VACUUM ANALYZE").await.unwrap();
+    }
     for _ in 0..3 {
         let t = Instant::now();
         let r = s.verify(&[]).await.unwrap();
@@ -446,9 +460,11 @@ async fn bench_verify_postgres(n: usize, url: &str) {
         );
     }
     s.close().await;
-    let _ = admin
-        .raw_execute("DROP DATABASE zhifa_bench_verify WITH (FORCE)")
-        .await;
+    if !keep {
+        let _ = admin
+            .raw_execute("DROP DATABASE zhifa_bench_verify WITH (FORCE)")
+            .await;
+    }
 }
 
 fn main() {

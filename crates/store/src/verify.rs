@@ -103,8 +103,9 @@ const SQL_ENTRIES: &str = "SELECT seq, entry, mac FROM ledger_entries WHERE log_
 const SQL_NODE: &str =
     "SELECT hash FROM ledger_nodes WHERE log_id = $1 AND level = $2 AND idx = $3";
 const SQL_NODE_RANGE: &str = "SELECT hash FROM ledger_nodes WHERE log_id = $1 AND level = $2 AND idx >= $3 AND idx < $4 ORDER BY idx";
-const SQL_JOURNAL_COUNT: &str =
-    "SELECT COUNT(*) FROM journal WHERE log_id = $1 AND seq >= $2 AND seq < $3";
+const SQL_JOURNAL_SCAN: &str =
+    "SELECT seq, at, actor, action, subject_kind, subject_id, payload, salt
+ FROM journal WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq";
 
 impl Store {
     /// Verifies everything; `trusted` adds verifier keys known out of band (they must

@@ -11,7 +11,9 @@
 
 use super::pieces::{Piece, PieceResult, Split, merge};
 use super::replay::{JournalReplay, JournalRow, TreeReplay};
-use super::{Findings, Job, Replayed, Report, SQL_ENTRIES, SQL_NODE, SQL_NODE_RANGE};
+use super::{
+    Findings, Job, Replayed, Report, SQL_ENTRIES, SQL_JOURNAL_SCAN, SQL_NODE, SQL_NODE_RANGE,
+};
 use crate::error::StoreError;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -19,11 +21,6 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use zhifa_ledger::Hash;
-
-/// The journal rows of a log in order.
-const SQL_JOURNAL_SCAN: &str =
-    "SELECT seq, at, actor, action, subject_kind, subject_id, payload, salt
- FROM journal WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq";
 
 // A value of the wrong type (written behind zhifa's back) must become a finding, not end
 // verification: bytes read as empty, integers as an impossible number, and the checks

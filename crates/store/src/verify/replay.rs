@@ -258,11 +258,6 @@ impl<'h> JournalReplay<'h> {
         }
     }
 
-    /// How many entries were replayed (the journal is checked below this position only).
-    pub fn replayed(&self) -> u64 {
-        self.next
-    }
-
     /// Feeds the next stored entry and its journal row. Returns false at a gap (which
     /// [`TreeReplay`] reports) or an unreadable entry.
     pub fn entry(
