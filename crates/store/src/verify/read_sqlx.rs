@@ -12,6 +12,7 @@ use crate::error::StoreError;
 use futures_util::{StreamExt, TryStreamExt};
 use sqlx::Row;
 use std::collections::HashMap;
+use std::sync::Arc;
 use zhifa_ledger::Hash;
 
 /// Replays every job's log: each cut into stretches (`pieces.rs`), `split.workers`
@@ -43,11 +44,13 @@ pub(super) async fn replay_all(
             Ok::<_, StoreError>(stored.get(&id).copied().flatten())
         })?);
     }
+    // One copy of the jobs (their checkpoints may be many) shared by the tasks.
+    let shared: Arc<[Job]> = jobs.into();
     let results: Vec<_> =
         futures_util::stream::iter(pieces.iter().cloned())
             .map(|piece| {
-                let (store, job) = (store.clone(), jobs[piece.job].clone());
-                tokio::spawn(async move { replay_piece(&store, &job, &piece).await })
+                let (store, jobs) = (store.clone(), shared.clone());
+                tokio::spawn(async move { replay_piece(&store, &jobs[piece.job], &piece).await })
             })
             .buffered(split.workers.max(1))
             .map(|joined| {

@@ -71,13 +71,15 @@ impl<'h> TreeReplay<'h> {
         start: CompactRange,
         to: u64,
     ) -> Self {
+        // The root at a stretch's start is the stretch before's to record: computed from
+        // its entries, not from the stored nodes this one starts from.
         let from = start.size();
         let mut roots: BTreeMap<u64, Option<Hash>> = checkpoint_sizes
-            .filter(|s| *s == from || (*s > from && *s <= to))
+            .filter(|s| (*s == 0 && from == 0) || (*s > from && *s <= to))
             .map(|s| (s, None))
             .collect();
-        if let Some(slot) = roots.get_mut(&from) {
-            *slot = Some(start.root(head.alg));
+        if let Some(slot) = roots.get_mut(&0) {
+            *slot = Some(head.alg.empty_root());
         }
         TreeReplay {
             head,
