@@ -2,8 +2,8 @@
 //! inclusion-proof latency at a large size, and `verify` throughput.
 //!
 //! cargo bench -p zhifa-store --bench ledger -- [append|append1|proof|verify] [N] [DIR]
-//! ZHIFA_BENCH_DATABASE_URL=postgres://… runs the append and verify benchmarks on
-//! PostgreSQL too.
+//! ZHIFA_BENCH_DATABASE_URL=postgres://… runs every benchmark on PostgreSQL too (ZHIFA_BENCH_KEEP=1
+//! keeps its databases for later runs).
 
 use std::time::{Duration, Instant};
 use zhifa_domain::org::AgencyInput;
@@ -252,13 +252,26 @@ async fn bench_proof(n: usize, dir: Option<String>) {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| tmp.path().to_owned());
     let (s, a, have) = bench_log(&path).await;
+    println!("SQLite:");
+    proofs(&s, a, have, n).await;
+    if let Ok(url) = std::env::var("ZHIFA_BENCH_DATABASE_URL") {
+        let (s, a, have) = pg_bench_log(&url, "zhifa_bench_proof", &path).await;
+        println!("PostgreSQL:");
+        proofs(&s, a, have, n).await;
+        s.close().await;
+        pg_bench_done(&url, "zhifa_bench_proof").await;
+    }
+}
+
+/// Proof latency on `s`'s log `a` (which has `have` entries) once it has `n`.
+async fn proofs(s: &Store, a: i64, have: usize, n: usize) {
     if have < n {
         // Proofs read only the stored tree nodes, so the large tree is bulk-loaded: leaf
         // hashes of synthetic entries, every perfect subtree computed with the same
         // compact range the write path uses, inserted in large transactions.
         println!("## bulk-loading the tree of a log of {n} entries");
         let t = Instant::now();
-        bulk_load_tree(&s, a, have as u64, n as u64).await;
+        bulk_load_tree(s, a, have as u64, n as u64).await;
         println!("loaded in {:.2?}", t.elapsed());
     }
     let head = s.log_head(a).await.unwrap();
@@ -421,30 +434,7 @@ async fn bench_verify(n: usize, dir: Option<String>) {
 /// `verify` over a log of `n` entries on PostgreSQL (the database `zhifa_bench_verify` on
 /// the server `url` names, made and dropped here).
 async fn bench_verify_postgres(n: usize, url: &str, dir: &std::path::Path) {
-    // ZHIFA_BENCH_KEEP=1 keeps the database (and the key in `dir`) for later runs.
-    let keep = std::env::var_os("ZHIFA_BENCH_KEEP").is_some();
-    let admin = Store::connect(url).await.unwrap();
-    let pg_url = zhifa_store::testing::replace_database(url, "zhifa_bench_verify");
-    let s = match Store::connect(&pg_url).await {
-        Ok(s) if keep => s,
-        _ => {
-            let _ = admin
-                .raw_execute("DROP DATABASE IF EXISTS zhifa_bench_verify")
-                .await;
-            admin
-                .raw_execute("CREATE DATABASE zhifa_bench_verify")
-                .await
-                .unwrap();
-            Store::connect(&pg_url).await.unwrap()
-        }
-    }
-    .with_entry_key(entry_key(dir));
-    s.migrate().await.unwrap();
-    let a = match s.agency_by_slug("bench").await {
-        Ok(x) => x.id,
-        Err(_) => agency(&s).await,
-    };
-    let have = s.log_head(a).await.unwrap().size as usize;
+    let (s, a, have) = pg_bench_log(url, "zhifa_bench_verify", dir).await;
     if have < n {
         append(&s, a, n - have).await;
         s.raw_execute("VACUUM ANALYZE").await.unwrap();
@@ -460,9 +450,44 @@ async fn bench_verify_postgres(n: usize, url: &str, dir: &std::path::Path) {
         );
     }
     s.close().await;
-    if !keep {
+    pg_bench_done(url, "zhifa_bench_verify").await;
+}
+
+/// The benchmark log in the PostgreSQL database `name` on the server `url` names (made
+/// afresh unless `ZHIFA_BENCH_KEEP` is set and it exists), with the key kept in `dir`.
+async fn pg_bench_log(url: &str, name: &str, dir: &std::path::Path) -> (Store, i64, usize) {
+    let keep = std::env::var_os("ZHIFA_BENCH_KEEP").is_some();
+    let pg_url = zhifa_store::testing::replace_database(url, name);
+    let s = match Store::connect(&pg_url).await {
+        Ok(s) if keep => s,
+        _ => {
+            let admin = Store::connect(url).await.unwrap();
+            let _ = admin
+                .raw_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+                .await;
+            admin
+                .raw_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+            Store::connect(&pg_url).await.unwrap()
+        }
+    }
+    .with_entry_key(entry_key(dir));
+    s.migrate().await.unwrap();
+    let a = match s.agency_by_slug("bench").await {
+        Ok(x) => x.id,
+        Err(_) => agency(&s).await,
+    };
+    let have = s.log_head(a).await.unwrap().size as usize;
+    (s, a, have)
+}
+
+/// Drops the database `name` unless `ZHIFA_BENCH_KEEP` is set.
+async fn pg_bench_done(url: &str, name: &str) {
+    if std::env::var_os("ZHIFA_BENCH_KEEP").is_none() {
+        let admin = Store::connect(url).await.unwrap();
         let _ = admin
-            .raw_execute("DROP DATABASE zhifa_bench_verify WITH (FORCE)")
+            .raw_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
             .await;
     }
 }

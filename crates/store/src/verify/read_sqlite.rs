@@ -125,7 +125,7 @@ pub(super) fn replay_all(
 }
 
 /// Replays one stretch: a single ordered walk of its entries merged with its journal rows,
-/// each entry fed to both checks, the stored nodes compared every [`COMPARE_EVERY`]
+/// each entry fed to both checks, the stored nodes compared every `COMPARE_EVERY`
 /// entries.
 fn replay_piece(conn: &Connection, job: &Job, piece: &Piece) -> rusqlite::Result<PieceResult> {
     let head = &job.head;
