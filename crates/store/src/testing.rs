@@ -32,7 +32,7 @@ impl TestDb {
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         // Verification reads even the tests' short logs in stretches side by side, as it
-        // reads a long log (`verify/read_sqlite.rs`).
+        // reads a long log (`verify/pieces.rs`).
         let store = Store::open_data_dir(dir.path())
             .await
             .expect("open sqlite")

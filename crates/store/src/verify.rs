@@ -94,8 +94,8 @@ pub(crate) struct Replayed {
     uncoded_last: Option<u64>,
 }
 
-/// Where `verify` may cut a log: stretches start at multiples of this many
-/// entries, the replay's unit of node comparison (a log shorter than two is read whole).
+/// Where `verify` may cut a log: stretches start at multiples of this many entries, the
+/// replay's unit of node comparison (a log shorter than two units is read whole).
 pub(crate) const SPLIT_UNIT: u64 = replay::COMPARE_EVERY;
 
 // SQL both readers run.
@@ -149,8 +149,8 @@ impl Store {
                 key: self.entry_key.clone(),
             });
         }
-        // Replaying is the bulk of the work: on SQLite a direct read-only connection does
-        // it on a blocking thread; elsewhere the pool's driver.
+        // Replaying is the bulk of the work: on SQLite direct read-only connections do it,
+        // one blocking thread per stretch; elsewhere the pool, one task per stretch.
         let split = pieces::Split::for_this_machine(self.verify_split);
         let (jobs, mut f, replayed) = match self.sqlite_file.clone() {
             Some(path) => tokio::task::spawn_blocking(move || {

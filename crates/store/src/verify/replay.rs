@@ -5,9 +5,9 @@
 //! - [`JournalReplay`] checks each entry against its journal row and payload commitment,
 //!   and remembers the newest snapshot entry of each ledgered row.
 //!
-//! A stretch `[from, to)` starts from the tree's compact range at `from` (see
-//! `read_sqlite`: the stored nodes there, which the stretch before checks), so a long log
-//! is replayed in pieces side by side, one per core.
+//! A stretch `[from, to)` starts from the tree's compact range at `from` (the stored nodes
+//! there, which the stretch before checks: see `pieces.rs`), so a long log is replayed in
+//! pieces side by side, one per core.
 //!
 //! Knows no SQL: a backend's reader feeds both the same entries in order.
 
