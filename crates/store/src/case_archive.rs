@@ -1,7 +1,8 @@
 //! What a case's 卷宗 holds, read in one place: the case, its issued documents, its
-//! evidence (whose files are read one at a time as they are packed), and every entry of the agency's log about the case — the
-//! case row, its parties, officers, events, documents and evidence — each with its
-//! payload and its inclusion proof against the newest signed checkpoint.
+//! evidence (whose files are read one at a time as they are packed), and every entry of
+//! the agency's log about the case — the case row, its parties, officers, events,
+//! documents and evidence — each with its payload and its inclusion proof against the
+//! newest signed checkpoint.
 
 use crate::case_evidence::EvidenceItem;
 use crate::cases::{CaseFile, IssuedDocument};

@@ -87,6 +87,7 @@ pub(crate) struct Job {
 }
 
 /// What the tree replay of one log gives the checks after it.
+#[derive(Default)]
 pub(crate) struct Replayed {
     /// The root the entries give at each checkpointed size.
     roots: BTreeMap<u64, Option<Hash>>,

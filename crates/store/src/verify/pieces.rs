@@ -135,12 +135,7 @@ pub(crate) fn merge(
     jobs: usize,
     f: &mut Findings,
 ) -> Result<Vec<Replayed>, StoreError> {
-    let mut replayed: Vec<Replayed> = (0..jobs)
-        .map(|_| Replayed {
-            roots: Default::default(),
-            uncoded_last: None,
-        })
-        .collect();
+    let mut replayed: Vec<Replayed> = (0..jobs).map(|_| Replayed::default()).collect();
     let mut first_error = None;
     for (piece, result) in pieces.iter().zip(results) {
         let result = match result {

@@ -795,13 +795,11 @@ async fn every_node_and_entry_is_checked_whichever_stretch_reads_it() {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .unwrap();
-    let nodes: Vec<(i64, i64, Vec<u8>)> = conn
-        .prepare("SELECT level, idx, hash FROM ledger_nodes WHERE log_id = ?1")
-        .unwrap()
-        .query_map([a], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let nodes: Vec<(i64, i64, Vec<u8>)> = rows(
+        &conn,
+        "SELECT level, idx, hash FROM ledger_nodes WHERE log_id = ?1",
+        a,
+    );
     assert!(nodes.len() as u64 >= n);
     let set_node = |level: i64, idx: i64, hash: &[u8]| {
         conn.execute(
@@ -820,13 +818,11 @@ async fn every_node_and_entry_is_checked_whichever_stretch_reads_it() {
         );
         set_node(*level, *idx, hash);
     }
-    let entries: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
-        .prepare("SELECT seq, entry, mac FROM ledger_entries WHERE log_id = ?1")
-        .unwrap()
-        .query_map([a], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let entries: Vec<(i64, Vec<u8>, Vec<u8>)> = rows(
+        &conn,
+        "SELECT seq, entry, mac FROM ledger_entries WHERE log_id = ?1",
+        a,
+    );
     assert_eq!(entries.len() as u64, n);
     for (seq, _, mac) in &entries {
         let mut forged = mac.clone();
@@ -861,4 +857,19 @@ async fn every_node_and_entry_is_checked_whichever_stretch_reads_it() {
     let r = s.verify(&[]).await.unwrap();
     assert!(r.ok(), "restored: {:#?}", r.failures);
     assert_eq!(r.entries, n + s.log_head(0).await.unwrap().size);
+}
+
+/// Every row `sql` gives for the log `a`, as three columns.
+fn rows<A, B, C>(conn: &rusqlite::Connection, sql: &str, a: i64) -> Vec<(A, B, C)>
+where
+    A: rusqlite::types::FromSql,
+    B: rusqlite::types::FromSql,
+    C: rusqlite::types::FromSql,
+{
+    conn.prepare(sql)
+        .unwrap()
+        .query_map([a], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
