@@ -10,9 +10,14 @@
 //! not in it: it means something only to the installation that holds the key, so the
 //! public log (tiles, bundles) carries none.
 //!
-//! Stored form: an 8-byte key id (the start of SHA-256("zhifa/entry-key\n" ‖ key)), then
-//! the 32-byte HMAC, so a code made under another installation's key is told apart from a
-//! wrong one.
+//! Stored form: an 8-byte key id, then the 32-byte HMAC, so a code made under another
+//! installation's key is told apart from a wrong one. The id also says what was
+//! authenticated:
+//! - the start of SHA-256("zhifa/entry-key/leaf\n" ‖ key): the HMAC of
+//!   "zhifa/entry-leaf\n" ‖ the entry's leaf hash (which commits to the entry), one
+//!   SHA-256 block however long the entry — codes are made this way now;
+//! - the start of SHA-256("zhifa/entry-key\n" ‖ key): the HMAC of the entry's bytes,
+//!   as codes were made before (still checked).
 
 use crate::hash::{Hash, HashAlg};
 use hmac::{Hmac, KeyInit, Mac};
@@ -24,7 +29,10 @@ pub const CODE_LEN: usize = KEY_ID_LEN + 32;
 /// A secret entry-authentication key.
 #[derive(Clone)]
 pub struct EntryKey {
+    /// Key id of codes over the leaf hash (made now).
     id: [u8; KEY_ID_LEN],
+    /// Key id of codes over the entry's bytes (made before).
+    bytes_id: [u8; KEY_ID_LEN],
     /// The HMAC state after the key block, cloned per entry (verification checks
     /// millions; re-deriving the padded key each time would double the hashing).
     keyed: Hmac<Sha256>,
@@ -49,44 +57,57 @@ pub enum Authenticity {
 
 impl EntryKey {
     pub fn from_secret(secret: [u8; 32]) -> EntryKey {
-        let digest: Hash = HashAlg::Sha256.digest(&[b"zhifa/entry-key\n", &secret]);
-        let mut id = [0u8; KEY_ID_LEN];
-        id.copy_from_slice(&digest[..KEY_ID_LEN]);
+        let id_of = |label: &[u8]| {
+            let digest: Hash = HashAlg::Sha256.digest(&[label, &secret]);
+            let mut id = [0u8; KEY_ID_LEN];
+            id.copy_from_slice(&digest[..KEY_ID_LEN]);
+            id
+        };
         let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&secret).expect("any key length");
-        EntryKey { id, keyed }
+        EntryKey {
+            id: id_of(b"zhifa/entry-key/leaf\n"),
+            bytes_id: id_of(b"zhifa/entry-key\n"),
+            keyed,
+        }
     }
 
     pub fn id(&self) -> [u8; KEY_ID_LEN] {
         self.id
     }
 
-    fn tag(&self, entry: &[u8]) -> [u8; 32] {
+    fn leaf_mac(&self, leaf: &Hash) -> Hmac<Sha256> {
         let mut mac = self.keyed.clone();
-        mac.update(entry);
-        mac.finalize().into_bytes().into()
+        mac.update(b"zhifa/entry-leaf\n");
+        mac.update(leaf);
+        mac
     }
 
-    /// The code to store beside `entry`.
-    pub fn code(&self, entry: &[u8]) -> Vec<u8> {
+    /// The code to store beside the entry whose leaf hash is `leaf`.
+    pub fn code(&self, leaf: &Hash) -> Vec<u8> {
         let mut out = Vec::with_capacity(CODE_LEN);
         out.extend_from_slice(&self.id);
-        out.extend_from_slice(&self.tag(entry));
+        out.extend_from_slice(&self.leaf_mac(leaf).finalize().into_bytes());
         out
     }
 
-    /// Checks a stored code (compared in constant time).
-    pub fn check(&self, entry: &[u8], code: &[u8]) -> Authenticity {
+    /// Checks a stored code for `entry`, whose leaf hash is `leaf` (compared in constant
+    /// time).
+    pub fn check(&self, entry: &[u8], leaf: &Hash, code: &[u8]) -> Authenticity {
         if code.len() != CODE_LEN {
             return Authenticity::Wrong;
         }
         let (id, tag) = code.split_at(KEY_ID_LEN);
-        if id != self.id {
+        let mac = if id == self.id {
+            self.leaf_mac(leaf)
+        } else if id == self.bytes_id {
+            let mut mac = self.keyed.clone();
+            mac.update(entry);
+            mac
+        } else {
             let mut other = [0u8; KEY_ID_LEN];
             other.copy_from_slice(id);
             return Authenticity::OtherKey(other);
-        }
-        let mut mac = self.keyed.clone();
-        mac.update(entry);
+        };
         if mac.verify_slice(tag).is_ok() {
             Authenticity::Genuine
         } else {
@@ -121,20 +142,31 @@ mod tests {
             flip in 0usize..(CODE_LEN * 8),
         ) {
             let key = EntryKey::from_secret(secret);
-            let code = key.code(&entry);
-            prop_assert_eq!(key.check(&entry, &code), Authenticity::Genuine);
+            let alg = HashAlg::Sha256;
+            let leaf = alg.leaf(&entry);
+            let code = key.code(&leaf);
+            prop_assert_eq!(key.check(&entry, &leaf, &code), Authenticity::Genuine);
             // Any flipped bit of the code is caught.
             let mut bad = code.clone();
             bad[flip / 8] ^= 1 << (flip % 8);
-            prop_assert_ne!(key.check(&entry, &bad), Authenticity::Genuine);
+            prop_assert_ne!(key.check(&entry, &leaf, &bad), Authenticity::Genuine);
             // A changed entry is caught.
             let mut changed = entry.clone();
             changed.push(0);
-            prop_assert_eq!(key.check(&changed, &code), Authenticity::Wrong);
+            let changed_leaf = alg.leaf(&changed);
+            prop_assert_eq!(key.check(&changed, &changed_leaf, &code), Authenticity::Wrong);
+            // Codes made over the entry's bytes, as before, still check, and only for
+            // those bytes.
+            let mut old = key.bytes_id.to_vec();
+            let mut mac = key.keyed.clone();
+            mac.update(&entry);
+            old.extend_from_slice(&mac.finalize().into_bytes());
+            prop_assert_eq!(key.check(&entry, &leaf, &old), Authenticity::Genuine);
+            prop_assert_eq!(key.check(&changed, &changed_leaf, &old), Authenticity::Wrong);
             // Another installation's code is recognised as such.
             if other != secret {
-                let theirs = EntryKey::from_secret(other).code(&entry);
-                prop_assert!(matches!(key.check(&entry, &theirs), Authenticity::OtherKey(_)));
+                let theirs = EntryKey::from_secret(other).code(&leaf);
+                prop_assert!(matches!(key.check(&entry, &leaf, &theirs), Authenticity::OtherKey(_)));
             }
         }
     }

@@ -5,6 +5,7 @@
 //! ZHIFA_BENCH_DATABASE_URL=postgres://… runs every benchmark on PostgreSQL too (ZHIFA_BENCH_KEEP=1
 //! keeps its databases for later runs).
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use zhifa_domain::org::AgencyInput;
 use zhifa_domain::{NewAgency, Principal};
@@ -66,8 +67,9 @@ async fn append(store: &Store, agency: i64, n: usize) -> Duration {
     started.elapsed()
 }
 
-/// The ceiling: the same number of rows (one journal row, one entry row and about two
-/// node rows per entry) inserted raw, in the same transactions, with no hashing.
+/// The ceiling: rows like the ones appends write (one journal row per entry; per 16
+/// entries, one row of their bytes and one of their leaf hashes, each 16th also feeding
+/// the next stored level) inserted raw, in the same transactions, with no hashing.
 async fn raw_inserts(store: &Store, n: usize) -> Duration {
     store
         .raw_execute("CREATE TABLE IF NOT EXISTS bench_raw (a BIGINT, b BIGINT, c TEXT, d BYTEA)")
@@ -81,17 +83,36 @@ async fn raw_inserts(store: &Store, n: usize) -> Duration {
     } else {
         row
     };
+    // A chunk's worth of entry bytes (16 × 102) and of hashes (16 × 32).
+    let blob = |len: usize| {
+        let hex = "ab".repeat(len);
+        if store.backend() == zhifa_store::Backend::Postgres {
+            format!("(1, 2, 'chunk', '\\x{hex}'::bytea)")
+        } else {
+            format!("(1, 2, 'chunk', x'{hex}')")
+        }
+    };
+    let (entry_chunk, hash_chunk) = (blob(16 * 104), blob(16 * 32));
     let mut done = 0;
     while done < n {
         let k = BATCH.min(n - done);
-        // 4 rows per entry, 100 rows per statement, one transaction per batch.
-        let rows = k * 4;
-        let statements: Vec<String> = (0..rows.div_ceil(100))
+        // One row per entry, 100 rows per statement, and the chunk rows; one transaction
+        // per batch.
+        let mut statements: Vec<String> = (0..k.div_ceil(100))
             .map(|chunk| {
-                let m = 100.min(rows - chunk * 100);
+                let m = 100.min(k - chunk * 100);
                 format!("INSERT INTO bench_raw VALUES {}", vec![row; m].join(","))
             })
             .collect();
+        let chunks = k.div_ceil(16);
+        statements.push(format!(
+            "INSERT INTO bench_raw VALUES {}",
+            vec![entry_chunk.as_str(); chunks].join(",")
+        ));
+        statements.push(format!(
+            "INSERT INTO bench_raw VALUES {}",
+            vec![hash_chunk.as_str(); chunks + chunks.div_ceil(16)].join(",")
+        ));
         store.raw_transaction(&statements).await.unwrap();
         done += BATCH;
     }
@@ -313,31 +334,51 @@ async fn bulk_load_tree(s: &Store, log_id: i64, from: u64, to: u64) {
     let mut range = CompactRange::resume(from, ids.iter().map(|id| nodes[id]).collect()).unwrap();
     let hex = |h: &[u8]| h.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let pg = s.backend() == zhifa_store::Backend::Postgres;
-    let mut rows: Vec<String> = Vec::new();
+    // The stored levels (every fourth) in chunks of 16, as `log_chunks.rs` keeps them;
+    // a chunk begun by one flush is continued by the next.
+    let append = if pg {
+        "hashes = ledger_hash_chunks.hashes || excluded.hashes"
+    } else {
+        "hashes = CAST(ledger_hash_chunks.hashes || excluded.hashes AS BLOB)"
+    };
+    let mut chunks: BTreeMap<(u8, u64), Vec<u8>> = BTreeMap::new();
+    let mut pending = 0;
     let mut seq = from;
     while seq < to {
         let leaf = alg.leaf(&seq.to_be_bytes());
         for (id, h) in range.append(alg, leaf) {
-            let lit = if pg {
-                format!("'\\x{}'::bytea", hex(&h))
-            } else {
-                format!("x'{}'", hex(&h))
-            };
-            rows.push(format!("({log_id},{},{},{lit})", id.level, id.index));
+            if id.level % 4 == 0 {
+                chunks
+                    .entry((id.level, id.index / 16))
+                    .or_default()
+                    .extend_from_slice(&h);
+                pending += 1;
+            }
         }
         seq += 1;
-        if rows.len() >= 200_000 || seq == to {
+        if pending >= 200_000 || seq == to {
+            let rows: Vec<String> = std::mem::take(&mut chunks)
+                .into_iter()
+                .map(|((level, chunk), hashes)| {
+                    let lit = if pg {
+                        format!("'\\x{}'::bytea", hex(&hashes))
+                    } else {
+                        format!("x'{}'", hex(&hashes))
+                    };
+                    format!("({log_id},{level},{chunk},{lit})")
+                })
+                .collect();
             let statements: Vec<String> = rows
-                .chunks(500)
+                .chunks(200)
                 .map(|c| {
                     format!(
-                        "INSERT INTO ledger_nodes (log_id, level, idx, hash) VALUES {}",
+                        "INSERT INTO ledger_hash_chunks (log_id, level, chunk, hashes) VALUES {} ON CONFLICT (log_id, level, chunk) DO UPDATE SET {append}",
                         c.join(",")
                     )
                 })
                 .collect();
             s.raw_transaction(&statements).await.unwrap();
-            rows.clear();
+            pending = 0;
         }
     }
     let root = hex(&range.root(alg));

@@ -57,9 +57,8 @@ impl Store {
         case_id: i64,
     ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
         let sql = format!(
-            "SELECT j.seq, j.subject_kind, j.subject_id, j.payload, j.salt, e.entry
-             FROM journal j JOIN ledger_entries e ON e.log_id = j.log_id AND e.seq = j.seq
-             WHERE {} ORDER BY j.seq",
+            "SELECT j.seq, j.subject_kind, j.subject_id, j.payload, j.salt
+             FROM journal j WHERE {} ORDER BY j.seq",
             case_entries_where()
         );
         Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -114,6 +113,11 @@ impl Store {
             ));
         };
         let rows = self.case_entry_rows(agency, case_id).await?;
+        let seqs = rows
+            .iter()
+            .map(|r| Ok(r.try_get::<i64, _>("seq")?.max(0) as u64))
+            .collect::<Result<Vec<u64>, StoreError>>()?;
+        let entries = self.log_entries_at(agency, &seqs).await?;
         let mut proved = Vec::with_capacity(rows.len());
         let mut latest: BTreeMap<(String, i64), u64> = BTreeMap::new();
         for r in &rows {
@@ -129,13 +133,15 @@ impl Store {
             let id: i64 = id
                 .parse()
                 .map_err(|_| StoreError::Corrupt(format!("journal subject id {id}")))?;
-            let entry: Vec<u8> = r.try_get("entry")?;
+            let entry = entries
+                .get(&seq)
+                .ok_or_else(|| StoreError::Corrupt(format!("log {agency}: entry {seq} missing")))?;
             let salt: Option<Vec<u8>> = r.try_get("salt")?;
             let payload: Option<String> = r.try_get("payload")?;
             latest.insert((kind, id), seq);
             proved.push(ProvedEntry::new(
                 seq,
-                &entry,
+                entry,
                 salt.as_deref(),
                 payload.as_deref(),
             ));

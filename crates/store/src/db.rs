@@ -157,9 +157,9 @@ impl Store {
 
     /// Makes `verify` cut logs into stretches at multiples of `unit` entries instead of
     /// the default (tests use a small unit so that their short logs are read
-    /// in pieces too).
+    /// in pieces too). Rounded up to whole chunks of entries (`log_chunks.rs`).
     pub fn with_verify_split(mut self, unit: u64) -> Store {
-        self.verify_split = unit.max(1);
+        self.verify_split = unit.max(1).next_multiple_of(crate::log_chunks::CHUNK);
         self
     }
 

@@ -4,6 +4,8 @@ use crate::db::Store;
 use crate::error::StoreError;
 use serde::Serialize;
 use sqlx::Row;
+use std::collections::BTreeMap;
+use zhifa_ledger::entry::EntryRef;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct JournalEntry {
@@ -11,6 +13,7 @@ pub struct JournalEntry {
     pub log_id: i64,
     pub seq: i64,
     pub agency_id: Option<i64>,
+    /// When and by whom, from the log entry (0 and empty when it cannot be read).
     pub at: i64,
     pub actor: String,
     pub action: String,
@@ -23,10 +26,8 @@ pub struct JournalEntry {
 }
 
 const COLS: &str =
-    "j.log_id, j.seq, j.agency_id, j.at, j.actor, j.action, j.subject_kind, j.subject_id,
-    j.payload, n.hash AS leaf_hash";
-const FROM: &str =
-    "journal j LEFT JOIN ledger_nodes n ON n.log_id = j.log_id AND n.level = 0 AND n.idx = j.seq";
+    "j.log_id, j.seq, j.agency_id, j.action, j.subject_kind, j.subject_id, j.payload";
+const FROM: &str = "journal j";
 
 impl Store {
     /// The newest `limit` entries of an agency's log, newest first.
@@ -42,7 +43,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(decode).collect()
+        self.with_entries(&rows).await
     }
 
     /// Entries about one subject, oldest first (a record's history).
@@ -52,13 +53,16 @@ impl Store {
         subject_id: &str,
     ) -> Result<Vec<JournalEntry>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLS} FROM {FROM} WHERE j.subject_kind = $1 AND j.subject_id = $2 ORDER BY j.at, j.log_id, j.seq"
+            "SELECT {COLS} FROM {FROM} WHERE j.subject_kind = $1 AND j.subject_id = $2 ORDER BY j.log_id, j.seq"
         )))
         .bind(subject_kind.to_owned())
         .bind(subject_id.to_owned())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(decode).collect()
+        let mut entries = self.with_entries(&rows).await?;
+        // A subject's entries may lie in two logs (the agency's and the installation's).
+        entries.sort_by_key(|e| (e.at, e.log_id, e.seq));
+        Ok(entries)
     }
 
     /// Number of entries with `action` (tests and statistics).
@@ -70,19 +74,52 @@ impl Store {
                 .await?,
         )
     }
-}
 
-fn decode(r: &sqlx::any::AnyRow) -> Result<JournalEntry, StoreError> {
-    Ok(JournalEntry {
-        log_id: r.try_get("log_id")?,
-        seq: r.try_get("seq")?,
-        agency_id: r.try_get("agency_id")?,
-        at: r.try_get("at")?,
-        actor: r.try_get("actor")?,
-        action: r.try_get("action")?,
-        subject_kind: r.try_get("subject_kind")?,
-        subject_id: r.try_get("subject_id")?,
-        payload: r.try_get("payload")?,
-        leaf_hash: r.try_get("leaf_hash")?,
-    })
+    /// The journal rows completed from their log entries: when, by whom and the leaf hash
+    /// come from the entry itself. A row whose entry cannot be read (the log was damaged:
+    /// `zhifa verify` names it) keeps its place with no time, actor or hash.
+    async fn with_entries(
+        &self,
+        rows: &[sqlx::any::AnyRow],
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        let mut wanted: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
+        for r in rows {
+            let seq: i64 = r.try_get("seq")?;
+            wanted
+                .entry(r.try_get("log_id")?)
+                .or_default()
+                .push(seq.max(0) as u64);
+        }
+        let mut entries = BTreeMap::new();
+        for (log_id, seqs) in wanted {
+            let alg = self.log_head(log_id).await?.alg;
+            for (seq, bytes) in self.log_entries_at(log_id, &seqs).await? {
+                if let Ok(e) = EntryRef::decode(&bytes) {
+                    let found = (e.time_ms, e.actor.to_owned(), alg.leaf(&bytes).to_vec());
+                    entries.insert((log_id, seq as i64), found);
+                }
+            }
+        }
+        rows.iter()
+            .map(|r| {
+                let (log_id, seq): (i64, i64) = (r.try_get("log_id")?, r.try_get("seq")?);
+                let (at, actor, leaf_hash) = match entries.remove(&(log_id, seq)) {
+                    Some((at, actor, leaf)) => (at, actor, Some(leaf)),
+                    None => (0, String::new(), None),
+                };
+                Ok(JournalEntry {
+                    log_id,
+                    seq,
+                    agency_id: r.try_get("agency_id")?,
+                    at,
+                    actor,
+                    action: r.try_get("action")?,
+                    subject_kind: r.try_get("subject_kind")?,
+                    subject_id: r.try_get("subject_id")?,
+                    payload: r.try_get("payload")?,
+                    leaf_hash,
+                })
+            })
+            .collect()
+    }
 }

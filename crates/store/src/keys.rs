@@ -444,7 +444,6 @@ impl Store {
         last: Option<(u64, zhifa_ledger::Hash)>,
         root: &zhifa_ledger::Hash,
     ) -> Result<Option<String>, StoreError> {
-        use sqlx::Row;
         use zhifa_ledger::auth::Authenticity;
         use zhifa_ledger::tree::{CompactRange, fold, frontier_ids};
         let from = last.map(|(s, _)| s).unwrap_or(0);
@@ -473,30 +472,20 @@ impl Store {
         let mut next = from;
         while next < head.size {
             let to = head.size.min(next + 5_000);
-            let rows = sqlx::query(
-                "SELECT seq, entry, mac FROM ledger_entries WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq",
-            )
-            .bind(head.log_id)
-            .bind(next as i64)
-            .bind(to as i64)
-            .fetch_all(&self.pool)
-            .await?;
+            let rows = self.log_entries_with_codes(head.log_id, next, to).await?;
             let leaves = self.log_node_range(head.log_id, 0, next, to).await?;
             if rows.len() as u64 != to - next || leaves.len() != rows.len() {
                 return Ok(Some(format!("entries or leaves missing from {next}")));
             }
-            for (r, leaf) in rows.iter().zip(&leaves) {
-                let seq: i64 = r.try_get("seq")?;
-                let entry: Vec<u8> = r.try_get("entry")?;
-                let mac: Option<Vec<u8>> = r.try_get("mac")?;
+            for ((seq, entry, mac), leaf) in rows.into_iter().zip(&leaves) {
                 let hash = head.alg.leaf(&entry);
-                if seq as u64 != next || hash != *leaf {
+                if seq != next || hash != *leaf {
                     return Ok(Some(format!(
                         "entry {next} is not the leaf of the stored tree"
                     )));
                 }
                 range.append_with(head.alg, hash, |_, _| {});
-                match mac.map(|m| key.check(&entry, &m)) {
+                match mac.map(|m| key.check(&entry, &hash, &m)) {
                     Some(Authenticity::Genuine) => {}
                     Some(Authenticity::OtherKey(id)) => {
                         return Ok(Some(format!(
@@ -506,7 +495,7 @@ impl Store {
                     }
                     // Written before entry codes existed (below the size recorded beside
                     // the key when it was created).
-                    None if (seq as u64) < self.entry_legacy_size(&head.origin) => {}
+                    None if seq < self.entry_legacy_size(&head.origin) => {}
                     _ => {
                         return Ok(Some(format!(
                             "entry {seq} has no genuine authentication code (written outside zhifa?)"

@@ -9,6 +9,7 @@
 
 use crate::db::{Backend, Store};
 use crate::error::StoreError;
+use crate::log_chunks::{self, ChunkAppends};
 use crate::write::Pending;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use std::collections::BTreeMap;
@@ -118,45 +119,6 @@ pub(crate) async fn lock_head(
     head(&r)
 }
 
-/// Loads stored nodes by id.
-pub(crate) async fn load_nodes(
-    conn: &mut AnyConnection,
-    log_id: i64,
-    ids: &[NodeId],
-) -> Result<BTreeMap<NodeId, Hash>, StoreError> {
-    let mut out = BTreeMap::new();
-    for chunk in ids.chunks(200) {
-        // Node coordinates are integers we computed: safe to inline. Each disjunct names
-        // the whole primary key, so both databases answer with one index probe per node
-        // (a shared `log_id = $1` outside the OR made SQLite scan the whole log).
-        let cond: Vec<String> = chunk
-            .iter()
-            .map(|id| {
-                format!(
-                    "(log_id = $1 AND level = {} AND idx = {})",
-                    id.level, id.index
-                )
-            })
-            .collect();
-        let sql = format!(
-            "SELECT level, idx, hash FROM ledger_nodes WHERE {}",
-            cond.join(" OR ")
-        );
-        for r in sqlx::query(AssertSqlSafe(sql))
-            .bind(log_id)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            let id = NodeId {
-                level: r.try_get::<i64, _>("level")? as u8,
-                index: r.try_get::<i64, _>("idx")? as u64,
-            };
-            out.insert(id, hash_of(r.try_get("hash")?)?);
-        }
-    }
-    Ok(out)
-}
-
 fn random_salt() -> Vec<u8> {
     let mut salt = [0u8; 32];
     getrandom::fill(&mut salt).expect("the operating system provides randomness");
@@ -175,12 +137,13 @@ fn multi_row_chunk(backend: Backend) -> usize {
 }
 
 /// Inserts rows in multi-row statements (fewer round trips for large batches).
-async fn insert_many(
+pub(crate) async fn insert_many(
     conn: &mut AnyConnection,
     backend: Backend,
     table_and_columns: &str,
     width: usize,
     rows: Vec<Vec<Value>>,
+    on_conflict: &str,
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(multi_row_chunk(backend)) {
         let mut sql = format!("INSERT INTO {table_and_columns} VALUES ");
@@ -199,6 +162,7 @@ async fn insert_many(
             }
             sql.push(')');
         }
+        sql.push_str(on_conflict);
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for row in chunk {
             for v in row {
@@ -217,7 +181,7 @@ async fn insert_many(
 }
 
 /// One multi-row INSERT of SQLite literals (see `append`).
-fn sqlite_insert(table_and_columns: &str, rows: &[Vec<Value>]) -> String {
+fn sqlite_insert(table_and_columns: &str, rows: &[Vec<Value>], on_conflict: &str) -> String {
     let mut sql = format!("INSERT INTO {table_and_columns} VALUES ");
     for (i, row) in rows.iter().enumerate() {
         if i > 0 {
@@ -232,6 +196,7 @@ fn sqlite_insert(table_and_columns: &str, rows: &[Vec<Value>]) -> String {
         }
         sql.push(')');
     }
+    sql.push_str(on_conflict);
     sql.push(';');
     sql
 }
@@ -249,7 +214,7 @@ impl Value {
     }
 }
 
-enum Value {
+pub(crate) enum Value {
     Int(i64),
     OptInt(Option<i64>),
     Text(String),
@@ -309,7 +274,8 @@ pub(crate) async fn append(
             Some(f) => f,
             None => {
                 let frontier_nodes = frontier_ids(head.size);
-                let stored = load_nodes(conn, log_id, &frontier_nodes).await?;
+                let stored =
+                    log_chunks::load_nodes(conn, log_id, head.alg, &frontier_nodes).await?;
                 frontier_nodes
                     .iter()
                     .map(|id| {
@@ -324,7 +290,8 @@ pub(crate) async fn append(
         };
         let mut range = CompactRange::resume(head.size, frontier)
             .map_err(|e| StoreError::Corrupt(format!("log {log_id}: {e}")))?;
-        let (mut entries, mut journal, mut nodes) = (Vec::new(), Vec::new(), Vec::new());
+        let mut chunks = ChunkAppends::default();
+        let mut journal = Vec::new();
         for (i, p) in items {
             let seq = range.size();
             let salt = random_salt();
@@ -343,44 +310,50 @@ pub(crate) async fn append(
                 .map_err(|e| StoreError::Corrupt(format!("entry: {e}")))?;
             let leaf = head.alg.leaf(&bytes);
             for (id, h) in range.append(head.alg, leaf) {
-                nodes.push(vec![
-                    Value::Int(log_id),
-                    Value::Int(id.level as i64),
-                    Value::Int(id.index as i64),
-                    Value::Bytes(h.to_vec()),
-                ]);
+                chunks.node(id, &h);
             }
-            let mac = entry_key.map(|k| k.code(&bytes));
-            entries.push(vec![
-                Value::Int(log_id),
-                Value::Int(seq as i64),
-                Value::Bytes(bytes),
-                Value::OptBytes(mac),
-            ]);
+            let mac = entry_key.map(|k| k.code(&leaf));
+            chunks.entry(seq, &bytes, mac.as_deref())?;
+            // When and by whom are in the entry itself; the journal keeps what finds it.
             journal.push(vec![
                 Value::Int(log_id),
                 Value::Int(seq as i64),
                 Value::OptInt(p.agency_id),
-                Value::Int(now),
-                Value::Text(actor.to_owned()),
                 Value::Text(p.action.to_owned()),
                 Value::Text(p.subject_kind.to_owned()),
                 Value::Text(p.subject_id),
                 Value::Int(i64::from(p.snapshot)),
                 Value::Text(p.payload),
                 Value::OptBytes(Some(salt)),
+                Value::Int(log_chunks::leaf_key(&leaf)),
             ]);
             ids.push((i, (log_id, seq)));
         }
         let root = range.root(head.alg);
+        let (entry_rows, hash_rows) = chunks.rows(log_id);
+        let (append_entries, append_hashes) = (
+            log_chunks::append_entries(backend),
+            log_chunks::append_hashes(backend),
+        );
         let writes = [
-            ("ledger_entries (log_id, seq, entry, mac)", 4, entries),
             (
-                "journal (log_id, seq, agency_id, at, actor, action, subject_kind, subject_id, snapshot, payload, salt)",
-                11,
-                journal,
+                log_chunks::ENTRY_CHUNK_COLUMNS,
+                4,
+                entry_rows,
+                append_entries.as_str(),
             ),
-            ("ledger_nodes (log_id, level, idx, hash)", 4, nodes),
+            (
+                "journal (log_id, seq, agency_id, action, subject_kind, subject_id, snapshot, payload, salt, leaf_key)",
+                10,
+                journal,
+                "",
+            ),
+            (
+                log_chunks::HASH_CHUNK_COLUMNS,
+                4,
+                hash_rows,
+                append_hashes.as_str(),
+            ),
         ];
         match backend {
             // Each statement through sqlx's SQLite driver is a round trip to its worker
@@ -392,12 +365,12 @@ pub(crate) async fn append(
             // prepared statements below are quicker (BENCHMARKS.md, "Transitions").
             Backend::Sqlite
                 if !crate::writer::on_writer_thread()
-                    && writes.iter().all(|(_, _, rows)| rows.len() <= 64) =>
+                    && writes.iter().all(|(_, _, rows, _)| rows.len() <= 64) =>
             {
                 let mut script = String::new();
-                for (table, _, rows) in &writes {
+                for (table, _, rows, on_conflict) in &writes {
                     if !rows.is_empty() {
-                        script.push_str(&sqlite_insert(table, rows));
+                        script.push_str(&sqlite_insert(table, rows, on_conflict));
                     }
                 }
                 script.push_str(&format!(
@@ -410,8 +383,8 @@ pub(crate) async fn append(
                     .await?;
             }
             _ => {
-                for (table, width, rows) in writes {
-                    insert_many(conn, backend, table, width, rows).await?;
+                for (table, width, rows, on_conflict) in writes {
+                    insert_many(conn, backend, table, width, rows, on_conflict).await?;
                 }
                 sqlx::query("UPDATE ledger_logs SET size = $1, root = $2 WHERE log_id = $3")
                     .bind(range.size() as i64)
@@ -434,12 +407,23 @@ pub(crate) async fn append(
 #[derive(Debug, Default)]
 pub struct NodeCache {
     map: std::sync::Mutex<std::collections::HashMap<(i64, NodeId), Hash>>,
+    algs: std::sync::Mutex<std::collections::HashMap<i64, HashAlg>>,
 }
 
 const CACHED_FROM_LEVEL: u8 = 8;
 const CACHE_LIMIT: usize = 1_000_000;
 
 impl NodeCache {
+    fn alg(&self, log_id: i64) -> Option<HashAlg> {
+        self.algs.lock().ok()?.get(&log_id).copied()
+    }
+
+    fn set_alg(&self, log_id: i64, alg: HashAlg) {
+        if let Ok(mut m) = self.algs.lock() {
+            m.insert(log_id, alg);
+        }
+    }
+
     fn get(&self, log_id: i64, id: NodeId) -> Option<Hash> {
         self.map.lock().ok()?.get(&(log_id, id)).copied()
     }
@@ -479,7 +463,8 @@ impl Store {
         head(&r)
     }
 
-    /// Stored nodes by id (proofs), upper levels from the cache.
+    /// Tree nodes by id (proofs), upper levels from the cache; a node not (yet) in the
+    /// stored tree is left out.
     pub async fn log_nodes(
         &self,
         log_id: i64,
@@ -496,24 +481,38 @@ impl Store {
             }
         }
         if !missing.is_empty() {
+            let alg = self.log_alg(log_id).await?;
             let mut conn = self.pool.acquire().await?;
-            let loaded = load_nodes(&mut conn, log_id, &missing).await?;
+            let loaded = log_chunks::load_nodes(&mut conn, log_id, alg, &missing).await?;
             self.node_cache.put(log_id, &loaded);
             found.extend(loaded);
         }
         Ok(found)
     }
 
-    /// The index of the entry whose leaf hash is `hash`, if any.
+    /// The index of the entry whose leaf hash is `hash`, if any. The journal's leaf key
+    /// narrows the search; the stored tree decides.
     pub async fn leaf_index(&self, log_id: i64, hash: &[u8]) -> Result<Option<u64>, StoreError> {
-        let idx: Option<i64> = sqlx::query_scalar(
-            "SELECT idx FROM ledger_nodes WHERE log_id = $1 AND level = 0 AND hash = $2 ORDER BY idx LIMIT 1",
+        let Ok(hash) = Hash::try_from(hash) else {
+            return Ok(None);
+        };
+        let candidates: Vec<i64> = sqlx::query_scalar(
+            "SELECT seq FROM journal WHERE log_id = $1 AND leaf_key = $2 ORDER BY seq",
         )
         .bind(log_id)
-        .bind(hash.to_vec())
-        .fetch_optional(&self.pool)
+        .bind(log_chunks::leaf_key(&hash))
+        .fetch_all(&self.pool)
         .await?;
-        Ok(idx.map(|i| i as u64))
+        for seq in candidates.into_iter().filter(|s| *s >= 0) {
+            let id = NodeId {
+                level: 0,
+                index: seq as u64,
+            };
+            if self.log_nodes(log_id, &[id]).await?.get(&id) == Some(&hash) {
+                return Ok(Some(seq as u64));
+            }
+        }
+        Ok(None)
     }
 
     /// The log published under `name`: an agency's slug, or `_system` for the
@@ -590,18 +589,14 @@ impl Store {
         from: u64,
         to: u64,
     ) -> Result<Vec<Hash>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT hash FROM ledger_nodes WHERE log_id = $1 AND level = $2 AND idx >= $3 AND idx < $4 ORDER BY idx",
-        )
-        .bind(log_id)
-        .bind(level as i64)
-        .bind(from as i64)
-        .bind(to as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| hash_of(r.try_get("hash")?))
-            .collect()
+        let mut conn = self.pool.acquire().await?;
+        if log_chunks::is_stored(level) {
+            return log_chunks::node_range(&mut conn, log_id, level, from, to).await;
+        }
+        let ids: Vec<NodeId> = (from..to).map(|index| NodeId { level, index }).collect();
+        drop(conn);
+        let nodes = self.log_nodes(log_id, &ids).await?;
+        Ok(ids.iter().map_while(|id| nodes.get(id).copied()).collect())
     }
 
     /// Canonical entry bytes with sequence numbers in `[from, to)`.
@@ -611,17 +606,61 @@ impl Store {
         from: u64,
         to: u64,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, entry FROM ledger_entries WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq",
-        )
-        .bind(log_id)
-        .bind(from as i64)
-        .bind(to as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| Ok((r.try_get::<i64, _>("seq")? as u64, r.try_get("entry")?)))
-            .collect()
+        Ok(self
+            .log_entries_with_codes(log_id, from, to)
+            .await?
+            .into_iter()
+            .map(|(seq, entry, _)| (seq, entry))
+            .collect())
+    }
+
+    /// The same, with each entry's authentication code (`None`: written before codes).
+    pub(crate) async fn log_entries_with_codes(
+        &self,
+        log_id: i64,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<log_chunks::StoredEntry>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        log_chunks::entries(&mut conn, log_id, from, to).await
+    }
+
+    /// The entries at the given sequence numbers (each chunk read once, runs of
+    /// consecutive chunks in one query).
+    pub(crate) async fn log_entries_at(
+        &self,
+        log_id: i64,
+        seqs: &[u64],
+    ) -> Result<BTreeMap<u64, Vec<u8>>, StoreError> {
+        let wanted: std::collections::BTreeSet<u64> = seqs.iter().copied().collect();
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for c in wanted.iter().map(|s| log_chunks::chunk_of(*s).0) {
+            match runs.last_mut() {
+                Some((_, end)) if *end >= c => *end = c + 1,
+                _ => runs.push((c, c + 1)),
+            }
+        }
+        let mut conn = self.pool.acquire().await?;
+        let mut out = BTreeMap::new();
+        for (first, end) in runs {
+            let (from, to) = (first * log_chunks::CHUNK, end * log_chunks::CHUNK);
+            for (seq, entry, _) in log_chunks::entries(&mut conn, log_id, from, to).await? {
+                if wanted.contains(&seq) {
+                    out.insert(seq, entry);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A log's hash algorithm (fixed when the log is created, so cached).
+    async fn log_alg(&self, log_id: i64) -> Result<HashAlg, StoreError> {
+        if let Some(alg) = self.node_cache.alg(log_id) {
+            return Ok(alg);
+        }
+        let alg = self.log_head(log_id).await?.alg;
+        self.node_cache.set_alg(log_id, alg);
+        Ok(alg)
     }
 
     /// The newest signed checkpoint of a log.

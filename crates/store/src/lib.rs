@@ -22,6 +22,7 @@ pub mod journal;
 pub mod keys;
 pub mod ledger;
 pub mod lists;
+mod log_chunks;
 pub mod org;
 pub mod password;
 pub mod snapshot;

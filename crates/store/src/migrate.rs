@@ -73,7 +73,21 @@ const MIGRATIONS: &[Migration] = &[
         name: "case_words",
         sql: include_str!("../migrations/0012_case_words.sql"),
     },
+    Migration {
+        version: 13,
+        name: "log_chunks",
+        sql: include_str!("../migrations/0013_log_chunks.sql"),
+    },
+    Migration {
+        version: 14,
+        name: "drop_log_rows",
+        sql: include_str!("../migrations/0014_drop_log_rows.sql"),
+    },
 ];
+
+/// After this migration, the rows of `ledger_entries` and `ledger_nodes` are copied into
+/// chunks by Rust code (the framing is not expressible in both databases' SQL).
+const COPY_LOG_ROWS_AFTER: i64 = 13;
 
 fn adapt(sql: &str, backend: Backend) -> String {
     let id = match backend {
@@ -144,6 +158,9 @@ pub(crate) async fn run(store: &Store) -> Result<Vec<i64>, StoreError> {
     for m in MIGRATIONS.iter().filter(|m| m.version > current) {
         for stmt in statements(&adapt(m.sql, backend)) {
             sqlx::query(AssertSqlSafe(stmt)).execute(&mut *tx).await?;
+        }
+        if m.version == COPY_LOG_ROWS_AFTER {
+            crate::log_chunks::copy_log_rows(&mut tx, backend).await?;
         }
         sqlx::query(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",

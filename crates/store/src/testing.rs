@@ -16,8 +16,8 @@ pub fn test_entry_key() -> zhifa_ledger::auth::EntryKey {
 }
 
 /// The stretch unit of test stores' verification: small enough that a test's agency log
-/// is read in several pieces.
-pub const TEST_VERIFY_SPLIT: u64 = 4;
+/// is read in several pieces (one chunk of entries, the smallest cut).
+pub const TEST_VERIFY_SPLIT: u64 = 16;
 
 /// A migrated database that cleans up after itself.
 pub struct TestDb {
@@ -151,6 +151,79 @@ macro_rules! on_both_backends {
             }
         )*
     };
+}
+
+/// A stored entry as a database administrator sees it: canonical bytes and the
+/// authentication code (`None`: none).
+pub type RawEntry = (Vec<u8>, Option<Vec<u8>>);
+
+/// Stands in for a database administrator rewriting a log's entries with a SQL shell:
+/// `edit` gets every stored entry of `log_id` in order, and what it leaves is written
+/// back as the log's entry chunks (an entry's place in the list is its position).
+pub async fn tamper_entries(store: &Store, log_id: i64, edit: impl FnOnce(&mut Vec<RawEntry>)) {
+    use crate::log_chunks::ChunkAppends;
+    let mut entries: Vec<RawEntry> = store
+        .log_entries_with_codes(log_id, 0, u64::MAX >> 1)
+        .await
+        .expect("entries")
+        .into_iter()
+        .map(|(_, e, c)| (e, c))
+        .collect();
+    edit(&mut entries);
+    let mut appends = ChunkAppends::default();
+    for (i, (e, c)) in entries.iter().enumerate() {
+        appends.entry(i as u64, e, c.as_deref()).expect("framed");
+    }
+    rewrite(store, log_id, "ledger_entry_chunks", None, appends).await;
+}
+
+/// The same for the stored tree nodes of one `level` (a multiple of 4).
+pub async fn tamper_hashes(
+    store: &Store,
+    log_id: i64,
+    level: u8,
+    edit: impl FnOnce(&mut Vec<zhifa_ledger::Hash>),
+) {
+    use crate::log_chunks::ChunkAppends;
+    let mut conn = store.pool.acquire().await.expect("connection");
+    let mut hashes = crate::log_chunks::node_range(&mut conn, log_id, level, 0, u64::MAX >> 1)
+        .await
+        .expect("hashes");
+    drop(conn);
+    edit(&mut hashes);
+    let mut appends = ChunkAppends::default();
+    for (i, h) in hashes.iter().enumerate() {
+        let id = zhifa_ledger::tree::NodeId {
+            level,
+            index: i as u64,
+        };
+        appends.node(id, h);
+    }
+    rewrite(store, log_id, "ledger_hash_chunks", Some(level), appends).await;
+}
+
+async fn rewrite(
+    store: &Store,
+    log_id: i64,
+    table: &str,
+    level: Option<u8>,
+    appends: crate::log_chunks::ChunkAppends,
+) {
+    let mut tx = store.pool.begin().await.expect("transaction");
+    let level_cond = level
+        .map(|l| format!(" AND level = {l}"))
+        .unwrap_or_default();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM {table} WHERE log_id = {log_id}{level_cond}"
+    )))
+    .execute(&mut *tx)
+    .await
+    .expect("delete");
+    appends
+        .write(&mut tx, store.backend(), log_id)
+        .await
+        .expect("write");
+    tx.commit().await.expect("commit");
 }
 
 #[cfg(test)]

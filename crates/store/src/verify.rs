@@ -96,17 +96,27 @@ pub(crate) struct Replayed {
 }
 
 /// Where `verify` may cut a log: stretches start at multiples of this many entries, the
-/// replay's unit of node comparison (a log shorter than two units is read whole).
+/// replay's unit of node comparison (a log shorter than two units is read whole). A
+/// multiple of the chunk, so that no entry chunk is split between stretches.
 pub(crate) const SPLIT_UNIT: u64 = replay::COMPARE_EVERY;
+const _: () = assert!(SPLIT_UNIT.is_multiple_of(crate::log_chunks::CHUNK));
 
 // SQL both readers run.
-const SQL_ENTRIES: &str = "SELECT seq, entry, mac FROM ledger_entries WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq";
-const SQL_NODE: &str =
-    "SELECT hash FROM ledger_nodes WHERE log_id = $1 AND level = $2 AND idx = $3";
-const SQL_NODE_RANGE: &str = "SELECT hash FROM ledger_nodes WHERE log_id = $1 AND level = $2 AND idx >= $3 AND idx < $4 ORDER BY idx";
+const SQL_ENTRY_CHUNKS: &str = "SELECT chunk, entries, codes FROM ledger_entry_chunks WHERE log_id = $1 AND chunk >= $2 AND chunk < $3 ORDER BY chunk";
+const SQL_HASH_CHUNK: &str =
+    "SELECT hashes FROM ledger_hash_chunks WHERE log_id = $1 AND level = $2 AND chunk = $3";
+const SQL_HASH_CHUNKS: &str = "SELECT chunk, hashes FROM ledger_hash_chunks WHERE log_id = $1 AND level = $2 AND chunk >= $3 AND chunk < $4 ORDER BY chunk";
 const SQL_JOURNAL_SCAN: &str =
-    "SELECT seq, at, actor, action, subject_kind, subject_id, payload, salt
+    "SELECT seq, action, subject_kind, subject_id, payload, salt, leaf_key
  FROM journal WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq";
+
+/// The chunks `[first, end)` that hold items `[from, to)`.
+fn chunk_span(from: u64, to: u64) -> (i64, i64) {
+    (
+        (from / crate::log_chunks::CHUNK) as i64,
+        to.div_ceil(crate::log_chunks::CHUNK) as i64,
+    )
+}
 
 impl Store {
     /// Verifies everything; `trusted` adds verifier keys known out of band (they must
@@ -297,11 +307,9 @@ impl Store {
         sizes: &HashMap<i64, u64>,
     ) -> Result<bool, StoreError> {
         // Only entries appended since the replay count: past the replayed size and below
-        // the log's head now, each with its entry (a journal row alone, or one past the
-        // head, is nobody's change).
+        // the log's head now (a journal row past the head is nobody's change).
         let rows = sqlx::query(
             "SELECT j.log_id, j.seq, l.size FROM journal j
-             JOIN ledger_entries e ON e.log_id = j.log_id AND e.seq = j.seq
              JOIN ledger_logs l ON l.log_id = j.log_id
              WHERE j.subject_kind = $1 AND j.subject_id = $2",
         )

@@ -513,3 +513,121 @@ fn the_bare_demo_command_signs_its_logs_and_verifies() {
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("未核对条目认证码"));
 }
+
+/// A data directory made by the release before logs were stored in chunks (`zhifa demo`
+/// at commit dfa7636, copied with `VACUUM INTO`; its keys are throwaway test keys, see
+/// `tests/fixtures/README.md`). Opening it moves its logs into chunks: it verifies with
+/// its own keys, entries are found by their hash, the server appends to the chunks it
+/// migrated (the last one partial) and signs them, and it still verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_dir_from_before_log_chunks_upgrades_and_still_verifies() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = std::fs::File::open(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/demo-before-log-chunks.zip"
+    ))
+    .unwrap();
+    zip::ZipArchive::new(fixture)
+        .unwrap()
+        .extract(dir.path())
+        .unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for f in std::fs::read_dir(&keys).unwrap() {
+        let path = f.unwrap().path();
+        if path.extension().is_some_and(|e| e == "key") {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+    let verify = || {
+        let out = zhifa()
+            .args(["verify", "--data"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("通过 / OK"), "{stdout}");
+        stdout
+    };
+    let first = verify();
+    assert!(first.contains("370 条记录 entries"), "{first}");
+
+    let port = free_port();
+    let mut child = zhifa()
+        .args(["demo", "--addr", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for_health(port));
+    let base = format!("http://127.0.0.1:{port}");
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // An entry written before the upgrade, found again by its leaf hash.
+    let by_index: serde_json::Value = c
+        .get(format!("{base}/log/zhutang/proof/inclusion?index=5"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let leaf: String = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(by_index["leaf_hash"].as_str().unwrap())
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let by_hash: serde_json::Value = c
+        .get(format!("{base}/log/zhutang/proof/inclusion?hash={leaf}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_hash["index"], 5, "{by_hash}");
+    assert_eq!(by_hash["proof"], by_index["proof"]);
+    // A login: new entries appended after the migrated ones.
+    let page = c
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = super::harness::csrf(&page);
+    let r = c
+        .post(format!("{base}/login"))
+        .form(&[
+            ("username", "admin"),
+            ("password", "Zhifa@2026"),
+            ("csrf_token", token.as_str()),
+            ("next", "/app"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    let after = verify();
+    assert!(!after.contains("370 条记录 entries"), "{after}");
+}

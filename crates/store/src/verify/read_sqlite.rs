@@ -10,17 +10,18 @@
 //! before they started, and a log never changes below its head.
 
 use super::pieces::{Piece, PieceResult, Split, merge};
-use super::replay::{JournalReplay, JournalRow, TreeReplay};
+use super::replay::{JournalReplay, JournalRow, TreeReplay, chunk_entries, stored_run};
 use super::{
-    Findings, Job, Replayed, Report, SQL_ENTRIES, SQL_JOURNAL_SCAN, SQL_NODE, SQL_NODE_RANGE,
+    Findings, Job, Replayed, Report, SQL_ENTRY_CHUNKS, SQL_HASH_CHUNK, SQL_HASH_CHUNKS,
+    SQL_JOURNAL_SCAN, chunk_span,
 };
 use crate::error::StoreError;
+use crate::log_chunks;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use zhifa_ledger::Hash;
 
 // A value of the wrong type (written behind zhifa's back) must become a finding, not end
 // verification: bytes read as empty, integers as an impossible number, and the checks
@@ -76,17 +77,20 @@ pub(super) fn replay_all(
     let first = open(path)?;
     let mut pieces = Vec::new();
     {
-        let mut node = first.prepare(SQL_NODE).map_err(err)?;
+        let mut chunk = first.prepare(SQL_HASH_CHUNK).map_err(err)?;
         for (j, job) in jobs.iter().enumerate() {
+            let alg = job.head.alg;
             pieces.extend(
                 split
                     .pieces(j, job, |id| {
-                        node.query_row(
-                            params![job.head.log_id, id.level as i64, id.index as i64],
-                            |r| Ok(bytes(r.get_ref(0)?).try_into().ok()),
-                        )
-                        .optional()
-                        .map(Option::flatten)
+                        let s = log_chunks::source(id);
+                        chunk
+                            .query_row(
+                                params![job.head.log_id, s.level as i64, s.chunk as i64],
+                                |r| Ok(log_chunks::node_from(alg, id, bytes(r.get_ref(0)?))),
+                            )
+                            .optional()
+                            .map(Option::flatten)
                     })
                     .map_err(err)?,
             );
@@ -124,8 +128,8 @@ pub(super) fn replay_all(
     merge(&pieces, results, jobs.len(), f)
 }
 
-/// Replays one stretch: a single ordered walk of its entries merged with its journal rows,
-/// each entry fed to both checks, the stored nodes compared every `COMPARE_EVERY`
+/// Replays one stretch: a single ordered walk of its entry chunks merged with its journal
+/// rows, each entry fed to both checks, the stored nodes compared every `COMPARE_EVERY`
 /// entries.
 fn replay_piece(conn: &Connection, job: &Job, piece: &Piece) -> rusqlite::Result<PieceResult> {
     let head = &job.head;
@@ -139,21 +143,24 @@ fn replay_piece(conn: &Connection, job: &Job, piece: &Piece) -> rusqlite::Result
         piece.to,
     );
     let mut journal = JournalReplay::stretch(head, from);
-    let mut nodes = conn.prepare(SQL_NODE_RANGE)?;
+    let mut hash_chunks = conn.prepare(SQL_HASH_CHUNKS)?;
     let mut compare = |tree: &mut TreeReplay<'_>, report: &mut Report| -> rusqlite::Result<()> {
         for run in tree.take_runs() {
             let to = run.from + run.hashes.len() as u64;
-            let mut stored: Vec<Hash> = Vec::with_capacity(run.hashes.len());
-            let mut rows = nodes.query(params![
-                head.log_id,
-                run.level as i64,
-                run.from as i64,
-                to as i64
-            ])?;
+            let (first, end) = chunk_span(run.from, to);
+            let mut rows = hash_chunks.query(params![head.log_id, run.level as i64, first, end])?;
+            let mut chunks: Vec<(i64, Vec<u8>)> = Vec::new();
             while let Some(r) = rows.next()? {
-                // A stored value that is not 32 bytes never equals a recomputed hash.
-                stored.push(bytes(r.get_ref(0)?).try_into().unwrap_or([0; 32]));
+                chunks.push((int(r.get_ref(0)?), bytes(r.get_ref(1)?).to_vec()));
             }
+            let stored = stored_run(
+                head,
+                run.level,
+                run.from,
+                to,
+                chunks.iter().map(|(c, b)| (*c, b.as_slice())),
+                report,
+            );
             tree.compare(report, &run, &stored);
         }
         Ok(())
@@ -163,50 +170,66 @@ fn replay_piece(conn: &Connection, job: &Job, piece: &Piece) -> rusqlite::Result
     {
         // Two ordered scans merged here rather than a join: a join looks each journal
         // row up by key (a B-tree descent per entry); the scans walk both tables in order.
-        let mut entries = conn.prepare(SQL_ENTRIES)?;
+        let mut entry_chunks = conn.prepare(SQL_ENTRY_CHUNKS)?;
         let mut journal_scan = conn.prepare(SQL_JOURNAL_SCAN)?;
-        let mut entry_rows = entries.query(params![head.log_id, from as i64, piece.to as i64])?;
+        let (first, end) = chunk_span(from, piece.to);
+        let mut chunk_rows = entry_chunks.query(params![head.log_id, first, end])?;
         let mut journal_rows_scan =
             journal_scan.query(params![head.log_id, piece.journal_from(), piece.to as i64])?;
         let mut j = journal_rows_scan.next()?;
         let (mut tree_on, mut journal_on) = (true, true);
-        while let Some(e) = entry_rows.next()? {
-            let seq = int(e.get_ref(0)?);
-            let entry = bytes(e.get_ref(1)?);
-            if tree_on {
-                tree_on = tree.entry(&mut f.report, seq, entry, bytes_or_null(e.get_ref(2)?));
-                if tree_on && tree.compare_due() {
-                    compare(&mut tree, &mut f.report)?;
-                }
-            }
-            if journal_on {
-                // Journal rows before this entry belong to no entry: counted at the end.
-                while let Some(row) = j
-                    && int(row.get_ref(0)?) < seq
-                {
-                    journal_rows += 1;
-                    j = journal_rows_scan.next()?;
-                }
-                let row = match j {
-                    Some(row) if int(row.get_ref(0)?) == seq => Some(JournalRow {
-                        at: int(row.get_ref(1)?),
-                        actor: bytes(row.get_ref(2)?),
-                        action: bytes(row.get_ref(3)?),
-                        subject_kind: bytes(row.get_ref(4)?),
-                        subject_id: bytes(row.get_ref(5)?),
-                        payload: bytes_or_null(row.get_ref(6)?),
-                        salt: bytes_or_null(row.get_ref(7)?),
-                    }),
-                    _ => None,
-                };
-                journal_on = journal.entry(&mut f, seq, entry, row);
-                if journal_on && row.is_some() {
-                    journal_rows += 1;
-                    j = journal_rows_scan.next()?;
-                }
-            }
-            if !tree_on && !journal_on {
+        'chunks: while let Some(c) = chunk_rows.next()? {
+            let Some(items) = chunk_entries(
+                head,
+                int(c.get_ref(0)?),
+                bytes(c.get_ref(1)?),
+                bytes(c.get_ref(2)?),
+                &mut f.report,
+            ) else {
                 break;
+            };
+            for (seq, entry, code) in items {
+                if seq < from as i64 {
+                    continue;
+                }
+                if seq >= piece.to as i64 {
+                    break 'chunks;
+                }
+                let leaf = head.alg.leaf(entry);
+                if tree_on {
+                    tree_on = tree.entry(&mut f.report, seq, entry, leaf, code);
+                    if tree_on && tree.compare_due() {
+                        compare(&mut tree, &mut f.report)?;
+                    }
+                }
+                if journal_on {
+                    // Journal rows before this entry belong to no entry: counted at the end.
+                    while let Some(row) = j
+                        && int(row.get_ref(0)?) < seq
+                    {
+                        journal_rows += 1;
+                        j = journal_rows_scan.next()?;
+                    }
+                    let row = match j {
+                        Some(row) if int(row.get_ref(0)?) == seq => Some(JournalRow {
+                            action: bytes(row.get_ref(1)?),
+                            subject_kind: bytes(row.get_ref(2)?),
+                            subject_id: bytes(row.get_ref(3)?),
+                            payload: bytes_or_null(row.get_ref(4)?),
+                            salt: bytes_or_null(row.get_ref(5)?),
+                            leaf_key: int(row.get_ref(6)?),
+                        }),
+                        _ => None,
+                    };
+                    journal_on = journal.entry(&mut f, seq, entry, &leaf, row);
+                    if journal_on && row.is_some() {
+                        journal_rows += 1;
+                        j = journal_rows_scan.next()?;
+                    }
+                }
+                if !tree_on && !journal_on {
+                    break 'chunks;
+                }
             }
         }
         if journal_on {

@@ -13,6 +13,7 @@
 
 use super::{Findings, Latest, Replayed, Report};
 use crate::ledger::{LogHead, SYSTEM_LOG};
+use crate::log_chunks;
 use crate::snapshot;
 use std::collections::BTreeMap;
 use zhifa_ledger::Hash;
@@ -23,14 +24,14 @@ use zhifa_ledger::tree::CompactRange;
 /// The journal row read beside an entry (`None` when it is missing).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct JournalRow<'a> {
-    pub at: i64,
-    pub actor: &'a [u8],
     pub action: &'a [u8],
     pub subject_kind: &'a [u8],
     pub subject_id: &'a [u8],
     /// Only hashed: compared as bytes, never decoded.
     pub payload: Option<&'a [u8]>,
     pub salt: Option<&'a [u8]>,
+    /// The key kept for finding the entry by its leaf hash.
+    pub leaf_key: i64,
 }
 
 /// Entries replayed between two comparisons of recomputed and stored nodes; bounds the
@@ -104,13 +105,14 @@ impl<'h> TreeReplay<'h> {
         !self.nodes_bad && self.range.size().is_multiple_of(COMPARE_EVERY) && !self.runs.is_empty()
     }
 
-    /// Feeds the next stored entry and its authentication code. Returns false when the
-    /// replay has to stop.
+    /// Feeds the next stored entry, its leaf hash and its authentication code. Returns
+    /// false when the replay has to stop.
     pub fn entry(
         &mut self,
         report: &mut Report,
         seq: i64,
         bytes: &[u8],
+        leaf: Hash,
         code: Option<&[u8]>,
     ) -> bool {
         let name = &self.head.name;
@@ -127,13 +129,17 @@ impl<'h> TreeReplay<'h> {
             self.stopped = true;
             return false;
         };
-        if entry_seq != expected || agency != name {
+        if agency == name && entry_seq > expected {
+            report.fail(format!(
+                "日志 {name}：缺少第 {expected} 条记录（该位置存的是第 {entry_seq} 条）/ log {name}: entry {expected} missing (entry {entry_seq} is stored in its place)"
+            ));
+        } else if entry_seq != expected || agency != name {
             report.fail(format!(
                 "日志 {name} 第 {seq} 条：序号或所属日志与内容不符（被移动或调换）/ log {name} entry {seq}: names seq {entry_seq} of log {agency}"
             ));
         }
         if let Some(key) = self.key {
-            match code.map(|c| key.check(bytes, c)) {
+            match code.map(|c| key.check(bytes, &leaf, c)) {
                 Some(Authenticity::Genuine) => {}
                 Some(Authenticity::OtherKey(id)) => report.fail(format!(
                     "日志 {name} 第 {seq} 条：由本机没有的密钥 {} 认证（各节点应共用同一认证密钥）/ log {name} entry {seq}: authenticated by key {}, which is not here",
@@ -151,8 +157,10 @@ impl<'h> TreeReplay<'h> {
         let alg = self.head.alg;
         let runs = &mut self.runs;
         let record = !self.nodes_bad;
-        self.range.append_with(alg, alg.leaf(bytes), |id, h| {
-            if !record {
+        self.range.append_with(alg, leaf, |id, h| {
+            // Only some levels are stored (`log_chunks.rs`); the others are checked through
+            // the stored nodes they lead to.
+            if !record || !log_chunks::is_stored(id.level) {
                 return;
             }
             let level = id.level as usize;
@@ -244,6 +252,84 @@ impl<'h> TreeReplay<'h> {
     }
 }
 
+/// An entry read from a chunk: sequence number, bytes, authentication code.
+pub(crate) type ChunkEntry<'a> = (i64, &'a [u8], Option<&'a [u8]>);
+
+/// The entries of one stored entry chunk with their sequence numbers and codes, or
+/// `None` (reported) when the chunk cannot be read: broken framing, codes that do not pair
+/// with the entries, or more than a chunk's worth. Entries past the head (appended while
+/// verification runs) are the reader's to skip.
+pub(crate) fn chunk_entries<'a>(
+    head: &LogHead,
+    chunk: i64,
+    entries: &'a [u8],
+    codes: &'a [u8],
+    report: &mut Report,
+) -> Option<Vec<ChunkEntry<'a>>> {
+    let name = &head.name;
+    let first = chunk.max(0) as u64 * log_chunks::CHUNK;
+    let items = match (log_chunks::framed(entries), log_chunks::framed(codes)) {
+        (Some(es), Some(cs))
+            if es.len() == cs.len() && es.len() as u64 <= log_chunks::CHUNK && chunk >= 0 =>
+        {
+            es.into_iter().zip(cs)
+        }
+        _ => {
+            report.fail(format!(
+                "日志 {name}：第 {chunk} 块条目（第 {first} 条起）损坏 / log {name}: entry chunk {chunk} (entries from {first}) is damaged"
+            ));
+            return None;
+        }
+    };
+    Some(
+        items
+            .enumerate()
+            .map(|(i, (e, c))| ((first + i as u64) as i64, e, (!c.is_empty()).then_some(c)))
+            .collect(),
+    )
+}
+
+/// The stored nodes `[from, to)` of `level` from the hash chunks read for them (in chunk
+/// order). Each chunk must hold exactly the nodes the head implies — the last one may hold
+/// more, appended while verification runs — or it is named and its hashes count as
+/// missing.
+pub(crate) fn stored_run<'a>(
+    head: &LogHead,
+    level: u8,
+    from: u64,
+    to: u64,
+    chunks: impl IntoIterator<Item = (i64, &'a [u8])>,
+    report: &mut Report,
+) -> Vec<Hash> {
+    let name = &head.name;
+    let at_level = head.size >> level;
+    let (first, _) = log_chunks::chunk_of(from);
+    let mut all: Vec<Hash> = Vec::new();
+    for (expect, (chunk, bytes)) in (first..).zip(chunks) {
+        let should = at_level
+            .saturating_sub(expect * log_chunks::CHUNK)
+            .min(log_chunks::CHUNK);
+        let hashes = log_chunks::hashes(bytes).filter(|h| {
+            let n = h.len() as u64;
+            n == should || (should < n && n <= log_chunks::CHUNK && should < log_chunks::CHUNK)
+        });
+        match hashes {
+            Some(h) if chunk == expect as i64 => all.extend(h),
+            _ => {
+                report.fail(format!(
+                    "日志 {name}：存储的树节点块（第 {level} 层第 {chunk} 块）长度不符或缺失 / log {name}: stored node chunk {chunk} at level {level} has the wrong length or is missing"
+                ));
+                break;
+            }
+        }
+    }
+    let skip = (from - first * log_chunks::CHUNK) as usize;
+    all.into_iter()
+        .skip(skip)
+        .take((to - from) as usize)
+        .collect()
+}
+
 pub(crate) struct JournalReplay<'h> {
     head: &'h LogHead,
     next: u64,
@@ -267,6 +353,7 @@ impl<'h> JournalReplay<'h> {
         f: &mut Findings,
         seq: i64,
         bytes: &[u8],
+        leaf: &Hash,
         journal: Option<JournalRow<'_>>,
     ) -> bool {
         if seq < 0 || seq as u64 != self.next {
@@ -283,7 +370,7 @@ impl<'h> JournalReplay<'h> {
             }
         };
         self.next += 1;
-        self.check_journal(f, self.next - 1, &entry, journal);
+        self.check_journal(f, self.next - 1, &entry, leaf, journal);
         if self.head.log_id == SYSTEM_LOG
             && entry.action == "ledger.log_create"
             && let Ok(id) = entry.subject_id.parse()
@@ -298,6 +385,7 @@ impl<'h> JournalReplay<'h> {
         f: &mut Findings,
         seq: u64,
         entry: &EntryRef<'_>,
+        leaf: &Hash,
         journal: Option<JournalRow<'_>>,
     ) {
         let name = &self.head.name;
@@ -308,14 +396,17 @@ impl<'h> JournalReplay<'h> {
             return;
         };
         self.journal_rows += 1;
-        let same = j.at == entry.time_ms
-            && j.actor == entry.actor.as_bytes()
-            && j.action == entry.action.as_bytes()
+        let same = j.action == entry.action.as_bytes()
             && j.subject_kind == entry.subject_kind.as_bytes()
             && j.subject_id == entry.subject_id.as_bytes();
         if !same {
             f.report.fail(format!(
-                "日志 {name} 第 {seq} 条：操作记录（时间、操作人、操作或对象）与日志不符 / log {name} entry {seq}: journal row differs from the entry"
+                "日志 {name} 第 {seq} 条：操作记录（操作或对象）与日志不符 / log {name} entry {seq}: journal row differs from the entry"
+            ));
+        }
+        if j.leaf_key != log_chunks::leaf_key(leaf) {
+            f.report.fail(format!(
+                "日志 {name} 第 {seq} 条：操作记录中的叶哈希索引与条目不符（按哈希查找会找不到）/ log {name} entry {seq}: the journal row's leaf key is not the entry's"
             ));
         }
         match (j.payload, j.salt) {

@@ -3,8 +3,9 @@
 use zhifa_domain::org::{AgencyInput, DepartmentInput};
 use zhifa_domain::{NewAgency, NewDepartment, Role, Username};
 use zhifa_ledger::note::{Checkpoint, NoteVerifier, open};
+use zhifa_ledger::tiles::{bundle, unbundle};
 use zhifa_store::keys::KeyStore;
-use zhifa_store::testing::TestDb;
+use zhifa_store::testing::{TestDb, tamper_entries, tamper_hashes};
 use zhifa_store::verify::Report;
 use zhifa_store::{Actor, Store, on_both_backends};
 
@@ -23,6 +24,7 @@ on_both_backends!(
     erased_payloads_and_journal_flags_cannot_hide_a_changed_row,
     a_changed_tree_node_is_found,
     a_journal_row_without_an_entry_is_found,
+    journal_lookup_columns_that_disagree_with_their_entry_are_found,
     an_unreadable_entry_is_found,
     a_log_longer_than_one_comparison_chunk_verifies_and_a_late_node_change_is_found,
     an_entry_appended_outside_zhifa_is_refused_and_named,
@@ -203,13 +205,9 @@ async fn a_tampered_payload_is_found(db: TestDb) {
 async fn a_deleted_entry_is_found(db: TestDb) {
     let w = world(db).await;
     let s = &w.db.store;
-    sql(
-        s,
-        &format!(
-            "DELETE FROM ledger_entries WHERE log_id = {} AND seq = 2",
-            w.agency
-        ),
-    )
+    tamper_entries(s, w.agency, |e| {
+        e.remove(2);
+    })
     .await;
     failed_with(&s.verify(&[]).await.unwrap(), "缺少第 2 条");
 }
@@ -217,22 +215,7 @@ async fn a_deleted_entry_is_found(db: TestDb) {
 async fn reordered_entries_are_found(db: TestDb) {
     let w = world(db).await;
     let s = &w.db.store;
-    let a = w.agency;
-    sql(
-        s,
-        &format!("UPDATE ledger_entries SET seq = 100 WHERE log_id = {a} AND seq = 1"),
-    )
-    .await;
-    sql(
-        s,
-        &format!("UPDATE ledger_entries SET seq = 1 WHERE log_id = {a} AND seq = 2"),
-    )
-    .await;
-    sql(
-        s,
-        &format!("UPDATE ledger_entries SET seq = 2 WHERE log_id = {a} AND seq = 100"),
-    )
-    .await;
+    tamper_entries(s, w.agency, |e| e.swap(1, 2)).await;
     failed_with(&s.verify(&[]).await.unwrap(), "被移动或调换");
 }
 
@@ -359,17 +342,19 @@ async fn the_checkpointer_refuses_a_forged_or_truncated_head(db: TestDb) {
 
     // A truncated log whose head row was made to agree with the shorter tree.
     let last = real.size - 1;
-    sql(
-        s,
-        &format!("DELETE FROM ledger_entries WHERE log_id = {a} AND seq = {last}"),
-    )
+    tamper_entries(s, a, |e| {
+        e.pop();
+    })
     .await;
     sql(
         s,
         &format!("DELETE FROM journal WHERE log_id = {a} AND seq = {last}"),
     )
     .await;
-    sql(s, &format!("DELETE FROM ledger_nodes WHERE log_id = {a} AND ((level = 0 AND idx = {last}) OR (level = 2 AND idx = 1))")).await;
+    // The stored nodes that covered the last entry go with it.
+    for level in [0, 4] {
+        tamper_hashes(s, a, level, |h| h.truncate((last >> level) as usize)).await;
+    }
     let shorter = {
         let mut t = zhifa_ledger::tree::MemoryTree::new(real.alg);
         for (_, e) in s.log_entries(a, 0, last).await.unwrap() {
@@ -445,8 +430,8 @@ async fn an_agency_deleted_with_its_whole_log_is_found(db: TestDb) {
     for table in [
         "ledger_checkpoints",
         "ledger_keys",
-        "ledger_nodes",
-        "ledger_entries",
+        "ledger_hash_chunks",
+        "ledger_entry_chunks",
         "journal",
         "ledger_logs",
     ] {
@@ -502,16 +487,10 @@ async fn a_retired_key_cannot_sign_later_checkpoints(db: TestDb) {
 async fn a_changed_tree_node_is_found(db: TestDb) {
     let w = world(db).await;
     let s = &w.db.store;
-    // An inner node (the hash of entries 2 and 3), as a proof would serve it.
-    sql(
-        s,
-        &format!(
-            "UPDATE ledger_nodes SET hash = (SELECT hash FROM ledger_nodes WHERE log_id = {a} AND level = 0 AND idx = 0) WHERE log_id = {a} AND level = 1 AND idx = 1",
-            a = w.agency
-        ),
-    )
-    .await;
-    failed_with(&s.verify(&[]).await.unwrap(), "树节点（第 1 层第 1 个）");
+    // A stored leaf hash, as a proof would serve it (the nodes above it are computed
+    // from the stored ones).
+    tamper_hashes(s, w.agency, 0, |h| h[3] = h[0]).await;
+    failed_with(&s.verify(&[]).await.unwrap(), "树节点（第 0 层第 3 个）");
 }
 
 async fn a_journal_row_without_an_entry_is_found(db: TestDb) {
@@ -521,8 +500,8 @@ async fn a_journal_row_without_an_entry_is_found(db: TestDb) {
     sql(
         s,
         &format!(
-            "INSERT INTO journal (log_id, seq, agency_id, at, actor, action, subject_kind, subject_id, snapshot, payload, salt)
-             SELECT log_id, -1, agency_id, at, actor, action, subject_kind, subject_id, snapshot, payload, salt
+            "INSERT INTO journal (log_id, seq, agency_id, action, subject_kind, subject_id, snapshot, payload, salt, leaf_key)
+             SELECT log_id, -1, agency_id, action, subject_kind, subject_id, snapshot, payload, salt, leaf_key
              FROM journal WHERE log_id = {a} AND seq = 1",
             a = w.agency
         ),
@@ -531,21 +510,60 @@ async fn a_journal_row_without_an_entry_is_found(db: TestDb) {
     failed_with(&s.verify(&[]).await.unwrap(), "没有对应的日志条目");
 }
 
+async fn journal_lookup_columns_that_disagree_with_their_entry_are_found(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    let a = w.agency;
+    // A history line moved to another record: it would show in that record's history.
+    let original = s
+        .journal_for_agency(a, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.seq == 1)
+        .unwrap()
+        .subject_id;
+    sql(
+        s,
+        &format!("UPDATE journal SET subject_id = '999' WHERE log_id = {a} AND seq = 1"),
+    )
+    .await;
+    failed_with(
+        &s.verify(&[]).await.unwrap(),
+        "第 1 条：操作记录（操作或对象）与日志不符",
+    );
+    sql(
+        s,
+        &format!("UPDATE journal SET subject_id = '{original}' WHERE log_id = {a} AND seq = 1"),
+    )
+    .await;
+    // A leaf key changed: the entry could no longer be found by its hash on the portal.
+    let head = s.log_head(a).await.unwrap();
+    let leaf = s
+        .log_nodes(a, &[zhifa_ledger::tree::NodeId { level: 0, index: 2 }])
+        .await
+        .unwrap()
+        .into_values()
+        .next()
+        .unwrap();
+    assert_eq!(s.leaf_index(a, &leaf).await.unwrap(), Some(2));
+    sql(
+        s,
+        &format!("UPDATE journal SET leaf_key = leaf_key + 1 WHERE log_id = {a} AND seq = 2"),
+    )
+    .await;
+    assert_eq!(s.leaf_index(a, &leaf).await.unwrap(), None);
+    failed_with(
+        &s.verify(&[]).await.unwrap(),
+        "第 2 条：操作记录中的叶哈希索引与条目不符",
+    );
+    assert!(head.size > 2);
+}
+
 async fn an_unreadable_entry_is_found(db: TestDb) {
     let w = world(db).await;
     let s = &w.db.store;
-    let garbage = match s.backend() {
-        zhifa_store::Backend::Postgres => "'\\x00ff'::bytea",
-        zhifa_store::Backend::Sqlite => "x'00ff'",
-    };
-    sql(
-        s,
-        &format!(
-            "UPDATE ledger_entries SET entry = {garbage} WHERE log_id = {} AND seq = 3",
-            w.agency
-        ),
-    )
-    .await;
+    tamper_entries(s, w.agency, |e| e[3].0 = vec![0x00, 0xff]).await;
     failed_with(&s.verify(&[]).await.unwrap(), "无法解析");
 }
 
@@ -581,14 +599,7 @@ async fn a_log_longer_than_one_comparison_chunk_verifies_and_a_late_node_change_
     let r = s.verify(&[]).await.unwrap();
     assert!(r.ok(), "{:#?}", r.failures);
     assert_eq!(r.entries, 17_006);
-    sql(
-        s,
-        &format!(
-            "UPDATE ledger_nodes SET hash = (SELECT hash FROM ledger_nodes WHERE log_id = {a} AND level = 0 AND idx = 0) WHERE log_id = {a} AND level = 0 AND idx = 16900",
-            a = w.agency
-        ),
-    )
-    .await;
+    tamper_hashes(s, w.agency, 0, |h| h[16_900] = h[0]).await;
     failed_with(&s.verify(&[]).await.unwrap(), "第 0 层第 16900 个）");
 }
 
@@ -624,14 +635,7 @@ async fn an_entry_appended_outside_zhifa_is_refused_and_named(db: TestDb) {
     // …and verify names it.
     failed_with(&s.verify(&[]).await.unwrap(), "没有认证码");
     // An entry whose code was made for other bytes is named too.
-    let a = w.agency;
-    sql(
-        s,
-        &format!(
-            "UPDATE ledger_entries SET mac = (SELECT mac FROM ledger_entries WHERE log_id = {a} AND seq = 0) WHERE log_id = {a} AND seq = 1"
-        ),
-    )
-    .await;
+    tamper_entries(s, w.agency, |e| e[1].1 = e[0].1.clone()).await;
     failed_with(&s.verify(&[]).await.unwrap(), "认证码不符");
 }
 
@@ -705,8 +709,8 @@ async fn odd_values_and_journal_rows_past_the_head_hide_nothing(db: TestDb) {
     sql(
         s,
         &format!(
-            "INSERT INTO journal (log_id, seq, agency_id, at, actor, action, subject_kind, subject_id, snapshot, payload, salt)
-             SELECT log_id, 999999, agency_id, at, actor, action, subject_kind, subject_id, snapshot, payload, salt
+            "INSERT INTO journal (log_id, seq, agency_id, action, subject_kind, subject_id, snapshot, payload, salt, leaf_key)
+             SELECT log_id, 999999, agency_id, action, subject_kind, subject_id, snapshot, payload, salt, leaf_key
              FROM journal WHERE log_id = {a} AND subject_kind = 'department' AND subject_id = '{}'
              ORDER BY seq DESC LIMIT 1",
             w.dept
@@ -727,10 +731,13 @@ async fn odd_values_and_journal_rows_past_the_head_hide_nothing(db: TestDb) {
     // Text where bytes belong (SQLite keeps the type it is given).
     sql(
         s,
-        &format!("UPDATE ledger_entries SET entry = 'abc' WHERE log_id = {a} AND seq = 4"),
+        &format!("UPDATE ledger_entry_chunks SET entries = 'abc' WHERE log_id = {a} AND chunk = 0"),
     )
     .await;
-    failed_with(&s.verify(&[]).await.unwrap(), "无法解析");
+    failed_with(
+        &s.verify(&[]).await.unwrap(),
+        "第 0 块条目（第 0 条起）损坏",
+    );
 }
 
 async fn a_log_cut_short_below_its_signed_size_is_found(db: TestDb) {
@@ -747,10 +754,15 @@ async fn a_log_cut_short_below_its_signed_size_is_found(db: TestDb) {
         zhifa_store::Backend::Postgres => format!("'\\x{root}'::bytea"),
         zhifa_store::Backend::Sqlite => format!("x'{root}'"),
     };
+    tamper_entries(s, a, |e| {
+        e.pop();
+    })
+    .await;
+    for level in [0, 4] {
+        tamper_hashes(s, a, level, |h| h.truncate((last >> level) as usize)).await;
+    }
     for q in [
-        format!("DELETE FROM ledger_entries WHERE log_id = {a} AND seq = {last}"),
         format!("DELETE FROM journal WHERE log_id = {a} AND seq = {last}"),
-        format!("DELETE FROM ledger_nodes WHERE log_id = {a} AND level = 0 AND idx = {last}"),
         format!("UPDATE ledger_logs SET size = {last}, root = {lit} WHERE log_id = {a}"),
     ] {
         sql(s, &q).await;
@@ -777,7 +789,7 @@ async fn every_node_and_entry_is_checked_whichever_stretch_reads_it() {
         roles: vec![],
     };
     let mut tx = s.write(Actor::User(1)).await.unwrap();
-    for _ in 0..30 {
+    for _ in 0..60 {
         let denial = Denial {
             capability: "test",
             method: "GET",
@@ -795,65 +807,79 @@ async fn every_node_and_entry_is_checked_whichever_stretch_reads_it() {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .unwrap();
-    let nodes: Vec<(i64, i64, Vec<u8>)> = rows(
+    // Every stored node: each hash of each chunk of the stored levels.
+    let chunks: Vec<(i64, i64, Vec<u8>)> = rows(
         &conn,
-        "SELECT level, idx, hash FROM ledger_nodes WHERE log_id = ?1",
+        "SELECT level, chunk, hashes FROM ledger_hash_chunks WHERE log_id = ?1",
         a,
     );
-    assert!(nodes.len() as u64 >= n);
-    let set_node = |level: i64, idx: i64, hash: &[u8]| {
+    assert!(
+        chunks
+            .iter()
+            .map(|(_, _, h)| h.len() as u64 / 32)
+            .sum::<u64>()
+            >= n
+    );
+    let set_chunk = |level: i64, chunk: i64, hashes: &[u8]| {
         conn.execute(
-            "UPDATE ledger_nodes SET hash = ?1 WHERE log_id = ?2 AND level = ?3 AND idx = ?4",
-            rusqlite::params![hash, a, level, idx],
+            "UPDATE ledger_hash_chunks SET hashes = ?1 WHERE log_id = ?2 AND level = ?3 AND chunk = ?4",
+            rusqlite::params![hashes, a, level, chunk],
         )
         .unwrap();
     };
-    for (level, idx, hash) in &nodes {
-        let mut changed = hash.clone();
-        changed[31] ^= 1;
-        set_node(*level, *idx, &changed);
-        failed_with(
-            &s.verify(&[]).await.unwrap(),
-            &format!("第 {level} 层第 {idx} 个）"),
-        );
-        set_node(*level, *idx, hash);
+    for (level, chunk, hashes) in &chunks {
+        for k in 0..hashes.len() / 32 {
+            let mut changed = hashes.clone();
+            changed[k * 32 + 31] ^= 1;
+            set_chunk(*level, *chunk, &changed);
+            let idx = *chunk as usize * 16 + k;
+            failed_with(
+                &s.verify(&[]).await.unwrap(),
+                &format!("第 {level} 层第 {idx} 个）"),
+            );
+            set_chunk(*level, *chunk, hashes);
+        }
     }
-    let entries: Vec<(i64, Vec<u8>, Vec<u8>)> = rows(
+    // Every entry: its code forged, then the entry taken out of its chunk.
+    let chunks: Vec<(i64, Vec<u8>, Vec<u8>)> = rows(
         &conn,
-        "SELECT seq, entry, mac FROM ledger_entries WHERE log_id = ?1",
+        "SELECT chunk, entries, codes FROM ledger_entry_chunks WHERE log_id = ?1",
         a,
     );
-    assert_eq!(entries.len() as u64, n);
-    for (seq, _, mac) in &entries {
-        let mut forged = mac.clone();
-        forged[39] ^= 1;
+    let set_chunk = |chunk: i64, entries: &[Vec<u8>], codes: &[Vec<u8>]| {
         conn.execute(
-            "UPDATE ledger_entries SET mac = ?1 WHERE log_id = ?2 AND seq = ?3",
-            rusqlite::params![forged, a, seq],
+            "UPDATE ledger_entry_chunks SET entries = ?1, codes = ?2 WHERE log_id = ?3 AND chunk = ?4",
+            rusqlite::params![bundle(entries).unwrap(), bundle(codes).unwrap(), a, chunk],
         )
         .unwrap();
-        failed_with(
-            &s.verify(&[]).await.unwrap(),
-            &format!("第 {seq} 条：认证码不符"),
-        );
-        conn.execute(
-            "DELETE FROM ledger_entries WHERE log_id = ?1 AND seq = ?2",
-            [a, *seq],
-        )
-        .unwrap();
-        let expected = if *seq as u64 == n - 1 {
-            "头部记录".to_owned()
-        } else {
-            format!("缺少第 {seq} 条记录")
-        };
-        failed_with(&s.verify(&[]).await.unwrap(), &expected);
-        let (_, entry, mac) = &entries[*seq as usize];
-        conn.execute(
-            "INSERT INTO ledger_entries (log_id, seq, entry, mac) VALUES (?1, ?2, ?3, ?4)",
-            rusqlite::params![a, seq, entry, mac],
-        )
-        .unwrap();
+    };
+    let mut seen = 0;
+    for (chunk, entries, codes) in &chunks {
+        let (entries, codes) = (unbundle(entries).unwrap(), unbundle(codes).unwrap());
+        for k in 0..entries.len() {
+            let seq = *chunk as u64 * 16 + k as u64;
+            let mut forged = codes.clone();
+            forged[k][39] ^= 1;
+            set_chunk(*chunk, &entries, &forged);
+            failed_with(
+                &s.verify(&[]).await.unwrap(),
+                &format!("第 {seq} 条：认证码不符"),
+            );
+            let (mut fewer, mut fewer_codes) = (entries.clone(), codes.clone());
+            fewer.remove(k);
+            fewer_codes.remove(k);
+            set_chunk(*chunk, &fewer, &fewer_codes);
+            let expected = if seq == n - 1 {
+                "头部记录".to_owned()
+            } else {
+                format!("缺少第 {seq} 条记录")
+            };
+            failed_with(&s.verify(&[]).await.unwrap(), &expected);
+            set_chunk(*chunk, &entries, &codes);
+            seen += 1;
+        }
     }
+    assert_eq!(seen, n);
     let r = s.verify(&[]).await.unwrap();
     assert!(r.ok(), "restored: {:#?}", r.failures);
     assert_eq!(r.entries, n + s.log_head(0).await.unwrap().size);
