@@ -92,7 +92,7 @@ impl Store {
         }
         let mut entries = BTreeMap::new();
         for (log_id, seqs) in wanted {
-            let alg = self.log_head(log_id).await?.alg;
+            let alg = self.log_alg(log_id).await?;
             for (seq, bytes) in self.log_entries_at(log_id, &seqs).await? {
                 if let Ok(e) = EntryRef::decode(&bytes) {
                     let found = (e.time_ms, e.actor.to_owned(), alg.leaf(&bytes).to_vec());

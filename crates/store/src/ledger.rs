@@ -654,7 +654,7 @@ impl Store {
     }
 
     /// A log's hash algorithm (fixed when the log is created, so cached).
-    async fn log_alg(&self, log_id: i64) -> Result<HashAlg, StoreError> {
+    pub(crate) async fn log_alg(&self, log_id: i64) -> Result<HashAlg, StoreError> {
         if let Some(alg) = self.node_cache.alg(log_id) {
             return Ok(alg);
         }

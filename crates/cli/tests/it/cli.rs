@@ -39,6 +39,46 @@ fn wait_for_health(port: u16) -> bool {
     false
 }
 
+/// `zhifa demo` on `dir`, started and answering; with its port.
+fn demo_on(dir: &std::path::Path) -> (std::process::Child, u16) {
+    let port = free_port();
+    let child = zhifa()
+        .args(["demo", "--addr", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for_health(port), "demo did not start");
+    (child, port)
+}
+
+/// Stops a server as an operator would (SIGTERM) and waits for it.
+fn stop(mut child: std::process::Child) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+}
+
+/// `zhifa verify --data dir`, which must pass; its output.
+fn verified(dir: &std::path::Path) -> String {
+    let out = zhifa()
+        .args(["verify", "--data"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("通过 / OK"), "{stdout}");
+    stdout
+}
+
 #[test]
 fn help_documents_commands_and_configuration_in_chinese_and_english() {
     let out = zhifa().arg("--help").output().unwrap();
@@ -344,20 +384,8 @@ fn cli_story(database: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_passes_on_the_demo_and_names_a_row_changed_with_sql() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = zhifa()
-        .args(["demo", "--addr", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(wait_for_health(port));
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    child.wait().unwrap();
+    let (child, _) = demo_on(dir.path());
+    stop(child);
 
     let verify = || {
         zhifa()
@@ -366,14 +394,7 @@ async fn verify_passes_on_the_demo_and_names_a_row_changed_with_sql() {
             .output()
             .unwrap()
     };
-    let out = verify();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("通过 / OK"));
+    verified(dir.path());
     assert!(
         dir.path().join("keys").is_dir(),
         "keys generated in the data dir"
@@ -540,33 +561,10 @@ async fn a_data_dir_from_before_log_chunks_upgrades_and_still_verifies() {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
     }
-    let verify = || {
-        let out = zhifa()
-            .args(["verify", "--data"])
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(
-            out.status.success(),
-            "{stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(stdout.contains("通过 / OK"), "{stdout}");
-        stdout
-    };
-    let first = verify();
+    let first = verified(dir.path());
     assert!(first.contains("370 条记录 entries"), "{first}");
 
-    let port = free_port();
-    let mut child = zhifa()
-        .args(["demo", "--addr", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(wait_for_health(port));
+    let (child, port) = demo_on(dir.path());
     let base = format!("http://127.0.0.1:{port}");
     let c = reqwest::Client::builder()
         .cookie_store(true)
@@ -623,11 +621,7 @@ async fn a_data_dir_from_before_log_chunks_upgrades_and_still_verifies() {
         .await
         .unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    child.wait().unwrap();
-    let after = verify();
+    stop(child);
+    let after = verified(dir.path());
     assert!(!after.contains("370 条记录 entries"), "{after}");
 }
