@@ -13,7 +13,10 @@
 //!
 //! The last chunk of each kind is partial and grows as the log grows: appends concatenate
 //! onto it in SQL ([`append_entries`], [`append_hashes`]), inside the appending
-//! transaction. Chunks below a log's head never change.
+//! transaction, without reading it first. What a chunk holds below the log's head never
+//! changes. `zhifa verify` tolerates more in a last chunk than the head covers (appended
+//! while it runs); bytes put there by hand become the next entries' positions, and the
+//! next verification after the log grows over them names them.
 //!
 //! Why: `zhifa verify` reads every entry and every stored node. At one row per entry and
 //! per node, stepping rows was most of its time; chunks make those reads 1/16 as many rows

@@ -1,11 +1,13 @@
 //! Cutting logs into stretches that are replayed side by side, and putting their findings
 //! back together in log order.
 //!
-//! A stretch `[b, to)` starts from the tree's compact range at `b`: the stored nodes of
-//! `frontier_ids(b)`. Those nodes are trusted only provisionally: each lies wholly below
-//! `b`, so the stretch before recomputes it from the entries and names it if it differs
-//! (the stretch after may then report follow-on mismatches, never a false pass). A log is
-//! replayed whole when it is short or when a node it would start from is not stored.
+//! A stretch `[b, to)` starts from the tree's compact range at `b`: the nodes of
+//! `frontier_ids(b)`, read from the stored hash chunks (or computed from the stored nodes
+//! below them, `log_chunks.rs`). Those nodes are trusted only provisionally: each lies
+//! wholly below `b`, so the stretch before recomputes the stored nodes they come from and
+//! names any that differs (the stretch after may then report follow-on mismatches, never
+//! a false pass). A log is replayed whole when it is short or when a node it would start
+//! from is not stored.
 //! Both readers (`read_sqlite`, `read_sqlx`) cut and merge through here.
 
 use super::{Findings, Job, Replayed};
