@@ -1258,6 +1258,27 @@ async fn the_demo_cases_are_in_every_procedure_and_many_states(db: TestDb) {
     let admin = app.login("admin").await;
     let r = admin.get(app.url("/app/cases")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The audit page names every act the demo recorded, and what it was about.
+    let audit = admin
+        .get(app.url("/app/audit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        audit.contains("办理案件环节") && audit.contains("案件"),
+        "{audit}"
+    );
+    assert!(
+        !audit.contains("其他操作"),
+        "an act without a name: {audit}"
+    );
+    assert!(
+        !audit.contains("<td>记录 "),
+        "a subject without a name: {audit}"
+    );
     // Filters: overdue, by procedure, by words; odd parameters are ignored, never a 500.
     let c = app.login("leader").await;
     for q in [
