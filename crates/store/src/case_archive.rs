@@ -133,9 +133,14 @@ impl Store {
             let id: i64 = id
                 .parse()
                 .map_err(|_| StoreError::Corrupt(format!("journal subject id {id}")))?;
-            let entry = entries
-                .get(&seq)
-                .ok_or_else(|| StoreError::Corrupt(format!("log {agency}: entry {seq} missing")))?;
+            let Some(entry) = entries.get(&seq) else {
+                return Err(StoreError::field(
+                    "archive",
+                    format!(
+                        "本案的第 {seq} 条日志条目缺失或损坏，卷宗无法附上它的证明。请管理员运行 zhifa verify 查明原因"
+                    ),
+                ));
+            };
             let salt: Option<Vec<u8>> = r.try_get("salt")?;
             let payload: Option<String> = r.try_get("payload")?;
             latest.insert((kind, id), seq);

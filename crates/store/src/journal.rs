@@ -13,7 +13,7 @@ pub struct JournalEntry {
     pub log_id: i64,
     pub seq: i64,
     pub agency_id: Option<i64>,
-    /// When and by whom, from the log entry (0 and empty when it cannot be read).
+    /// When and by whom, from the log entry (0 and [`UNREADABLE`] when it cannot be read).
     pub at: i64,
     pub actor: String,
     pub action: String,
@@ -24,6 +24,9 @@ pub struct JournalEntry {
     /// The entry's leaf hash in its log's Merkle tree.
     pub leaf_hash: Option<Vec<u8>>,
 }
+
+/// The actor shown for a journal row whose log entry cannot be read.
+pub const UNREADABLE: &str = "（日志条目无法读取）";
 
 const COLS: &str =
     "j.log_id, j.seq, j.agency_id, j.action, j.subject_kind, j.subject_id, j.payload";
@@ -60,8 +63,9 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut entries = self.with_entries(&rows).await?;
-        // A subject's entries may lie in two logs (the agency's and the installation's).
-        entries.sort_by_key(|e| (e.at, e.log_id, e.seq));
+        // A subject's entries may lie in two logs (the agency's and the installation's);
+        // unreadable ones (no time) go last rather than first.
+        entries.sort_by_key(|e| (e.leaf_hash.is_none(), e.at, e.log_id, e.seq));
         Ok(entries)
     }
 
@@ -92,8 +96,16 @@ impl Store {
         }
         let mut entries = BTreeMap::new();
         for (log_id, seqs) in wanted {
-            let alg = self.log_alg(log_id).await?;
-            for (seq, bytes) in self.log_entries_at(log_id, &seqs).await? {
+            // A log without a head, or entries that cannot be read as bytes, leave their
+            // rows unreadable here (`zhifa verify` names the damage); the page still shows.
+            let Ok(alg) = self.log_alg(log_id).await else {
+                continue;
+            };
+            let Ok(found) = self.log_entries_at(log_id, &seqs).await else {
+                tracing::warn!(log_id, "journal: the log's entries cannot be read");
+                continue;
+            };
+            for (seq, bytes) in found {
                 if let Ok(e) = EntryRef::decode(&bytes) {
                     let found = (e.time_ms, e.actor.to_owned(), alg.leaf(&bytes).to_vec());
                     entries.insert((log_id, seq as i64), found);
@@ -105,7 +117,7 @@ impl Store {
                 let (log_id, seq): (i64, i64) = (r.try_get("log_id")?, r.try_get("seq")?);
                 let (at, actor, leaf_hash) = match entries.remove(&(log_id, seq)) {
                     Some((at, actor, leaf)) => (at, actor, Some(leaf)),
-                    None => (0, String::new(), None),
+                    None => (0, UNREADABLE.to_owned(), None),
                 };
                 Ok(JournalEntry {
                     log_id,

@@ -409,6 +409,11 @@ pub(crate) async fn entries(
 
 /// Copies the rows of `ledger_entries` and `ledger_nodes` (one per entry and per node,
 /// before migration 13) into chunks, and each entry's leaf key into its journal row.
+/// Entries go to the place their sequence number gives and keep their order, so a gap
+/// left by a deleted row shows as the entry after it out of place; a stored hash of the
+/// wrong length becomes zeros. Both are named by the next `zhifa verify`. Nodes of the
+/// levels no longer stored are dropped: they are computed from the entries, so a change
+/// confined to them could not reach any proof afterwards.
 pub(crate) async fn copy_log_rows(
     conn: &mut AnyConnection,
     backend: Backend,

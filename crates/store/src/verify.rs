@@ -57,6 +57,23 @@ impl Report {
     }
 }
 
+/// The rows a read gave, or none when a value could not be decoded (text where bytes
+/// belong, written by hand): then `what` is added to `wrong`. Other errors are returned.
+fn unless_unreadable(
+    rows: Result<Vec<sqlx::any::AnyRow>, sqlx::Error>,
+    wrong: &mut Vec<String>,
+    what: &str,
+) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+    match rows {
+        Ok(rows) => Ok(rows),
+        Err(sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. }) => {
+            wrong.push(format!("{what}（无法读取 / unreadable）"));
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The last snapshot entry seen for a ledgered row.
 pub(crate) struct Latest {
     log_id: i64,
@@ -178,6 +195,8 @@ impl Store {
         f.report.entries_authenticated = self.entry_key.is_some();
         for (job, replayed) in jobs.iter().zip(&replayed?) {
             f.report.logs += 1;
+            self.check_chunk_tails(job.head.log_id, &mut f.report)
+                .await?;
             self.check_checkpoints(
                 &job.head,
                 trusted,
@@ -326,6 +345,83 @@ impl Store {
             }
         }
         Ok(false)
+    }
+
+    /// The stretches tolerate more in a log's last chunks than the head they started from
+    /// covers (appends go on while they read). Here, in one transaction — one snapshot of
+    /// the head and the chunks — the last chunk of entries and of each stored level must
+    /// hold exactly what the head implies, and no chunk may lie beyond: anything put there
+    /// by hand would otherwise pass now and take the place of the next genuine entry.
+    async fn check_chunk_tails(&self, log_id: i64, report: &mut Report) -> Result<(), StoreError> {
+        use crate::log_chunks::{CHUNK, LEVEL_STEP, framed};
+        let mut tx = self.pool.begin().await?;
+        if self.backend() == crate::db::Backend::Postgres {
+            // One snapshot for every statement below (SQLite's read transaction is one).
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT size, name FROM ledger_logs WHERE log_id = $1")
+                .bind(log_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((size, name)) = head else {
+            return Ok(());
+        };
+        let size = size.max(0) as u64;
+        let mut wrong = Vec::new();
+        let first = (size / CHUNK) as i64;
+        let rows = sqlx::query(
+            "SELECT chunk, entries, codes FROM ledger_entry_chunks WHERE log_id = $1 AND chunk >= $2 ORDER BY chunk",
+        )
+        .bind(log_id)
+        .bind(first)
+        .fetch_all(&mut *tx)
+        .await;
+        for r in unless_unreadable(rows, &mut wrong, "条目块 / entry chunks")? {
+            let chunk: i64 = r.try_get(0)?;
+            let counts = match (r.try_get::<Vec<u8>, _>(1), r.try_get::<Vec<u8>, _>(2)) {
+                (Ok(e), Ok(c)) => framed(&e).zip(framed(&c)).map(|(e, c)| (e.len(), c.len())),
+                _ => None,
+            };
+            let should = (size % CHUNK) as usize;
+            if chunk != first || counts != Some((should, should)) {
+                wrong.push(format!("条目第 {chunk} 块 / entry chunk {chunk}"));
+            }
+        }
+        for level in (0..64u8).step_by(LEVEL_STEP as usize) {
+            let at_level = size >> level;
+            let first = (at_level / CHUNK) as i64;
+            let rows = sqlx::query(
+                "SELECT chunk, hashes FROM ledger_hash_chunks WHERE log_id = $1 AND level = $2 AND chunk >= $3 ORDER BY chunk",
+            )
+            .bind(log_id)
+            .bind(i64::from(level))
+            .bind(first)
+            .fetch_all(&mut *tx)
+            .await;
+            let what = format!("第 {level} 层树节点块 / node chunks at level {level}");
+            for r in unless_unreadable(rows, &mut wrong, &what)? {
+                let chunk: i64 = r.try_get(0)?;
+                let len = r.try_get::<Vec<u8>, _>(1).map(|h| h.len()).ok();
+                let should = (at_level % CHUNK) as usize * 32;
+                if chunk != first || len != Some(should) {
+                    wrong.push(format!(
+                        "第 {level} 层树节点第 {chunk} 块 / node chunk {chunk} at level {level}"
+                    ));
+                }
+            }
+        }
+        tx.commit().await?;
+        if !wrong.is_empty() {
+            report.fail(format!(
+                "日志 {name}：树头之外存有数据（{}），下一次追加会被挤错位置 / log {name}: data beyond the head in {}",
+                wrong.join("、"),
+                wrong.join(", ")
+            ));
+        }
+        Ok(())
     }
 
     /// Every ledgered row must equal the snapshot its newest entry commits to.

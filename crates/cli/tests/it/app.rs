@@ -12,6 +12,7 @@ on_both_backends!(
     stale_edit_is_refused_and_the_newer_edit_kept,
     healthz_reports_database_state,
     unknown_pages_get_chinese_error_pages,
+    history_pages_still_show_when_a_log_chunk_is_damaged,
 );
 
 async fn portal_shows_the_plans_leadership_group_and_departments(db: TestDb) {
@@ -360,4 +361,32 @@ async fn unknown_pages_get_chinese_error_pages(db: TestDb) {
     let r = c.delete(app.url("/app")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert!(r.text().await.unwrap().contains("请求方式不支持"));
+}
+
+/// A damaged log (here its newest chunk of entries overwritten by hand) is for `zhifa
+/// verify` to name; the pages that read the journal still show, marking the entries they
+/// cannot read, never a 500.
+async fn history_pages_still_show_when_a_log_chunk_is_damaged(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let c = app.login("admin").await;
+    let a = app.agency_id().await;
+    let damaged = match app.store.backend() {
+        // Text where bytes belong: the driver cannot read it as bytes.
+        zhifa_store::Backend::Sqlite => "'damaged'",
+        // Bytes that do not frame as entries.
+        zhifa_store::Backend::Postgres => "'\\x00ff'::bytea",
+    };
+    app.store
+        .raw_execute(&format!(
+            "UPDATE ledger_entry_chunks SET entries = {damaged} WHERE log_id = {a}
+             AND chunk = (SELECT MAX(chunk) FROM ledger_entry_chunks WHERE log_id = {a})"
+        ))
+        .await
+        .unwrap();
+    let r = c.get(app.url("/app/audit")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("日志条目无法读取"), "{page}");
+    // What the journal itself holds still shows.
+    assert!(page.contains("登录"), "{page}");
 }

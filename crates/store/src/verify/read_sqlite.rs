@@ -33,6 +33,15 @@ fn bytes(v: ValueRef<'_>) -> &[u8] {
     }
 }
 
+/// A chunk's bytes; anything but a blob (text written by hand, which zhifa's own reads
+/// would refuse) reads as one byte, which no chunk can be, so the chunk is named.
+fn blob(v: ValueRef<'_>) -> &[u8] {
+    match v {
+        ValueRef::Blob(b) => b,
+        _ => &[0],
+    }
+}
+
 fn bytes_or_null(v: ValueRef<'_>) -> Option<&[u8]> {
     match v {
         ValueRef::Null => None,
@@ -87,7 +96,7 @@ pub(super) fn replay_all(
                         chunk
                             .query_row(
                                 params![job.head.log_id, s.level as i64, s.chunk as i64],
-                                |r| Ok(log_chunks::node_from(alg, id, bytes(r.get_ref(0)?))),
+                                |r| Ok(log_chunks::node_from(alg, id, blob(r.get_ref(0)?))),
                             )
                             .optional()
                             .map(Option::flatten)
@@ -151,7 +160,7 @@ fn replay_piece(conn: &Connection, job: &Job, piece: &Piece) -> rusqlite::Result
             let mut rows = hash_chunks.query(params![head.log_id, run.level as i64, first, end])?;
             let mut chunks: Vec<(i64, Vec<u8>)> = Vec::new();
             while let Some(r) = rows.next()? {
-                chunks.push((int(r.get_ref(0)?), bytes(r.get_ref(1)?).to_vec()));
+                chunks.push((int(r.get_ref(0)?), blob(r.get_ref(1)?).to_vec()));
             }
             let stored = stored_run(
                 head,
@@ -182,8 +191,8 @@ fn replay_piece(conn: &Connection, job: &Job, piece: &Piece) -> rusqlite::Result
             let Some(items) = chunk_entries(
                 head,
                 int(c.get_ref(0)?),
-                bytes(c.get_ref(1)?),
-                bytes(c.get_ref(2)?),
+                blob(c.get_ref(1)?),
+                blob(c.get_ref(2)?),
                 &mut f.report,
             ) else {
                 break;

@@ -47,6 +47,10 @@ pub(super) async fn replay_all(
             Ok::<_, StoreError>(stored.get(&id).copied().flatten())
         })?);
     }
+    // Each stretch holds two connections while it streams and takes a third to compare
+    // nodes: never more stretches at once than the pool can serve that way.
+    let pool_max = store.pool.options().get_max_connections() as usize;
+    let at_once = split.workers.min(pool_max / 3).max(1);
     // One copy of the jobs (their checkpoints may be many) shared by the tasks.
     let shared: Arc<[Job]> = jobs.into();
     let results: Vec<_> =
@@ -55,7 +59,7 @@ pub(super) async fn replay_all(
                 let (store, jobs) = (store.clone(), shared.clone());
                 tokio::spawn(async move { replay_piece(&store, &jobs[piece.job], &piece).await })
             })
-            .buffered(split.workers.max(1))
+            .buffered(at_once)
             .map(|joined| {
                 Some(joined.unwrap_or_else(|e| {
                     Err(StoreError::Corrupt(format!("verification task: {e}")))

@@ -25,6 +25,7 @@ on_both_backends!(
     a_changed_tree_node_is_found,
     a_journal_row_without_an_entry_is_found,
     journal_lookup_columns_that_disagree_with_their_entry_are_found,
+    data_put_beyond_the_head_by_hand_is_found,
     an_unreadable_entry_is_found,
     a_log_longer_than_one_comparison_chunk_verifies_and_a_late_node_change_is_found,
     an_entry_appended_outside_zhifa_is_refused_and_named,
@@ -560,6 +561,36 @@ async fn journal_lookup_columns_that_disagree_with_their_entry_are_found(db: Tes
     assert!(head.size > 2);
 }
 
+async fn data_put_beyond_the_head_by_hand_is_found(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    let a = w.agency;
+    let size = s.log_head(a).await.unwrap().size as usize;
+    // A well-formed entry (with no code) after the last one: the next genuine entry
+    // would be stored after it, out of its place.
+    tamper_entries(s, a, |e| e.push((b"not an entry".to_vec(), None))).await;
+    failed_with(&s.verify(&[]).await.unwrap(), "树头之外存有数据（条目第");
+    tamper_entries(s, a, |e| e.truncate(size)).await;
+    let r = s.verify(&[]).await.unwrap();
+    assert!(r.ok(), "restored: {:#?}", r.failures);
+    // A hash after the last leaf.
+    tamper_hashes(s, a, 0, |h| h.push([7; 32])).await;
+    failed_with(
+        &s.verify(&[]).await.unwrap(),
+        "树头之外存有数据（第 0 层树节点",
+    );
+    tamper_hashes(s, a, 0, |h| h.truncate(size)).await;
+    // A whole chunk beyond the head.
+    sql(
+        s,
+        &format!(
+            "INSERT INTO ledger_hash_chunks (log_id, level, chunk, hashes) SELECT log_id, 4, 99, hashes FROM ledger_hash_chunks WHERE log_id = {a} AND level = 0 AND chunk = 0"
+        ),
+    )
+    .await;
+    failed_with(&s.verify(&[]).await.unwrap(), "第 4 层树节点第 99 块");
+}
+
 async fn an_unreadable_entry_is_found(db: TestDb) {
     let w = world(db).await;
     let s = &w.db.store;
@@ -738,6 +769,18 @@ async fn odd_values_and_journal_rows_past_the_head_hide_nothing(db: TestDb) {
         &s.verify(&[]).await.unwrap(),
         "第 0 块条目（第 0 条起）损坏",
     );
+    if s.backend() == zhifa_store::Backend::Sqlite {
+        // Hashes of the right length, stored as text: zhifa's own reads refuse them.
+        sql(
+            s,
+            &format!("UPDATE ledger_hash_chunks SET hashes = CAST(hashes AS TEXT) WHERE log_id = {a} AND level = 0 AND chunk = 0"),
+        )
+        .await;
+        failed_with(
+            &s.verify(&[]).await.unwrap(),
+            "第 0 层树节点块 / node chunks at level 0（无法读取",
+        );
+    }
 }
 
 async fn a_log_cut_short_below_its_signed_size_is_found(db: TestDb) {
