@@ -64,7 +64,7 @@ impl HashAlg {
 }
 
 /// SHA-256's initial state (FIPS 180-4 §5.3.3).
-const SHA256_INIT: [u32; 8] = [
+pub(crate) const SHA256_INIT: [u32; 8] = [
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ];
 
