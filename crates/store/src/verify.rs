@@ -3,6 +3,7 @@
 //! ledgered row agree with it. Reports the first failures by name.
 
 mod pieces;
+mod raw_scan;
 mod read_sqlite;
 mod read_sqlx;
 mod replay;

@@ -10,6 +10,7 @@
 //! before they started, and a log never changes below its head.
 
 use super::pieces::{Piece, PieceResult, Split, merge};
+use super::raw_scan::RawScan;
 use super::replay::{JournalReplay, JournalRow, TreeReplay, chunk_entries, stored_run};
 use super::{
     Findings, Job, Replayed, Report, SQL_ENTRY_CHUNKS, SQL_HASH_CHUNK, SQL_HASH_CHUNKS,
@@ -24,28 +25,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 // A value of the wrong type (written behind zhifa's back) must become a finding, not end
-// verification: bytes read as empty, integers as an impossible number, and the checks
-// that follow report the entry, node or journal row.
-fn bytes(v: ValueRef<'_>) -> &[u8] {
-    match v {
-        ValueRef::Blob(b) | ValueRef::Text(b) => b,
-        _ => &[],
-    }
-}
-
-/// A chunk's bytes; anything but a blob (text written by hand, which zhifa's own reads
-/// would refuse) reads as one byte, which no chunk can be, so the chunk is named.
+// verification: a chunk that is not a blob reads as one byte (which no chunk can be),
+// an integer that is not one as an impossible number, and the checks that follow name
+// the chunk or row. The bulk scans (`raw_scan.rs`) read the same way.
 fn blob(v: ValueRef<'_>) -> &[u8] {
     match v {
         ValueRef::Blob(b) => b,
         _ => &[0],
-    }
-}
-
-fn bytes_or_null(v: ValueRef<'_>) -> Option<&[u8]> {
-    match v {
-        ValueRef::Null => None,
-        other => Some(bytes(other)),
     }
 }
 
@@ -179,20 +165,22 @@ fn replay_piece(conn: &Connection, job: &Job, piece: &Piece) -> rusqlite::Result
     {
         // Two ordered scans merged here rather than a join: a join looks each journal
         // row up by key (a B-tree descent per entry); the scans walk both tables in order.
-        let mut entry_chunks = conn.prepare(SQL_ENTRY_CHUNKS)?;
-        let mut journal_scan = conn.prepare(SQL_JOURNAL_SCAN)?;
         let (first, end) = chunk_span(from, piece.to);
-        let mut chunk_rows = entry_chunks.query(params![head.log_id, first, end])?;
-        let mut journal_rows_scan =
-            journal_scan.query(params![head.log_id, piece.journal_from(), piece.to as i64])?;
-        let mut j = journal_rows_scan.next()?;
+        let mut chunks = RawScan::new(conn, SQL_ENTRY_CHUNKS, &[head.log_id, first, end])?;
+        let mut journal_scan = RawScan::new(
+            conn,
+            SQL_JOURNAL_SCAN,
+            &[head.log_id, piece.journal_from(), piece.to as i64],
+        )?;
+        // Whether the journal scan stands on a row.
+        let mut j = journal_scan.step()?;
         let (mut tree_on, mut journal_on) = (true, true);
-        'chunks: while let Some(c) = chunk_rows.next()? {
+        'chunks: while chunks.step()? {
             let Some(items) = chunk_entries(
                 head,
-                int(c.get_ref(0)?),
-                blob(c.get_ref(1)?),
-                blob(c.get_ref(2)?),
+                chunks.int(0),
+                chunks.blob(1),
+                chunks.blob(2),
                 &mut f.report,
             ) else {
                 break;
@@ -213,27 +201,23 @@ fn replay_piece(conn: &Connection, job: &Job, piece: &Piece) -> rusqlite::Result
                 }
                 if journal_on {
                     // Journal rows before this entry belong to no entry: counted at the end.
-                    while let Some(row) = j
-                        && int(row.get_ref(0)?) < seq
-                    {
+                    while j && journal_scan.int(0) < seq {
                         journal_rows += 1;
-                        j = journal_rows_scan.next()?;
+                        j = journal_scan.step()?;
                     }
-                    let row = match j {
-                        Some(row) if int(row.get_ref(0)?) == seq => Some(JournalRow {
-                            action: bytes(row.get_ref(1)?),
-                            subject_kind: bytes(row.get_ref(2)?),
-                            subject_id: bytes(row.get_ref(3)?),
-                            payload: bytes_or_null(row.get_ref(4)?),
-                            salt: bytes_or_null(row.get_ref(5)?),
-                            leaf_key: int(row.get_ref(6)?),
-                        }),
-                        _ => None,
-                    };
+                    let row = (j && journal_scan.int(0) == seq).then(|| JournalRow {
+                        action: journal_scan.bytes(1).unwrap_or_default(),
+                        subject_kind: journal_scan.bytes(2).unwrap_or_default(),
+                        subject_id: journal_scan.bytes(3).unwrap_or_default(),
+                        payload: journal_scan.bytes(4),
+                        salt: journal_scan.bytes(5),
+                        leaf_key: journal_scan.int(6),
+                    });
+                    let had_row = row.is_some();
                     journal_on = journal.entry(&mut f, seq, entry, &leaf, row);
-                    if journal_on && row.is_some() {
+                    if journal_on && had_row {
                         journal_rows += 1;
-                        j = journal_rows_scan.next()?;
+                        j = journal_scan.step()?;
                     }
                 }
                 if !tree_on && !journal_on {
@@ -243,9 +227,9 @@ fn replay_piece(conn: &Connection, job: &Job, piece: &Piece) -> rusqlite::Result
         }
         if journal_on {
             // Rows after the last entry of the stretch belong to no entry either.
-            while j.is_some() {
+            while j {
                 journal_rows += 1;
-                j = journal_rows_scan.next()?;
+                j = journal_scan.step()?;
             }
         }
     }
