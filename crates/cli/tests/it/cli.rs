@@ -572,14 +572,14 @@ async fn a_data_dir_from_before_log_chunks_upgrades_and_still_verifies() {
         .build()
         .unwrap();
     // An entry written before the upgrade, found again by its leaf hash.
-    let by_index: serde_json::Value = c
-        .get(format!("{base}/log/zhutang/proof/inclusion?index=5"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let proof = |query: String| {
+        let request = c.get(format!("{base}/log/zhutang/proof/inclusion?{query}"));
+        async move {
+            let body: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            body
+        }
+    };
+    let by_index = proof("index=5".into()).await;
     let leaf: String = {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD
@@ -589,14 +589,7 @@ async fn a_data_dir_from_before_log_chunks_upgrades_and_still_verifies() {
             .map(|b| format!("{b:02x}"))
             .collect()
     };
-    let by_hash: serde_json::Value = c
-        .get(format!("{base}/log/zhutang/proof/inclusion?hash={leaf}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let by_hash = proof(format!("hash={leaf}")).await;
     assert_eq!(by_hash["index"], 5, "{by_hash}");
     assert_eq!(by_hash["proof"], by_index["proof"]);
     // A login: new entries appended after the migrated ones.
