@@ -81,7 +81,8 @@ impl Store {
 
     /// The journal rows completed from their log entries: when, by whom and the leaf hash
     /// come from the entry itself. A row whose entry cannot be read (the log was damaged:
-    /// `zhifa verify` names it) keeps its place with no time, actor or hash.
+    /// `zhifa verify` names it) is kept, with [`UNREADABLE`] as its actor and no time or
+    /// hash.
     async fn with_entries(
         &self,
         rows: &[sqlx::any::AnyRow],
