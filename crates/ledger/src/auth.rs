@@ -123,6 +123,17 @@ impl EntryKey {
         out
     }
 
+    /// A code as made before codes covered leaf hashes: the HMAC of the entry's bytes,
+    /// under the older key id. Nothing writes these now; tests of upgraded logs do.
+    #[doc(hidden)]
+    pub fn code_over_bytes(&self, entry: &[u8]) -> Vec<u8> {
+        let mut mac = self.keyed.clone();
+        mac.update(entry);
+        let mut out = self.bytes_id.to_vec();
+        out.extend_from_slice(&mac.finalize().into_bytes());
+        out
+    }
+
     /// Checks a stored code for `entry`, whose leaf hash is `leaf` (compared in constant
     /// time).
     pub fn check(&self, entry: &[u8], leaf: &Hash, code: &[u8]) -> Authenticity {

@@ -126,6 +126,12 @@ fn statements(sql: &str) -> Vec<String> {
 }
 
 pub(crate) async fn run(store: &Store) -> Result<Vec<i64>, StoreError> {
+    run_to(store, i64::MAX).await
+}
+
+/// Applies the migrations up to and including version `last` (tests of upgrades start a
+/// database at an earlier version).
+pub(crate) async fn run_to(store: &Store, last: i64) -> Result<Vec<i64>, StoreError> {
     let backend = store.backend();
     let mut tx = match backend {
         Backend::Sqlite => store.pool.begin_with("BEGIN IMMEDIATE").await?,
@@ -155,7 +161,10 @@ pub(crate) async fn run(store: &Store) -> Result<Vec<i64>, StoreError> {
         });
     }
     let mut applied = Vec::new();
-    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+    for m in MIGRATIONS
+        .iter()
+        .filter(|m| m.version > current && m.version <= last)
+    {
         for stmt in statements(&adapt(m.sql, backend)) {
             sqlx::query(AssertSqlSafe(stmt)).execute(&mut *tx).await?;
         }

@@ -30,6 +30,11 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn sqlite() -> TestDb {
+        Self::sqlite_at(i64::MAX).await
+    }
+
+    /// A SQLite database migrated only up to version `last` (tests of upgrades).
+    pub async fn sqlite_at(last: i64) -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         // Verification reads even the tests' short logs in stretches side by side, as it
         // reads a long log (`verify/pieces.rs`).
@@ -38,7 +43,11 @@ impl TestDb {
             .expect("open sqlite")
             .with_entry_key(test_entry_key())
             .with_verify_split(TEST_VERIFY_SPLIT);
-        store.migrate().await.expect("migrate sqlite");
+        if last == i64::MAX {
+            store.migrate().await.expect("migrate sqlite");
+        } else {
+            store.migrate_to(last).await.expect("migrate sqlite");
+        }
         let url = format!("sqlite://{}/zhifa.db?mode=rwc", dir.path().display());
         TestDb {
             store,
@@ -50,6 +59,11 @@ impl TestDb {
 
     /// `None` when `ZHIFA_TEST_DATABASE_URL` is not set.
     pub async fn postgres() -> Option<TestDb> {
+        Self::postgres_at(i64::MAX).await
+    }
+
+    /// A PostgreSQL database migrated only up to version `last` (`None` as above).
+    pub async fn postgres_at(last: i64) -> Option<TestDb> {
         let admin_url = std::env::var("ZHIFA_TEST_DATABASE_URL").ok()?;
         let mut rnd = [0u8; 4];
         getrandom::fill(&mut rnd).expect("randomness");
@@ -73,7 +87,11 @@ impl TestDb {
             .expect("connect test database")
             .with_entry_key(test_entry_key())
             .with_verify_split(TEST_VERIFY_SPLIT);
-        store.migrate().await.expect("migrate postgres");
+        if last == i64::MAX {
+            store.migrate().await.expect("migrate postgres");
+        } else {
+            store.migrate_to(last).await.expect("migrate postgres");
+        }
         Some(TestDb {
             store,
             url,

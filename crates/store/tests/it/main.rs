@@ -2,4 +2,5 @@
 
 mod ledger;
 mod org;
+mod upgrade;
 mod verify;
