@@ -152,27 +152,36 @@ pub fn nodes(level: u8, index: u64, width: u16) -> Vec<NodeId> {
 pub fn bundle(entries: &[Vec<u8>]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     for e in entries {
-        let len = u16::try_from(e.len()).ok()?;
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(e);
+        push_bundled(&mut out, e)?;
     }
     Some(out)
 }
 
+/// Appends one entry to a bundle: a big-endian u16 length, then the bytes (`None`, and
+/// nothing appended, for an entry longer than 65,535 bytes).
+pub fn push_bundled(out: &mut Vec<u8>, entry: &[u8]) -> Option<()> {
+    let len = u16::try_from(entry.len()).ok()?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(entry);
+    Some(())
+}
+
 /// Splits a bundle into its entries.
-pub fn unbundle(mut data: &[u8]) -> Option<Vec<Vec<u8>>> {
+pub fn unbundle(data: &[u8]) -> Option<Vec<Vec<u8>>> {
+    Some(bundled(data)?.into_iter().map(<[u8]>::to_vec).collect())
+}
+
+/// Splits a bundle into its entries, borrowed from it (`None` when the framing is broken).
+pub fn bundled(mut data: &[u8]) -> Option<Vec<&[u8]>> {
     let mut out = Vec::new();
     while !data.is_empty() {
-        if data.len() < 2 {
+        let (len, rest) = data.split_first_chunk::<2>()?;
+        let len = u16::from_be_bytes(*len) as usize;
+        if rest.len() < len {
             return None;
         }
-        let len = u16::from_be_bytes([data[0], data[1]]) as usize;
-        data = &data[2..];
-        if data.len() < len {
-            return None;
-        }
-        out.push(data[..len].to_vec());
-        data = &data[len..];
+        out.push(&rest[..len]);
+        data = &rest[len..];
     }
     Some(out)
 }

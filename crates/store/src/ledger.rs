@@ -589,12 +589,11 @@ impl Store {
         from: u64,
         to: u64,
     ) -> Result<Vec<Hash>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
         if log_chunks::is_stored(level) {
+            let mut conn = self.pool.acquire().await?;
             return log_chunks::node_range(&mut conn, log_id, level, from, to).await;
         }
         let ids: Vec<NodeId> = (from..to).map(|index| NodeId { level, index }).collect();
-        drop(conn);
         let nodes = self.log_nodes(log_id, &ids).await?;
         Ok(ids.iter().map_while(|id| nodes.get(id).copied()).collect())
     }

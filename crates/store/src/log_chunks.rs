@@ -1,8 +1,8 @@
 //! How a log's entries and tree are stored: in chunks of 16, not one row each.
 //!
 //! - Entry chunk `c` of a log (`ledger_entry_chunks`) holds entries `[16c, 16c + 16)` in
-//!   order, each framed as in a C2SP entry bundle (a big-endian u16 length, then the
-//!   bytes), and beside them, framed the same way, their authentication codes (empty for
+//!   order as a C2SP entry bundle (`zhifa_ledger::tiles`: a big-endian u16 length, then
+//!   the bytes), and beside them, framed the same way, their authentication codes (empty for
 //!   an entry written before codes existed). An entry's position in its chunk is its
 //!   sequence number.
 //! - Hash chunk `(l, c)` (`ledger_hash_chunks`) holds the tree's nodes at level `l` with
@@ -28,7 +28,7 @@ use crate::ledger::{Value, insert_many};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use std::collections::{BTreeMap, BTreeSet};
 use zhifa_ledger::tree::NodeId;
-use zhifa_ledger::{Hash, HashAlg};
+use zhifa_ledger::{Hash, HashAlg, tiles};
 
 /// Levels between stored levels; a chunk holds `1 << LEVEL_STEP` items.
 pub(crate) const LEVEL_STEP: u8 = 4;
@@ -66,19 +66,17 @@ pub(crate) fn source(id: NodeId) -> Source {
     }
 }
 
+/// The chunks `[first, end)` that hold items `[from, to)`.
+pub(crate) fn chunk_span(from: u64, to: u64) -> (i64, i64) {
+    ((from / CHUNK) as i64, to.div_ceil(CHUNK) as i64)
+}
+
 /// The hash of node `id` from the stored hash chunk its [`source`] names (`None` when the
-/// chunk does not reach that far).
+/// chunk does not reach that far): the root of a perfect subtree of its nodes.
 pub(crate) fn node_from(alg: HashAlg, id: NodeId, chunk: &[u8]) -> Option<Hash> {
     let s = source(id);
-    let bytes = chunk.get(s.offset * 32..(s.offset + s.count) * 32)?;
-    let mut row: Vec<Hash> = bytes
-        .chunks_exact(32)
-        .map(|h| h.try_into().expect("32 bytes"))
-        .collect();
-    while row.len() > 1 {
-        row = row.chunks(2).map(|p| alg.node(&p[0], &p[1])).collect();
-    }
-    row.pop()
+    let below = hashes(chunk.get(s.offset * 32..(s.offset + s.count) * 32)?)?;
+    Some(zhifa_ledger::tree::root_of(alg, &below))
 }
 
 /// The journal's key for finding an entry by its leaf hash: the hash's first 8 bytes as
@@ -100,33 +98,31 @@ pub(crate) fn hashes(chunk: &[u8]) -> Option<Vec<Hash>> {
     )
 }
 
-/// Appends `item` to `out`, framed (a big-endian u16 length, then the bytes).
-pub(crate) fn push_framed(out: &mut Vec<u8>, item: &[u8]) -> Result<(), StoreError> {
-    let len = u16::try_from(item.len()).map_err(|_| {
+/// Appends `item` to `out`, framed as in an entry bundle.
+fn push_framed(out: &mut Vec<u8>, item: &[u8]) -> Result<(), StoreError> {
+    tiles::push_bundled(out, item).ok_or_else(|| {
         StoreError::Corrupt(format!(
             "日志条目过长（{} 字节，上限 65535）/ log entry of {} bytes is too long",
             item.len(),
             item.len()
         ))
-    })?;
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(item);
-    Ok(())
+    })
 }
 
-/// The framed items of a chunk, in order (`None` when the framing is broken).
-pub(crate) fn framed(mut data: &[u8]) -> Option<Vec<&[u8]>> {
-    let mut out = Vec::with_capacity(CHUNK as usize);
-    while !data.is_empty() {
-        let (len, rest) = data.split_first_chunk::<2>()?;
-        let len = u16::from_be_bytes(*len) as usize;
-        if rest.len() < len {
-            return None;
-        }
-        out.push(&rest[..len]);
-        data = &rest[len..];
-    }
-    Some(out)
+/// An entry of a chunk and its authentication code (`None`: none).
+pub(crate) type ChunkItem<'a> = (&'a [u8], Option<&'a [u8]>);
+
+/// The entries of an entry chunk with their codes (`None` for no code), or `None` when
+/// the chunk cannot be read: broken framing, codes that do not pair with the entries, or
+/// more than a chunk's worth.
+pub(crate) fn chunk_items<'a>(entries: &'a [u8], codes: &'a [u8]) -> Option<Vec<ChunkItem<'a>>> {
+    let (es, cs) = (tiles::bundled(entries)?, tiles::bundled(codes)?);
+    (es.len() == cs.len() && es.len() as u64 <= CHUNK).then(|| {
+        es.into_iter()
+            .zip(cs)
+            .map(|(e, c)| (e, (!c.is_empty()).then_some(c)))
+            .collect()
+    })
 }
 
 /// Tables and columns of the two kinds of chunk, for `INSERT INTO … VALUES`.
@@ -328,19 +324,19 @@ pub(crate) async fn node_range(
     if from >= to {
         return Ok(Vec::new());
     }
-    let (first, _) = chunk_of(from);
+    let (first, end) = chunk_span(from, to);
     let rows = sqlx::query(
         "SELECT chunk, hashes FROM ledger_hash_chunks WHERE log_id = $1 AND level = $2 AND chunk >= $3 AND chunk < $4 ORDER BY chunk",
     )
     .bind(log_id)
     .bind(i64::from(level))
-    .bind(first as i64)
-    .bind(to.div_ceil(CHUNK) as i64)
+    .bind(first)
+    .bind(end)
     .fetch_all(&mut *conn)
     .await?;
     let mut all = Vec::new();
     for (expect, r) in (first..).zip(rows) {
-        let chunk = r.try_get::<i64, _>("chunk")? as u64;
+        let chunk: i64 = r.try_get("chunk")?;
         let bytes: Vec<u8> = r.try_get("hashes")?;
         let Some(hs) = hashes(&bytes) else { break };
         if chunk != expect || hs.len() > CHUNK as usize {
@@ -352,7 +348,7 @@ pub(crate) async fn node_range(
             break;
         }
     }
-    let skip = (from - first * CHUNK) as usize;
+    let skip = (from - first as u64 * CHUNK) as usize;
     let want = (to - from) as usize;
     Ok(all.into_iter().skip(skip).take(want).collect())
 }
@@ -371,36 +367,37 @@ pub(crate) async fn entries(
     if from >= to {
         return Ok(Vec::new());
     }
-    let (first, _) = chunk_of(from);
+    let (first, end) = chunk_span(from, to);
     let rows = sqlx::query(
         "SELECT chunk, entries, codes FROM ledger_entry_chunks WHERE log_id = $1 AND chunk >= $2 AND chunk < $3 ORDER BY chunk",
     )
     .bind(log_id)
-    .bind(first as i64)
-    .bind(to.div_ceil(CHUNK) as i64)
+    .bind(first)
+    .bind(end)
     .fetch_all(&mut *conn)
     .await?;
     let mut out = Vec::new();
     'chunks: for (expect, r) in (first..).zip(rows) {
-        let chunk = r.try_get::<i64, _>("chunk")? as u64;
+        let chunk: i64 = r.try_get("chunk")?;
         let entries: Vec<u8> = r.try_get("entries")?;
         let codes: Vec<u8> = r.try_get("codes")?;
-        let (Some(es), Some(cs)) = (framed(&entries), framed(&codes)) else {
+        let Some(items) = chunk_items(&entries, &codes) else {
             break;
         };
-        if chunk != expect || es.len() != cs.len() || es.len() > CHUNK as usize {
+        if chunk != expect {
             break;
         }
-        for (i, (e, c)) in es.iter().zip(&cs).enumerate() {
-            let seq = chunk * CHUNK + i as u64;
+        let whole = items.len() as u64 == CHUNK;
+        for (i, (e, c)) in items.into_iter().enumerate() {
+            let seq = chunk as u64 * CHUNK + i as u64;
             if seq >= to {
                 break 'chunks;
             }
             if seq >= from {
-                out.push((seq, e.to_vec(), (!c.is_empty()).then(|| c.to_vec())));
+                out.push((seq, e.to_vec(), c.map(<[u8]>::to_vec)));
             }
         }
-        if es.len() < CHUNK as usize {
+        if !whole {
             break;
         }
     }
@@ -554,9 +551,12 @@ mod tests {
         for item in [&b"abc"[..], b"", &[7u8; 300]] {
             push_framed(&mut out, item).unwrap();
         }
-        assert_eq!(framed(&out).unwrap(), vec![&b"abc"[..], b"", &[7u8; 300]]);
-        assert!(framed(&out[..out.len() - 1]).is_none());
-        assert!(framed(&[0]).is_none());
+        assert_eq!(
+            tiles::bundled(&out).unwrap(),
+            vec![&b"abc"[..], b"", &[7u8; 300]]
+        );
+        assert!(tiles::bundled(&out[..out.len() - 1]).is_none());
+        assert!(tiles::bundled(&[0]).is_none());
         assert!(push_framed(&mut out, &vec![0; 70_000]).is_err());
         assert_eq!(hashes(&[0; 64]).unwrap().len(), 2);
         assert!(hashes(&[0; 33]).is_none());

@@ -128,14 +128,6 @@ const SQL_JOURNAL_SCAN: &str =
     "SELECT seq, action, subject_kind, subject_id, payload, salt, leaf_key
  FROM journal WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq";
 
-/// The chunks `[first, end)` that hold items `[from, to)`.
-fn chunk_span(from: u64, to: u64) -> (i64, i64) {
-    (
-        (from / crate::log_chunks::CHUNK) as i64,
-        to.div_ceil(crate::log_chunks::CHUNK) as i64,
-    )
-}
-
 impl Store {
     /// Verifies everything; `trusted` adds verifier keys known out of band (they must
     /// then sign every checkpoint of their log), on top of the keys published in the
@@ -354,7 +346,7 @@ impl Store {
     /// hold exactly what the head implies, and no chunk may lie beyond: anything put there
     /// by hand would otherwise pass now and take the place of the next genuine entry.
     async fn check_chunk_tails(&self, log_id: i64, report: &mut Report) -> Result<(), StoreError> {
-        use crate::log_chunks::{CHUNK, LEVEL_STEP, framed};
+        use crate::log_chunks::{CHUNK, LEVEL_STEP, chunk_items};
         let mut tx = self.pool.begin().await?;
         if self.backend() == crate::db::Backend::Postgres {
             // One snapshot for every statement below (SQLite's read transaction is one).
@@ -382,12 +374,12 @@ impl Store {
         .await;
         for r in unless_unreadable(rows, &mut wrong, "条目块 / entry chunks")? {
             let chunk: i64 = r.try_get(0)?;
-            let counts = match (r.try_get::<Vec<u8>, _>(1), r.try_get::<Vec<u8>, _>(2)) {
-                (Ok(e), Ok(c)) => framed(&e).zip(framed(&c)).map(|(e, c)| (e.len(), c.len())),
+            let count = match (r.try_get::<Vec<u8>, _>(1), r.try_get::<Vec<u8>, _>(2)) {
+                (Ok(e), Ok(c)) => chunk_items(&e, &c).map(|items| items.len()),
                 _ => None,
             };
             let should = (size % CHUNK) as usize;
-            if chunk != first || counts != Some((should, should)) {
+            if chunk != first || count != Some(should) {
                 wrong.push(format!("条目第 {chunk} 块 / entry chunk {chunk}"));
             }
         }

@@ -14,10 +14,10 @@ use super::raw_scan::RawScan;
 use super::replay::{JournalReplay, JournalRow, TreeReplay, chunk_entries, stored_run};
 use super::{
     Findings, Job, Replayed, Report, SQL_ENTRY_CHUNKS, SQL_HASH_CHUNK, SQL_HASH_CHUNKS,
-    SQL_JOURNAL_SCAN, chunk_span,
+    SQL_JOURNAL_SCAN,
 };
 use crate::error::StoreError;
-use crate::log_chunks;
+use crate::log_chunks::{self, chunk_span};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::Path;

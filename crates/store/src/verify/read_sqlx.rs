@@ -6,11 +6,11 @@ use super::pieces::{Piece, PieceResult, Split, merge};
 use super::replay::{JournalReplay, JournalRow, TreeReplay, chunk_entries, stored_run};
 use super::{
     Findings, Job, Replayed, Report, SQL_ENTRY_CHUNKS, SQL_HASH_CHUNK, SQL_HASH_CHUNKS,
-    SQL_JOURNAL_SCAN, chunk_span,
+    SQL_JOURNAL_SCAN,
 };
 use crate::db::Store;
 use crate::error::StoreError;
-use crate::log_chunks;
+use crate::log_chunks::{self, chunk_span};
 use futures_util::{StreamExt, TryStreamExt};
 use sqlx::Row;
 use std::collections::HashMap;

@@ -256,9 +256,8 @@ impl<'h> TreeReplay<'h> {
 pub(crate) type ChunkEntry<'a> = (i64, &'a [u8], Option<&'a [u8]>);
 
 /// The entries of one stored entry chunk with their sequence numbers and codes, or
-/// `None` (reported) when the chunk cannot be read: broken framing, codes that do not pair
-/// with the entries, or more than a chunk's worth. Entries past the head (appended while
-/// verification runs) are the reader's to skip.
+/// `None` (reported) when the chunk cannot be read (`log_chunks::chunk_items`). Entries
+/// past the head (appended while verification runs) are the reader's to skip.
 pub(crate) fn chunk_entries<'a>(
     head: &LogHead,
     chunk: i64,
@@ -268,12 +267,8 @@ pub(crate) fn chunk_entries<'a>(
 ) -> Option<Vec<ChunkEntry<'a>>> {
     let name = &head.name;
     let first = chunk.max(0) as u64 * log_chunks::CHUNK;
-    let items = match (log_chunks::framed(entries), log_chunks::framed(codes)) {
-        (Some(es), Some(cs))
-            if es.len() == cs.len() && es.len() as u64 <= log_chunks::CHUNK && chunk >= 0 =>
-        {
-            es.into_iter().zip(cs)
-        }
+    let items = match log_chunks::chunk_items(entries, codes) {
+        Some(items) if chunk >= 0 => items,
         _ => {
             report.fail(format!(
                 "日志 {name}：第 {chunk} 块条目（第 {first} 条起）损坏 / log {name}: entry chunk {chunk} (entries from {first}) is damaged"
@@ -283,8 +278,9 @@ pub(crate) fn chunk_entries<'a>(
     };
     Some(
         items
+            .into_iter()
             .enumerate()
-            .map(|(i, (e, c))| ((first + i as u64) as i64, e, (!c.is_empty()).then_some(c)))
+            .map(|(i, (e, c))| ((first + i as u64) as i64, e, c))
             .collect(),
     )
 }
