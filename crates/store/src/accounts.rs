@@ -438,6 +438,7 @@ impl WriteTx {
         roles: &[Role],
     ) -> Result<(), StoreError> {
         let agency_id = self.user_agency(id).await?;
+        self.guard_row("user", id).await?;
         let done = sqlx::query(
             "UPDATE users SET roles = $1, updated_at = $2, version = version + 1 WHERE id = $3 AND version = $4",
         )
@@ -461,6 +462,7 @@ impl WriteTx {
         password_hash: &str,
     ) -> Result<(), StoreError> {
         let agency_id = self.user_agency(id).await?;
+        self.guard_row("user", id).await?;
         sqlx::query(
             "UPDATE users SET password_hash = $1, updated_at = $2, version = version + 1 WHERE id = $3",
         )
@@ -494,6 +496,8 @@ impl WriteTx {
         .bind(user_id)
         .fetch_all(self.conn())
         .await?;
+        self.guard_rows_where("api_token", "user_id = $1", user_id)
+            .await?;
         for token in ids {
             sqlx::query("UPDATE api_tokens SET revoked = 1 WHERE id = $1")
                 .bind(token)
@@ -514,6 +518,7 @@ impl WriteTx {
         .fetch_optional(self.conn())
         .await?
         .ok_or(StoreError::NotFound)?;
+        self.guard_row("api_token", token_id).await?;
         sqlx::query("UPDATE api_tokens SET revoked = 1 WHERE id = $1")
             .bind(token_id)
             .execute(self.conn())
@@ -544,6 +549,7 @@ impl WriteTx {
     /// Disables or re-enables an account; disabling ends its sessions and tokens at once.
     pub async fn set_user_disabled(&mut self, id: i64, disabled: bool) -> Result<(), StoreError> {
         let agency_id = self.user_agency(id).await?;
+        self.guard_row("user", id).await?;
         sqlx::query(
             "UPDATE users SET disabled = $1, updated_at = $2, version = version + 1 WHERE id = $3",
         )

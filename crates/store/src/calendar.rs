@@ -120,6 +120,8 @@ impl WriteTx {
             .collect();
         all.push(year.clone());
         merged(all).map_err(|e| StoreError::field("holidays", e.to_string()))?;
+        self.guard_row("calendar_year", i64::from(year.year))
+            .await?;
         let now = self.now();
         let done = if version == 0 {
             sqlx::query(

@@ -894,6 +894,8 @@ impl Store {
         version: i64,
     ) -> Result<(WriteTx, CaseFile), StoreError> {
         let mut tx = self.write(Actor::User(actor.user_id)).await?;
+        // The act is decided from the case's rows: they must be as their entries recorded.
+        tx.guard_case(id).await?;
         let file = tx.case_file(id).await?;
         if file.case.version != version {
             return Err(StoreError::Stale);
@@ -1452,6 +1454,11 @@ impl Store {
                 continue;
             }
             let mut tx = self.write(actor.clone()).await?;
+            match tx.guard_case(id).await {
+                // Refused and reported (`guard.rs`); the other cases still move.
+                Err(StoreError::Tampered(_)) => continue,
+                other => other?,
+            }
             let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE cases SET due_on = $1, updated_at = $2, version = version + 1
                  WHERE id = $3 AND version = $4 AND closed_on IS NULL RETURNING {}",
@@ -1589,6 +1596,16 @@ impl WriteTx {
         procedure: &str,
         pattern: &NumberPattern,
     ) -> Result<(), StoreError> {
+        let existing: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM case_number_patterns WHERE agency_id = $1 AND procedure = $2",
+        )
+        .bind(agency_id)
+        .bind(procedure.to_owned())
+        .fetch_optional(self.conn())
+        .await?;
+        if let Some(id) = existing {
+            self.guard_row("case_number_pattern", id).await?;
+        }
         let now = self.now();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO case_number_patterns (agency_id, procedure, pattern, created_at, updated_at)
@@ -1603,6 +1620,9 @@ impl WriteTx {
         .bind(now)
         .fetch_one(self.conn())
         .await?;
+        if existing.is_none() {
+            self.mark_created("case_number_pattern", id);
+        }
         self.record_row(agency_id, "case_number.pattern", "case_number_pattern", id)
             .await
     }
@@ -1769,10 +1789,16 @@ impl WriteTx {
         .fetch_optional(self.conn())
         .await?;
         match held {
-            Some(r) => Ok(HeldCase {
-                agency_id: r.try_get("agency_id")?,
-                step: r.try_get("step")?,
-            }),
+            Some(r) => {
+                // What is written next (a document, evidence, a declaration) is made from
+                // the case as it stands: it must be as its entries recorded it.
+                self.guard_case(case_id).await?;
+                self.guard_case_officers(case_id).await?;
+                Ok(HeldCase {
+                    agency_id: r.try_get("agency_id")?,
+                    step: r.try_get("step")?,
+                })
+            }
             None => {
                 let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE id = $1")
                     .bind(case_id)

@@ -315,6 +315,9 @@ impl WriteTx {
         if code != v.code {
             return Err(StoreError::field("code", "事项编码不能在新版本中修改"));
         }
+        self.guard_row("catalog_item", item_id).await?;
+        self.guard_rows_where("catalog_item_version", "item_id = $1", item_id)
+            .await?;
         let latest = sqlx::query(
             "SELECT MAX(version_no) AS n, MAX(effective_from) AS d FROM catalog_item_versions WHERE item_id = $1",
         )

@@ -208,6 +208,7 @@ impl WriteTx {
         c: &NewCredential,
     ) -> Result<(), StoreError> {
         let agency_id = self.credential_agency(id).await?;
+        self.guard_row("credential", id).await?;
         self.check_holder(agency_id, c.person_id).await?;
         let done = sqlx::query(
             "UPDATE credentials SET person_id = $1, kind = $2, number = $3, issuer = $4, area = $5,
@@ -243,6 +244,7 @@ impl WriteTx {
         change: &StatusChange,
     ) -> Result<(), StoreError> {
         let agency_id = self.credential_agency(id).await?;
+        self.guard_row("credential", id).await?;
         let current: String = sqlx::query_scalar("SELECT status FROM credentials WHERE id = $1")
             .bind(id)
             .fetch_one(self.conn())
@@ -278,6 +280,7 @@ impl WriteTx {
         version: i64,
     ) -> Result<(), StoreError> {
         let agency_id = self.credential_agency(id).await?;
+        self.guard_row("credential", id).await?;
         let done = sqlx::query(
             "UPDATE credentials SET qr_token = $1, updated_at = $2, version = version + 1
              WHERE id = $3 AND version = $4",

@@ -20,6 +20,9 @@ pub enum StoreError {
     /// Stored data that cannot be right (a tampered or damaged database).
     #[error("数据不一致：{0}")]
     Corrupt(String),
+    /// A ledgered row changed behind zhifa's back: the act was refused (`guard.rs`).
+    #[error("{0}")]
+    Tampered(crate::guard::Tampered),
     #[error("数据库错误：{0}")]
     Database(#[from] sqlx::Error),
 }

@@ -18,6 +18,7 @@ pub mod case_search;
 pub mod cases;
 pub mod catalog;
 pub mod credentials;
+pub mod guard;
 pub mod journal;
 pub mod keys;
 pub mod ledger;

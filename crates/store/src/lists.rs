@@ -134,6 +134,7 @@ impl WriteTx {
         e: &ListEntry,
     ) -> Result<(), StoreError> {
         let agency_id = self.entry_agency(id).await?;
+        self.guard_row("list_entry", id).await?;
         let done = sqlx::query(
             "UPDATE list_entries SET code = $1, content = $2, withdrawn = 0, updated_at = $3,
                 version = version + 1 WHERE id = $4 AND version = $5",
@@ -156,6 +157,7 @@ impl WriteTx {
     /// Withdraws an entry from the published list (kept, with its history).
     pub async fn withdraw_list_entry(&mut self, id: i64, version: i64) -> Result<(), StoreError> {
         let agency_id = self.entry_agency(id).await?;
+        self.guard_row("list_entry", id).await?;
         let done = sqlx::query(
             "UPDATE list_entries SET withdrawn = 1, updated_at = $1, version = version + 1
              WHERE id = $2 AND version = $3",

@@ -419,6 +419,7 @@ impl WriteTx {
                 .flatten();
             steps += 1;
         }
+        self.guard_row("agency", id).await?;
         let now = self.now();
         let done = sqlx::query(
             "UPDATE agencies SET slug = $1, name = $2, kind = $3, credit_code = $4, legal_basis = $5,
@@ -477,6 +478,7 @@ impl WriteTx {
             .fetch_optional(self.conn())
             .await?
             .ok_or(StoreError::NotFound)?;
+        self.guard_row("department", id).await?;
         let done = sqlx::query(
             "UPDATE departments SET name = $1, duties = $2, sort_order = $3, updated_at = $4,
                 version = version + 1 WHERE id = $5 AND version = $6",
@@ -555,6 +557,7 @@ impl WriteTx {
             .await?
             .ok_or(StoreError::NotFound)?;
         self.check_department_of(agency_id, p.department_id).await?;
+        self.guard_row("person", id).await?;
         let done = sqlx::query(
             "UPDATE people SET department_id = $1, name = $2, position = $3, phone = $4, active = $5,
                 updated_at = $6, version = version + 1, id_number = $9 WHERE id = $7 AND version = $8",
@@ -610,6 +613,7 @@ impl WriteTx {
                 .fetch_optional(self.conn())
                 .await?
                 .ok_or(StoreError::NotFound)?;
+        self.guard_row("leadership_member", id).await?;
         let done = sqlx::query(
             "UPDATE leadership_members SET name = $1, rank = $2, post = $3, sort_order = $4,
                 updated_at = $5, version = version + 1 WHERE id = $6 AND version = $7",
@@ -640,6 +644,7 @@ impl WriteTx {
                 .fetch_optional(self.conn())
                 .await?
                 .ok_or(StoreError::NotFound)?;
+        self.guard_row("leadership_member", id).await?;
         let done = sqlx::query("DELETE FROM leadership_members WHERE id = $1 AND version = $2")
             .bind(id)
             .bind(version)

@@ -78,6 +78,61 @@ pub fn is_row_action(action: &str) -> bool {
     ROW_ACTIONS.contains(&action)
 }
 
+/// The row actions that make a new row: it has no earlier entry to be checked against,
+/// and must have none (an entry of the same subject would mean the row it recorded was
+/// deleted behind zhifa's back and its id taken again). Every other row action changes or
+/// removes a row that `WriteTx::guard_rows` checked first (`write.rs`).
+pub const CREATING_ACTIONS: &[&str] = &[
+    "agency.create",
+    "department.create",
+    "person.create",
+    "leadership.create",
+    "user.create",
+    "token.create",
+    "credential.create",
+    "item.create",
+    "item_version.create",
+    "list_entry.create",
+    "case.open",
+    "case_party.add",
+    "case_officer.assign",
+    "case_event.record",
+    "case_document.issue",
+    "case_evidence.add",
+];
+
+pub fn creates(action: &str) -> bool {
+    CREATING_ACTIONS.contains(&action)
+}
+
+/// What a subject kind is called in messages to people (and on the audit pages).
+pub fn label(kind: &str) -> &'static str {
+    match kind {
+        // Subjects of events, not rows: a user name typed at a failed login, an alert.
+        "username" => "用户名",
+        "integrity" => "数据完整性",
+        "agency" => "执法主体",
+        "department" => "承办机构",
+        "person" => "人员",
+        "leadership_member" => "领导小组成员",
+        "user" => "账号",
+        "api_token" => "令牌",
+        "credential" => "执法证件",
+        "catalog_item" => "执法事项",
+        "catalog_item_version" => "执法事项版本",
+        "list_entry" => "清单条目",
+        "calendar_year" => "工作日历",
+        "case_number_pattern" => "案件编号规则",
+        "case" => "案件",
+        "case_party" => "当事人",
+        "case_officer" => "承办人员",
+        "case_event" => "执法过程记录",
+        "case_document" => "执法文书",
+        "case_evidence" => "证据",
+        _ => "记录",
+    }
+}
+
 /// Canonical JSON of `fields` (sorted by key).
 pub fn canonical(fields: Vec<(&'static str, Value)>) -> String {
     canonical_value(&Value::Object(
@@ -455,6 +510,26 @@ pub async fn read(
     row.map(|r| of_row(kind, &r)).transpose()
 }
 
+/// The rows of `kind` that `condition` (SQL with one parameter, `$1`) selects — a case's
+/// parties: `case_id = $1` — with their snapshots, in id order.
+pub async fn read_where(
+    conn: &mut AnyConnection,
+    kind: &str,
+    condition: &'static str,
+    value: i64,
+) -> Result<Vec<(i64, String)>, StoreError> {
+    let sql = query(kind).ok_or(StoreError::NotFound)?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{sql} WHERE {condition} ORDER BY id"
+    )))
+    .bind(value)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<i64, _>("id")?, of_row(kind, r)?)))
+        .collect()
+}
+
 /// Every row of `kind` with its snapshot (for `verify`).
 pub async fn all(conn: &mut AnyConnection, kind: &str) -> Result<Vec<(i64, String)>, StoreError> {
     let sql = query(kind).ok_or(StoreError::NotFound)?;
@@ -477,6 +552,12 @@ mod tests {
             Some("id, case_id, kind, step, to_step, on_day, user_id, detail, created_at")
         );
         assert_eq!(returning("nothing"), None);
+    }
+
+    #[test]
+    fn creating_actions_are_row_actions_and_every_kind_has_a_label() {
+        assert!(CREATING_ACTIONS.iter().all(|a| is_row_action(a)));
+        assert!(LEDGERED.iter().all(|(kind, _)| label(kind) != "记录"));
     }
 
     #[test]

@@ -319,11 +319,12 @@ impl Store {
         sizes: &HashMap<i64, u64>,
     ) -> Result<bool, StoreError> {
         // Only entries appended since the replay count: past the replayed size and below
-        // the log's head now (a journal row past the head is nobody's change).
+        // the log's head now (a journal row past the head is nobody's change), and only
+        // those that change a row (a login names its user but changes nothing).
         let rows = sqlx::query(
             "SELECT j.log_id, j.seq, l.size FROM journal j
              JOIN ledger_logs l ON l.log_id = j.log_id
-             WHERE j.subject_kind = $1 AND j.subject_id = $2",
+             WHERE j.subject_kind = $1 AND j.subject_id = $2 AND j.snapshot = 1",
         )
         .bind(kind.to_owned())
         .bind(id.to_string())

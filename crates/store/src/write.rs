@@ -14,6 +14,7 @@ use crate::snapshot;
 use crate::time::now_ms;
 use serde::Serialize;
 use sqlx::{Any, AnyConnection, Transaction};
+use std::collections::HashSet;
 
 /// Who causes a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,8 +58,14 @@ pub struct WriteTx {
     actor: Actor,
     now: i64,
     pending: Vec<Pending>,
-    entry_key: Option<std::sync::Arc<zhifa_ledger::auth::EntryKey>>,
-    frontiers: std::sync::Arc<ledger::FrontierCache>,
+    /// The rows this transaction checked against their last entries (`guard.rs`): only
+    /// these may get a new snapshot, besides rows it creates.
+    guarded: HashSet<(&'static str, i64)>,
+    /// The rows this transaction created: no earlier entry may name them (checked at
+    /// commit), and later changes to them in this transaction build on its own writes.
+    created: HashSet<(&'static str, i64)>,
+    /// The store this transaction writes to (its key, its caches, and where an alert goes).
+    store: Store,
 }
 
 impl Store {
@@ -92,8 +99,9 @@ impl Store {
             actor,
             now: now_ms(),
             pending: Vec::new(),
-            entry_key: self.entry_key.clone(),
-            frontiers: self.frontiers.clone(),
+            guarded: HashSet::new(),
+            created: HashSet::new(),
+            store: self.clone(),
         })
     }
 
@@ -137,6 +145,33 @@ impl WriteTx {
         &self.actor
     }
 
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn entry_key(&self) -> Option<&zhifa_ledger::auth::EntryKey> {
+        self.store.entry_key.as_deref()
+    }
+
+    pub(crate) fn entry_legacy_size(&self, origin: &str) -> u64 {
+        self.store.entry_legacy_size(origin)
+    }
+
+    pub(crate) fn mark_guarded(&mut self, kind: &'static str, id: i64) {
+        self.guarded.insert((kind, id));
+    }
+
+    /// Whether the row needs no check before a change: checked already, or created by
+    /// this transaction.
+    pub(crate) fn is_guarded(&self, kind: &'static str, id: i64) -> bool {
+        self.guarded.contains(&(kind, id)) || self.created.contains(&(kind, id))
+    }
+
+    /// Marks a row this transaction inserted (an upsert that found no row).
+    pub(crate) fn mark_created(&mut self, kind: &'static str, id: i64) {
+        self.created.insert((kind, id));
+    }
+
     /// Records a change of a ledgered row: the entry commits to the row's state after
     /// the change (or to "deleted"). Called by every mutation method after its SQL.
     pub(crate) async fn record_row(
@@ -162,8 +197,7 @@ impl WriteTx {
         let payload = snapshot::read(self.conn(), subject_kind, id)
             .await?
             .unwrap_or_else(snapshot::deleted);
-        self.push_snapshot(agency_id, action, subject_kind, id, payload);
-        Ok(())
+        self.push_snapshot(agency_id, action, subject_kind, id, payload)
     }
 
     /// Like [`WriteTx::record_row`] with the row as the statement that wrote it returned
@@ -178,11 +212,12 @@ impl WriteTx {
         use sqlx::Row;
         let id: i64 = row.try_get("id")?;
         let payload = snapshot::of_row(subject_kind, row)?;
-        self.push_snapshot(Some(agency_id), action, subject_kind, id, payload);
-        Ok(())
+        self.push_snapshot(Some(agency_id), action, subject_kind, id, payload)
     }
 
-    /// A row's snapshot waiting for its entry.
+    /// A row's snapshot waiting for its entry. A row that existed before must have been
+    /// checked against its last entry first (`guard.rs`), or the act could launder a
+    /// change made behind zhifa's back into a genuine entry.
     fn push_snapshot(
         &mut self,
         agency_id: Option<i64>,
@@ -190,11 +225,18 @@ impl WriteTx {
         subject_kind: &'static str,
         id: i64,
         payload: String,
-    ) {
+    ) -> Result<(), StoreError> {
         debug_assert!(
             snapshot::is_row_action(action),
             "{action} is not a row action"
         );
+        if snapshot::creates(action) {
+            self.created.insert((subject_kind, id));
+        } else if !self.is_guarded(subject_kind, id) {
+            return Err(StoreError::Corrupt(format!(
+                "{action} on {subject_kind} {id} without checking the row first"
+            )));
+        }
         self.pending.push(Pending {
             agency_id,
             action,
@@ -203,6 +245,7 @@ impl WriteTx {
             payload,
             snapshot: true,
         });
+        Ok(())
     }
 
     /// Records an event that changes no ledgered row (a login, a failure, a denial).
@@ -228,15 +271,19 @@ impl WriteTx {
 
     /// Appends the entries to their logs and commits. Returns `(log, seq)` of each entry.
     pub async fn commit(mut self) -> Result<Vec<(i64, u64)>, StoreError> {
+        if !self.created.is_empty() {
+            let created = self.created.iter().copied().collect();
+            self.guard_creations(created).await?;
+        }
         let pending = std::mem::take(&mut self.pending);
         let actor = self.actor.encode();
         let (now, backend) = (self.now, self.backend);
-        let key = self.entry_key.clone();
+        let store = self.store.clone();
         let ids = ledger::append(
             &mut self.tx,
             backend,
-            &self.frontiers,
-            key.as_deref(),
+            &store.frontiers,
+            store.entry_key.as_deref(),
             &actor,
             now,
             pending,

@@ -48,6 +48,8 @@ impl From<StoreError> for PageError {
             StoreError::NotFound => PageError::NotFound,
             StoreError::Stale => PageError::Conflict(e.to_string()),
             StoreError::Invalid(f) => PageError::BadRequest(f.to_string()),
+            // Refused: a row it would build on was changed behind zhifa's back.
+            StoreError::Tampered(t) => PageError::Conflict(t.to_string()),
             other if other.is_unavailable() => {
                 tracing::error!(error = %other, "database unavailable");
                 PageError::Unavailable
@@ -128,6 +130,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Stale => ApiError::Conflict(e.to_string()),
             StoreError::Invalid(f) => ApiError::Invalid(f),
+            StoreError::Tampered(t) => ApiError::Conflict(t.to_string()),
             other if other.is_unavailable() => ApiError::Unavailable,
             other => {
                 tracing::error!(error = %other, "store error");

@@ -140,6 +140,9 @@ pub struct AppHome {
     /// warning period.
     pub expiring: Vec<CredentialRow>,
     pub cases: Option<CaseDashboard>,
+    /// For those who read the audit log: acts refused because a record was changed behind
+    /// zhifa's back, newest first (time, message).
+    pub tamper_alerts: Vec<(String, String)>,
 }
 
 /// The cases a user's home page watches: counts and the most urgent ones.
@@ -248,33 +251,13 @@ pub fn action_label(action: &str) -> &'static str {
         "case_evidence.add" => "登记证据",
         "case_document.issue" => "制作执法文书",
         "ledger.log_create" => "建立执法记录日志",
+        "integrity.tampered" => "拒绝在被篡改的记录上操作",
         _ => "其他操作",
     }
 }
 
 fn subject_label(kind: &str) -> &'static str {
-    match kind {
-        "agency" => "执法主体",
-        "department" => "承办机构",
-        "person" => "人员",
-        "leadership_member" => "领导小组成员",
-        "user" => "账号",
-        "username" => "用户名",
-        "api_token" => "令牌",
-        "credential" => "执法证件",
-        "catalog_item" => "执法事项",
-        "catalog_item_version" => "执法事项版本",
-        "list_entry" => "清单条目",
-        "calendar_year" => "工作日历",
-        "case_number_pattern" => "案件编号规则",
-        "case" => "案件",
-        "case_officer" => "承办人员",
-        "case_party" => "当事人",
-        "case_event" => "执法过程记录",
-        "case_evidence" => "证据",
-        "case_document" => "执法文书",
-        _ => "记录",
-    }
+    zhifa_store::snapshot::label(kind)
 }
 
 #[derive(Template)]

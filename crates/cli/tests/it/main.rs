@@ -10,6 +10,7 @@ mod cli;
 mod credentials;
 mod durability;
 mod harness;
+mod integrity;
 mod lists;
 mod log;
 mod procedures;

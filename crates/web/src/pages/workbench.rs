@@ -74,6 +74,17 @@ async fn home(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
             href: capability_href(c, &user),
         })
         .collect();
+    let tamper_alerts = if p.can(Capability::ViewAuditLog) {
+        state
+            .store
+            .tamper_alerts(p.agency_id, 10)
+            .await?
+            .into_iter()
+            .map(|(at, message)| (crate::view::fmt_time(at), message))
+            .collect()
+    } else {
+        vec![]
+    };
     capabilities.push(CapabilityLink {
         label: "修改本人密码",
         href: "/app/password".into(),
@@ -88,6 +99,7 @@ async fn home(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
         capabilities,
         expiring,
         cases: super::cases::dashboard(&state, &user).await?,
+        tamper_alerts,
     }))
 }
 
