@@ -17,7 +17,7 @@ use crate::credit_code::CreditCode;
 use crate::id_number::IdNumber;
 use crate::lists::PartyKind;
 use crate::procedure::{Period, Procedure, Step};
-use crate::validation::{FieldErrors, required_text};
+use crate::validation::{FieldErrors, optional_line, optional_text, required_text};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -115,15 +115,12 @@ impl NewParty {
             },
             None => None,
         };
-        let address = input.address.trim();
-        if address.chars().count() > 200 {
-            e.add(&f("address"), "地址不能超过 200 个字");
-        }
+        let address = optional_line(&mut e, &f("address"), "地址", &input.address, 200);
         e.into_result(|| NewParty {
             kind: kind.expect("checked"),
             name,
             id_code: id_code.expect("checked"),
-            address: address.to_owned(),
+            address,
         })
     }
 }
@@ -274,11 +271,15 @@ pub fn check_penalty(
             );
         }
     }
-    let reason = input.deviation_reason.trim();
-    let facts = input.facts.trim();
-    if facts.chars().count() > 2000 || reason.chars().count() > 1000 {
-        e.add("facts", "违法事实不超过 2000 字，偏离理由不超过 1000 字");
-    }
+    let reason = optional_text(
+        &mut e,
+        "deviation_reason",
+        "偏离理由",
+        &input.deviation_reason,
+        1000,
+    );
+    let facts = optional_text(&mut e, "facts", "违法事实", &input.facts, 2000);
+    let (reason, facts) = (reason.as_str(), facts.as_str());
     let fit = match (row, fine_yuan) {
         (_, None) => DiscretionFit::Within,
         (Some(i), Some(fine)) => {

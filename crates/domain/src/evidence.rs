@@ -3,7 +3,9 @@
 //! photo, a scan, a recording). A penalty may not rest on facts without evidence
 //! (行政处罚法 第四十条), so the investigation of a penalty case needs at least one item.
 
-use crate::validation::{FieldErrors, required_multiline, required_text};
+use crate::validation::{
+    FieldErrors, is_invisible_format, optional_line, required_multiline, required_text,
+};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -83,17 +85,8 @@ impl NewEvidence {
         }
         let name = required_text(&mut e, "name", "证据名称", &input.name, 100);
         let source = required_multiline(&mut e, "source", "证据来源", &input.source, 500);
-        let short = |e: &mut FieldErrors, field: &str, label: &str, v: &str| {
-            let v = v.trim();
-            if v.chars().count() > 50 {
-                e.add(field, format!("{label}不能超过 50 个字"));
-            } else if v.chars().any(|c| c.is_control()) {
-                e.add(field, format!("{label}含有不可见的控制字符"));
-            }
-            v.to_owned()
-        };
-        let spec = short(&mut e, "spec", "规格", &input.spec);
-        let quantity = short(&mut e, "quantity", "数量", &input.quantity);
+        let spec = optional_line(&mut e, "spec", "规格", &input.spec, 50);
+        let quantity = optional_line(&mut e, "quantity", "数量", &input.quantity, 50);
         let collected_on = match NaiveDate::parse_from_str(input.collected_on.trim(), "%Y-%m-%d") {
             Err(_) => {
                 e.add("collected_on", "请填写收集日期（年-月-日）");
@@ -123,6 +116,14 @@ impl NewEvidence {
                         f.bytes.len() as f64 / 1_048_576.0,
                         MAX_FILE_BYTES / 1_048_576
                     ),
+                );
+                None
+            }
+            // A right-to-left override would show "报告\u{202E}fdp.exe" as "报告exe.pdf".
+            Some(f) if f.name.chars().any(is_invisible_format) => {
+                e.add(
+                    "file",
+                    "文件名含有不可见的格式字符（如从右至左标记），请重命名文件后再上传",
                 );
                 None
             }
@@ -203,6 +204,22 @@ mod tests {
         .unwrap();
         assert_eq!(e.kind, "audiovisual");
         assert_eq!(e.file.unwrap().0, "IMG_001.jpg");
+    }
+
+    #[test]
+    fn a_file_name_that_would_show_another_extension_is_refused() {
+        let f = EvidenceFile {
+            name: "现场照片\u{202E}gpj.exe".into(),
+            bytes: vec![1],
+        };
+        let err = NewEvidence::parse(
+            &input("audiovisual", "2026-03-02"),
+            Some(f),
+            day("2026-03-01"),
+            day("2026-03-05"),
+        )
+        .unwrap_err();
+        assert!(err.get("file").unwrap().contains("格式字符"));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! - 音像记录事项清单 (which steps are recorded on audio/video, and how — 国办发〔2018〕118号).
 
 use crate::catalog::ItemCategory;
-use crate::validation::{FieldErrors, optional_text, required_multiline, required_text};
+use crate::validation::{
+    FieldErrors, optional_line, optional_text, required_multiline, required_text,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -262,7 +264,7 @@ pub fn parse_entry(kind: ListKind, input: &EntryInput) -> Result<ListEntry, Fiel
             FieldKind::Text if field.required => {
                 required_text(&mut e, field.key, field.label, raw, 200)
             }
-            FieldKind::Text => optional_text(&mut e, field.key, field.label, raw, 200),
+            FieldKind::Text => optional_line(&mut e, field.key, field.label, raw, 200),
             FieldKind::Multiline if field.required => {
                 required_multiline(&mut e, field.key, field.label, raw, 2000)
             }

@@ -2,7 +2,9 @@
 //! 领导小组 (leadership group).
 
 use crate::credit_code::CreditCode;
-use crate::validation::{FieldErrors, optional_text, required_multiline, required_text};
+use crate::validation::{
+    FieldErrors, optional_line, optional_text, required_multiline, required_text,
+};
 use serde::{Deserialize, Serialize};
 
 /// 执法主体的类别 — the legal kind of an enforcement agency (行政处罚法 art. 17–20).
@@ -182,7 +184,7 @@ impl NewAgency {
             .ok();
         let legal_basis =
             required_multiline(&mut e, "legal_basis", "执法依据", &input.legal_basis, 4000);
-        let address = optional_text(&mut e, "address", "地址", &input.address, 200);
+        let address = optional_line(&mut e, "address", "地址", &input.address, 200);
         let parent_id = parse_optional_id(&mut e, "parent_id", "上级执法主体", &input.parent_id);
         e.into_result(|| NewAgency {
             name,
@@ -255,7 +257,7 @@ impl NewPerson {
         let name = required_text(&mut e, "name", "姓名", &input.name, 40);
         let department_id =
             parse_optional_id(&mut e, "department_id", "所在部门", &input.department_id);
-        let position = optional_text(&mut e, "position", "职务", &input.position, 100);
+        let position = optional_line(&mut e, "position", "职务", &input.position, 100);
         let phone = if input.phone.trim().is_empty() {
             None
         } else {

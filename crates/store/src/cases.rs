@@ -26,6 +26,7 @@ use zhifa_domain::catalog::{DiscretionRow, ItemCategory};
 use zhifa_domain::credential::{CredentialKind, check_assignable, parse_date};
 use zhifa_domain::lists::{DecisionFacts, ListKind, PartyKind, major_reasons};
 use zhifa_domain::procedure::{self, Procedure};
+use zhifa_domain::validation::required_text;
 use zhifa_domain::{FieldErrors, Role};
 
 /// A case as listed.
@@ -566,12 +567,21 @@ impl Store {
         // search starts from the cases having the words' rarest piece (`case_search`);
         // each word is then checked exactly. The parties' match is one uncorrelated
         // subquery (evaluated once), not one per case.
-        let words: Vec<&str> =
-            f.q.as_deref()
-                .unwrap_or_default()
-                .split_whitespace()
-                .take(5)
-                .collect();
+        // Typed text is stored normalised and free of control and invisible format
+        // characters (`domain::validation`), so a search is too: a NUL (which PostgreSQL
+        // refuses in any string) or a zero-width space matches nothing anyway.
+        let typed = zhifa_domain::validation::normalized(f.q.as_deref().unwrap_or_default());
+        let typed: String = typed
+            .chars()
+            .map(|c| {
+                if c.is_control() || zhifa_domain::validation::is_invisible_format(c) {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let words: Vec<&str> = typed.split_whitespace().take(5).collect();
         if !words.is_empty() {
             match self.narrowing(agency_id, &words).await? {
                 Narrowing::Empty => return Ok((Vec::new(), 0)),
@@ -784,10 +794,9 @@ impl Store {
                 }
             }
         }
-        let cause = c.cause.trim();
-        if cause.is_empty() || cause.chars().count() > 200 {
-            e.add("cause", "请填写案由（200 字以内）");
-        }
+        // The 案由 is checked like every other text field (it took NUL, ESC and DEL).
+        let cause = required_text(&mut e, "cause", "案由", &c.cause, 200);
+        let cause = cause.as_str();
         if !e.is_empty() {
             return Err(StoreError::Invalid(e));
         }

@@ -66,6 +66,9 @@ impl FromRequest<AppState> for UserForm {
         let path = parts.uri.path().to_owned();
         let user = CurrentUser::from_request_parts(&mut parts, state).await?;
         let form = FormData::new(read_body(Request::from_parts(parts, body), state).await?);
+        if form_urlencoded::parse(&form.bytes).any(|(_, v)| v.contains('\0')) {
+            return Err(PageError::BadRequest(crate::middleware::NUL_MESSAGE.into()));
+        }
         let token = form.get("csrf_token").unwrap_or_default();
         check_token(state, &user, &path, &token, "未保存任何内容").await?;
         Ok(UserForm { user, form })

@@ -90,6 +90,10 @@ async fn drop_client_request_id(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// The answer to a form field holding a NUL: no text anyone typed, and PostgreSQL
+/// refuses it in any string (`forms.rs`).
+pub const NUL_MESSAGE: &str = "提交的内容含有空字符（NUL），无法处理；请删除后重试";
+
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
