@@ -134,6 +134,20 @@ impl EntryKey {
         out
     }
 
+    /// A code over operational state kept outside the log (a session, a counted login
+    /// failure): HMAC-SHA256 of `label ‖ 0x00 ‖ field ‖ 0x00 ‖ …`, hex. The label keeps
+    /// codes of one kind from standing for another; the separators keep fields apart.
+    pub fn state_code(&self, label: &str, fields: &[&str]) -> String {
+        let mut mac = self.keyed.clone();
+        mac.update(b"zhifa/state/");
+        mac.update(label.as_bytes());
+        for f in fields {
+            mac.update(&[0]);
+            mac.update(f.as_bytes());
+        }
+        crate::hash::to_hex(&mac.finalize().into_bytes())
+    }
+
     /// Checks a stored code for `entry`, whose leaf hash is `leaf` (compared in constant
     /// time).
     pub fn check(&self, entry: &[u8], leaf: &Hash, code: &[u8]) -> Authenticity {

@@ -49,6 +49,51 @@ pub fn secret_hash(secret: &str) -> String {
     zhifa_ledger::hash::to_hex(&Sha256::digest(secret.as_bytes()))
 }
 
+/// The code of a session row: who it signs in, with which CSRF token, since when.
+pub(crate) fn session_code(
+    store: &Store,
+    id_hash: &str,
+    user_id: i64,
+    csrf: &str,
+    created_at: i64,
+) -> String {
+    let (user, at) = (user_id.to_string(), created_at.to_string());
+    store.state_code("session", &[id_hash, &user, csrf, &at])
+}
+
+/// The code of a counted login failure.
+pub(crate) fn failure_code(store: &Store, username: &str, at: i64, client_ip: &str) -> String {
+    store.state_code("login-failure", &[username, &at.to_string(), client_ip])
+}
+
+/// The failures of `username` at or after `since` that carry a valid code, and the time of
+/// the latest: rows inserted or edited with SQL neither lock an account nor extend a lock.
+async fn counted_failures(
+    store: &Store,
+    conn: &mut sqlx::AnyConnection,
+    username: &str,
+    since: i64,
+) -> Result<(i64, Option<i64>), StoreError> {
+    let rows = sqlx::query(
+        "SELECT at, client_ip, mac FROM login_failures WHERE username = $1 AND at >= $2",
+    )
+    .bind(username.to_owned())
+    .bind(since)
+    .fetch_all(conn)
+    .await?;
+    let (mut count, mut last) = (0, None);
+    for r in rows {
+        let at: i64 = r.try_get("at")?;
+        let ip: String = r.try_get("client_ip")?;
+        let mac: String = r.try_get("mac")?;
+        if crate::guard::same_secret(&mac, &failure_code(store, username, at, &ip)) {
+            count += 1;
+            last = last.max(Some(at));
+        }
+    }
+    Ok((count, last))
+}
+
 pub(crate) fn encode_roles(roles: &[Role]) -> String {
     let mut codes: Vec<&str> = roles.iter().map(|r| r.code()).collect();
     codes.sort_unstable();
@@ -163,13 +208,8 @@ impl Store {
         username: &str,
         since: i64,
     ) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM login_failures WHERE username = $1 AND at >= $2",
-        )
-        .bind(username.to_owned())
-        .bind(since)
-        .fetch_one(&self.pool)
-        .await?)
+        let mut conn = self.pool.acquire().await?;
+        Ok(counted_failures(self, &mut conn, username, since).await?.0)
     }
 
     /// Reserves a login attempt for `username` atomically: under a lock per user name,
@@ -198,31 +238,21 @@ impl Store {
                 tx
             }
         };
-        let prior: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM login_failures WHERE username = $1 AND at >= $2",
-        )
-        .bind(username.to_owned())
-        .bind(now - window_ms)
-        .fetch_one(&mut *tx)
-        .await?;
+        let (prior, last) = counted_failures(self, &mut tx, username, now - window_ms).await?;
         if prior >= limit {
-            let last: Option<i64> = sqlx::query_scalar(
-                "SELECT CAST(MAX(at) AS BIGINT) FROM login_failures WHERE username = $1",
-            )
-            .bind(username.to_owned())
-            .fetch_one(&mut *tx)
-            .await?;
             tx.commit().await?;
             return Ok(LoginAttempt::Locked {
                 until: last.unwrap_or(now) + window_ms,
             });
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO login_failures (username, at, client_ip) VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO login_failures (username, at, client_ip, mac) VALUES ($1, $2, $3, $4)
+             RETURNING id",
         )
         .bind(username.to_owned())
         .bind(now)
         .bind(client_ip.to_owned())
+        .bind(failure_code(self, username, now, client_ip))
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -243,10 +273,13 @@ impl Store {
 
     /// Resolves a session id hash to its user in one query (the hot path of every page).
     pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        // The user's columns are all those of its snapshot, so the row can be checked
+        // against the log (`user_is_intact`).
         let row = sqlx::query(
-            "SELECT s.csrf_token, s.created_at, s.last_seen_at, u.id, u.agency_id, u.username,
-                    u.display_name, u.roles, u.disabled, p.department_id, a.name AS agency_name,
-                    d.name AS department_name
+            "SELECT s.csrf_token, s.mac, s.created_at AS session_created_at, s.last_seen_at,
+                    u.id, u.agency_id, u.person_id, u.username, u.display_name, u.password_hash,
+                    u.roles, u.disabled, u.version, u.created_at, u.updated_at, p.department_id,
+                    a.name AS agency_name, d.name AS department_name
              FROM sessions s JOIN users u ON u.id = s.user_id
              JOIN agencies a ON a.id = u.agency_id
              LEFT JOIN people p ON p.id = u.person_id
@@ -257,6 +290,19 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(r) = row else { return Ok(None) };
+        let user_id: i64 = r.try_get("id")?;
+        let csrf: String = r.try_get("csrf_token")?;
+        let created_at: i64 = r.try_get("session_created_at")?;
+        let mac: String = r.try_get("mac")?;
+        let expected = session_code(self, id_hash, user_id, &csrf, created_at);
+        if !crate::guard::same_secret(&mac, &expected) {
+            // Inserted or edited behind zhifa's back (or made before sessions had codes):
+            // it grants nothing, and `verify` names it.
+            tracing::warn!(user_id, "a session row without a valid code was presented");
+            return Ok(None);
+        }
+        self.user_is_intact(user_id, crate::snapshot::of_row("user", &r)?)
+            .await?;
         let roles: String = r.try_get("roles")?;
         Ok(Some(SessionRecord {
             principal: Principal {
@@ -267,8 +313,8 @@ impl Store {
                 department_id: r.try_get("department_id")?,
                 roles: decode_roles(&roles),
             },
-            csrf_token: r.try_get("csrf_token")?,
-            created_at: r.try_get("created_at")?,
+            csrf_token: csrf,
+            created_at,
             last_seen_at: r.try_get("last_seen_at")?,
             user_disabled: r.try_get::<i64, _>("disabled")? != 0,
             agency_name: r.try_get("agency_name")?,
@@ -311,16 +357,57 @@ impl Store {
         Ok(())
     }
 
-    /// The principal behind an API token, if the token is live and its user enabled.
+    /// The principal behind an API token, if the token is live and its user enabled. The
+    /// token's row and its user's are checked against the log: a token row inserted or
+    /// edited with SQL has no genuine entry, and grants nothing.
     pub async fn principal_for_token(&self, token: &str) -> Result<Option<Principal>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{USER_SELECT} JOIN api_tokens t ON t.user_id = u.id
-             WHERE t.token_hash = $1 AND t.revoked = 0 AND u.disabled = 0"
+            "SELECT t.id AS token_id, {} FROM api_tokens t JOIN users u ON u.id = t.user_id
+             LEFT JOIN people p ON p.id = u.person_id
+             WHERE t.token_hash = $1 AND t.revoked = 0 AND u.disabled = 0",
+            USER_SELECT
+                .trim_start_matches("SELECT ")
+                .split(" FROM ")
+                .next()
+                .expect("a select list")
         )))
         .bind(secret_hash(token))
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(user).transpose()?.map(|u| u.principal()))
+        let Some(r) = row else { return Ok(None) };
+        let u = user(&r)?;
+        let token_id: i64 = r.try_get("token_id")?;
+        self.check_row(crate::Actor::User(u.id), "api_token", token_id)
+            .await?;
+        let snapshot = {
+            let mut conn = self.pool.acquire().await?;
+            crate::snapshot::read(&mut conn, "user", u.id).await?
+        };
+        if let Some(snapshot) = snapshot {
+            self.user_is_intact(u.id, snapshot).await?;
+        }
+        Ok(Some(u.principal()))
+    }
+
+    /// Checks a user row, as just read (`snapshot`), against the log — unless the same
+    /// state was found intact before. Refuses a user changed behind zhifa's back (a role
+    /// or a password hash written with SQL).
+    async fn user_is_intact(&self, id: i64, snapshot: String) -> Result<(), StoreError> {
+        let known = self
+            .intact_users
+            .lock()
+            .expect("not poisoned")
+            .get(&id)
+            .is_some_and(|s| *s == snapshot);
+        if known {
+            return Ok(());
+        }
+        self.check_row(crate::Actor::User(id), "user", id).await?;
+        self.intact_users
+            .lock()
+            .expect("not poisoned")
+            .insert(id, snapshot);
+        Ok(())
     }
 }
 
@@ -598,16 +685,20 @@ impl WriteTx {
                 .execute(self.conn())
                 .await?;
         }
+        // The password just checked was the user's as its entries recorded it.
+        self.guard_row("user", user.id).await?;
         let now = self.now();
+        let mac = session_code(self.store(), id_hash, user.id, csrf_token, now);
         sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, client_ip)
-             VALUES ($1, $2, $3, $4, $4, $5)",
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, client_ip, mac)
+             VALUES ($1, $2, $3, $4, $4, $5, $6)",
         )
         .bind(id_hash.to_owned())
         .bind(user.id)
         .bind(csrf_token.to_owned())
         .bind(now)
         .bind(client_ip.to_owned())
+        .bind(mac)
         .execute(self.conn())
         .await?;
         self.record_event(

@@ -43,6 +43,11 @@ pub struct Store {
     pub(crate) entry_key: Option<std::sync::Arc<zhifa_ledger::auth::EntryKey>>,
     /// Each log's size when the entry key was created (entries below it may have no code).
     pub(crate) entry_legacy: std::sync::Arc<std::collections::HashMap<String, u64>>,
+    /// The snapshot of each user row last found to match its entry (`Store::session`):
+    /// the row behind every signed-in request is checked, and only a change since costs a
+    /// look at the log.
+    pub(crate) intact_users:
+        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, String>>>,
     /// `verify` cuts a log into stretches starting at multiples of this many entries,
     /// read side by side (`verify/pieces.rs`).
     pub(crate) verify_split: u64,
@@ -151,6 +156,7 @@ impl Store {
             sqlite_file,
             entry_key: None,
             entry_legacy: Default::default(),
+            intact_users: Default::default(),
             verify_split: crate::verify::SPLIT_UNIT,
         })
     }
@@ -178,6 +184,15 @@ impl Store {
     }
 
     /// Entries of the log `origin` below this position may have no code.
+    /// The code binding a row of operational state to this installation's key (empty
+    /// without a key: nothing is then bound, and nothing checked).
+    pub(crate) fn state_code(&self, label: &str, fields: &[&str]) -> String {
+        self.entry_key
+            .as_deref()
+            .map(|k| k.state_code(label, fields))
+            .unwrap_or_default()
+    }
+
     pub(crate) fn entry_legacy_size(&self, origin: &str) -> u64 {
         self.entry_legacy.get(origin).copied().unwrap_or(0)
     }

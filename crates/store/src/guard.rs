@@ -95,6 +95,9 @@ struct Last {
     salt: Option<Vec<u8>>,
 }
 
+/// Stored entries by (log, sequence number): the bytes and the authentication code.
+type EntriesAt = HashMap<(i64, u64), (Vec<u8>, Option<Vec<u8>>)>;
+
 /// What the guard needs of a log.
 struct LogFacts {
     alg: HashAlg,
@@ -165,92 +168,15 @@ impl WriteTx {
         if rows.is_empty() {
             return Ok(());
         }
+        let store = self.store().clone();
         let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
-        let last = last_entries(self.conn(), kind, &ids).await?;
-        let logs = log_facts(self.conn(), last.values().map(|l| l.log_id)).await?;
-        let mut wanted: BTreeMap<i64, BTreeSet<u64>> = BTreeMap::new();
-        for l in last.values() {
-            wanted.entry(l.log_id).or_default().insert(l.seq as u64);
+        if let Some(t) = store.find_tampered(self.conn(), kind, rows).await? {
+            return Err(self.refuse(t));
         }
-        let mut entries: HashMap<(i64, u64), (Vec<u8>, Option<Vec<u8>>)> = HashMap::new();
-        for (log_id, seqs) in wanted {
-            for (seq, bytes, code) in entries_at(self.conn(), log_id, &seqs).await? {
-                entries.insert((log_id, seq), (bytes, code));
-            }
-        }
-        for (id, row) in rows {
-            let finding = match last.get(&id) {
-                None if row.is_none() => None,
-                None => Some(Finding::NoEntry),
-                Some(l) => self.check_against(kind, id, row.as_deref(), l, &logs, &entries),
-            };
-            if let Some(finding) = finding {
-                let agency_id = last.get(&id).map(|l| l.log_id).filter(|l| *l != SYSTEM_LOG);
-                return Err(self.refuse(Tampered {
-                    kind,
-                    id,
-                    finding,
-                    agency_id,
-                }));
-            }
+        for id in ids {
             self.mark_guarded(kind, id);
         }
         Ok(())
-    }
-
-    /// What is wrong with `row` (the current snapshot of `kind`/`id`) against its last
-    /// entry `l`, if anything.
-    fn check_against(
-        &self,
-        kind: &str,
-        id: i64,
-        row: Option<&str>,
-        l: &Last,
-        logs: &HashMap<i64, LogFacts>,
-        entries: &HashMap<(i64, u64), (Vec<u8>, Option<Vec<u8>>)>,
-    ) -> Option<Finding> {
-        let bad = |why: String| Some(Finding::BadEntry(why));
-        let Some(log) = logs.get(&l.log_id) else {
-            return bad(format!("日志 {} 不存在", l.log_id));
-        };
-        let seq = l.seq as u64;
-        if seq >= log.size {
-            return bad(format!("第 {seq} 条在日志之外"));
-        }
-        let Some((bytes, code)) = entries.get(&(l.log_id, seq)) else {
-            return bad(format!("第 {seq} 条缺失"));
-        };
-        let Ok(entry) = EntryRef::decode(bytes) else {
-            return bad(format!("第 {seq} 条无法解读"));
-        };
-        if entry.seq != seq
-            || entry.subject_kind != kind
-            || entry.subject_id != id.to_string()
-            || !snapshot::is_row_action(entry.action)
-        {
-            return bad(format!("第 {seq} 条记录的不是此对象"));
-        }
-        if let Some(key) = self.entry_key() {
-            let leaf = log.alg.leaf(bytes);
-            match code.as_deref().map(|c| key.check(bytes, &leaf, c)) {
-                Some(Authenticity::Genuine) => {}
-                None if seq < self.entry_legacy_size(&log.origin) => {}
-                _ => return bad(format!("第 {seq} 条没有真实的认证码")),
-            }
-        }
-        let Some(salt) = &l.salt else {
-            return bad(format!("第 {seq} 条的盐值缺失"));
-        };
-        let deleted = snapshot::deleted();
-        let state = row.unwrap_or(&deleted);
-        if commitment(log.alg, salt, state.as_bytes()) == entry.commitment {
-            return None;
-        }
-        Some(if row.is_none() {
-            Finding::Deleted
-        } else {
-            Finding::Differs
-        })
     }
 
     /// Checks that no earlier entry names the subject of any pending creation.
@@ -278,8 +204,34 @@ impl WriteTx {
     /// The error that refuses the act, after arranging for the administrators to be told
     /// once this transaction has ended (it holds the write lock the alert needs).
     fn refuse(&self, t: Tampered) -> StoreError {
+        self.store().refuse(self.actor().clone(), t)
+    }
+}
+
+impl Store {
+    /// Checks one row as stored now against its last entry, outside any write: for reads
+    /// that grant something (the user behind a session or a token). A mismatch is refused
+    /// and reported like a refused act.
+    pub async fn check_row(
+        &self,
+        actor: Actor,
+        kind: &'static str,
+        id: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let row = snapshot::read(&mut conn, kind, id).await?;
+        match self.find_tampered(&mut conn, kind, vec![(id, row)]).await? {
+            Some(t) => Err(self.refuse(actor, t)),
+            None => Ok(()),
+        }
+    }
+
+    /// The error that refuses an act on a tampered row, after arranging for the
+    /// administrators to be told (in a task of its own: a refused write transaction
+    /// still holds the write lock the alert needs).
+    fn refuse(&self, actor: Actor, t: Tampered) -> StoreError {
         tracing::error!(kind = t.kind, id = t.id, finding = t.finding.code(), "{t}");
-        let (store, actor, alert) = (self.store().clone(), self.actor().clone(), t.clone());
+        let (store, alert) = (self.clone(), t.clone());
         tokio::spawn(async move {
             if let Err(e) = store.record_tamper_alert(actor, &alert).await {
                 tracing::error!("could not record the tamper alert: {e}");
@@ -287,9 +239,103 @@ impl WriteTx {
         });
         StoreError::Tampered(t)
     }
-}
 
-impl Store {
+    /// The first of `rows` (`(id, snapshot)` of `kind`, `None` for a row not there) that
+    /// is not what the last entry of its subject committed to — an entry that must carry
+    /// a genuine authentication code.
+    async fn find_tampered(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        kind: &'static str,
+        rows: Vec<(i64, Option<String>)>,
+    ) -> Result<Option<Tampered>, StoreError> {
+        let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+        let last = last_entries(conn, kind, &ids).await?;
+        let logs = log_facts(conn, last.values().map(|l| l.log_id)).await?;
+        let mut wanted: BTreeMap<i64, BTreeSet<u64>> = BTreeMap::new();
+        for l in last.values() {
+            wanted.entry(l.log_id).or_default().insert(l.seq as u64);
+        }
+        let mut entries: EntriesAt = HashMap::new();
+        for (log_id, seqs) in wanted {
+            for (seq, bytes, code) in entries_at(conn, log_id, &seqs).await? {
+                entries.insert((log_id, seq), (bytes, code));
+            }
+        }
+        for (id, row) in rows {
+            let finding = match last.get(&id) {
+                None if row.is_none() => None,
+                None => Some(Finding::NoEntry),
+                Some(l) => self.check_against(kind, id, row.as_deref(), l, &logs, &entries),
+            };
+            if let Some(finding) = finding {
+                let agency_id = last.get(&id).map(|l| l.log_id).filter(|l| *l != SYSTEM_LOG);
+                return Ok(Some(Tampered {
+                    kind,
+                    id,
+                    finding,
+                    agency_id,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// What is wrong with `row` (the current snapshot of `kind`/`id`) against its last
+    /// entry `l`, if anything.
+    fn check_against(
+        &self,
+        kind: &str,
+        id: i64,
+        row: Option<&str>,
+        l: &Last,
+        logs: &HashMap<i64, LogFacts>,
+        entries: &EntriesAt,
+    ) -> Option<Finding> {
+        let bad = |why: String| Some(Finding::BadEntry(why));
+        let Some(log) = logs.get(&l.log_id) else {
+            return bad(format!("日志 {} 不存在", l.log_id));
+        };
+        let seq = l.seq as u64;
+        if seq >= log.size {
+            return bad(format!("第 {seq} 条在日志之外"));
+        }
+        let Some((bytes, code)) = entries.get(&(l.log_id, seq)) else {
+            return bad(format!("第 {seq} 条缺失"));
+        };
+        let Ok(entry) = EntryRef::decode(bytes) else {
+            return bad(format!("第 {seq} 条无法解读"));
+        };
+        if entry.seq != seq
+            || entry.subject_kind != kind
+            || entry.subject_id != id.to_string()
+            || !snapshot::is_row_action(entry.action)
+        {
+            return bad(format!("第 {seq} 条记录的不是此对象"));
+        }
+        if let Some(key) = self.entry_key.as_deref() {
+            let leaf = log.alg.leaf(bytes);
+            match code.as_deref().map(|c| key.check(bytes, &leaf, c)) {
+                Some(Authenticity::Genuine) => {}
+                None if seq < self.entry_legacy_size(&log.origin) => {}
+                _ => return bad(format!("第 {seq} 条没有真实的认证码")),
+            }
+        }
+        let Some(salt) = &l.salt else {
+            return bad(format!("第 {seq} 条的盐值缺失"));
+        };
+        let deleted = snapshot::deleted();
+        let state = row.unwrap_or(&deleted);
+        if commitment(log.alg, salt, state.as_bytes()) == entry.commitment {
+            return None;
+        }
+        Some(if row.is_none() {
+            Finding::Deleted
+        } else {
+            Finding::Differs
+        })
+    }
+
     /// Writes the alert of a refused act to the log of the row's agency (the
     /// installation's when no entry names the row).
     async fn record_tamper_alert(&self, actor: Actor, t: &Tampered) -> Result<(), StoreError> {
@@ -352,10 +398,16 @@ impl Store {
                 .unwrap_or_default();
             out.push((at, message));
         }
-        out.sort_by(|a, b| b.0.cmp(&a.0));
+        out.sort_by_key(|a| std::cmp::Reverse(a.0));
         out.truncate(limit.max(0) as usize);
         Ok(out)
     }
+}
+
+/// Compares two codes without stopping at the first difference.
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 /// The last entry of each of `ids` (of `kind`) that the journal knows.

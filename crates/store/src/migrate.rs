@@ -83,6 +83,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "drop_log_rows",
         sql: include_str!("../migrations/0014_drop_log_rows.sql"),
     },
+    Migration {
+        version: 15,
+        name: "state_macs",
+        sql: include_str!("../migrations/0015_state_macs.sql"),
+    },
 ];
 
 /// After this migration, the rows of `ledger_entries` and `ledger_nodes` are copied into

@@ -231,7 +231,82 @@ impl Store {
         }
         let sizes: HashMap<i64, u64> = heads.iter().map(|h| (h.log_id, h.size)).collect();
         self.verify_rows(&f.latest, &sizes, &mut f.report).await?;
+        self.verify_operational_state(&mut f.report).await?;
         Ok(f.report)
+    }
+
+    /// The state kept outside the log must still be zhifa's own: each session and each
+    /// counted login failure carries its code under the installation's key (`accounts.rs`),
+    /// and each case-number counter stands at the highest number given (a counter wound
+    /// back would give a number twice; one moved on, a gap).
+    async fn verify_operational_state(&self, report: &mut Report) -> Result<(), StoreError> {
+        use crate::accounts::{failure_code, session_code};
+        use crate::guard::same_secret;
+        if self.entry_key.is_some() {
+            let rows = sqlx::query(
+                "SELECT id_hash, user_id, csrf_token, created_at, mac FROM sessions ORDER BY created_at",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            for r in rows {
+                let (hash, user): (String, i64) = (r.try_get("id_hash")?, r.try_get("user_id")?);
+                let (csrf, at): (String, i64) =
+                    (r.try_get("csrf_token")?, r.try_get("created_at")?);
+                let mac: String = r.try_get("mac")?;
+                if !same_secret(&mac, &session_code(self, &hash, user, &csrf, at)) {
+                    report.fail(format!(
+                        "sessions 表中账号 {user} 的一个会话没有有效的认证码（绕过系统写入，不能用于登录）/ a session of user {user} has no valid code"
+                    ));
+                }
+            }
+            let rows = sqlx::query(
+                "SELECT id, username, at, client_ip, mac FROM login_failures ORDER BY id",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            for r in rows {
+                let (id, name): (i64, String) = (r.try_get("id")?, r.try_get("username")?);
+                let (at, ip): (i64, String) = (r.try_get("at")?, r.try_get("client_ip")?);
+                let mac: String = r.try_get("mac")?;
+                if !same_secret(&mac, &failure_code(self, &name, at, &ip)) {
+                    report.fail(format!(
+                        "login_failures 表 id={id} 没有有效的认证码（绕过系统写入，不计入锁定）/ login failure {id} has no valid code"
+                    ));
+                }
+            }
+        }
+        let rows = sqlx::query(
+            "SELECT k.agency_id, k.procedure, k.year, k.last,
+                    (SELECT MAX(c.seq) FROM cases c WHERE c.agency_id = k.agency_id
+                        AND c.procedure = k.procedure AND c.year = k.year) AS highest
+             FROM case_counters k ORDER BY k.agency_id, k.procedure, k.year",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for r in rows {
+            let (agency, procedure): (i64, String) =
+                (r.try_get("agency_id")?, r.try_get("procedure")?);
+            let (year, last): (i64, i64) = (r.try_get("year")?, r.try_get("last")?);
+            let highest = r.try_get::<Option<i64>, _>("highest")?.unwrap_or(0);
+            if last != highest {
+                report.fail(format!(
+                    "执法主体 {agency} {procedure} {year} 年的案件编号计数器为 {last}，而已编号的最大案件为第 {highest} 号（被绕过系统修改）/ case counter {agency}/{procedure}/{year} is {last}, highest case number is {highest}"
+                ));
+            }
+        }
+        let orphans: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT DISTINCT c.agency_id, c.procedure, c.year FROM cases c
+             WHERE NOT EXISTS (SELECT 1 FROM case_counters k WHERE k.agency_id = c.agency_id
+                AND k.procedure = c.procedure AND k.year = c.year)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for (agency, procedure, year) in orphans {
+            report.fail(format!(
+                "执法主体 {agency} {procedure} {year} 年的案件编号计数器缺失（被绕过系统删除）/ case counter {agency}/{procedure}/{year} is missing"
+            ));
+        }
+        Ok(())
     }
 
     async fn check_checkpoints(

@@ -149,14 +149,6 @@ impl WriteTx {
         &self.store
     }
 
-    pub(crate) fn entry_key(&self) -> Option<&zhifa_ledger::auth::EntryKey> {
-        self.store.entry_key.as_deref()
-    }
-
-    pub(crate) fn entry_legacy_size(&self, origin: &str) -> u64 {
-        self.store.entry_legacy_size(origin)
-    }
-
     pub(crate) fn mark_guarded(&mut self, kind: &'static str, id: i64) {
         self.guarded.insert((kind, id));
     }
