@@ -233,6 +233,9 @@ async fn open_with(settings: &Settings, create_key: bool) -> anyhow::Result<Stor
     let Some(keys) = key_store(settings)? else {
         return Ok(store);
     };
+    // A command writes no record into logs that are behind what was signed (`rollback.rs`).
+    let unmet = store.rollback_findings(&keys).await?;
+    store.set_halted(unmet.iter().map(|u| u.to_string()).collect());
     let existed = keys.has_entry_key();
     if !existed && !create_key {
         bail!(
@@ -368,6 +371,53 @@ fn verify_archive(path: &std::path::Path, trusted: &[String]) -> anyhow::Result<
     outcome(&report.failures)
 }
 
+/// A checkpoint from a file, its signature checked with `--trusted-key` or, failing that,
+/// with the keys its log publishes.
+async fn trusted_checkpoint(
+    store: &Store,
+    path: &std::path::Path,
+    trusted: &[String],
+) -> anyhow::Result<zhifa_store::rollback::SignedHead> {
+    use zhifa_ledger::note::{Checkpoint, NoteVerifier, open};
+    let note = std::fs::read_to_string(path)
+        .with_context(|| format!("无法读取树头文件 / cannot read {}", path.display()))?;
+    let origin = note.lines().next().unwrap_or_default().to_owned();
+    let mut keys: Vec<String> = trusted.to_vec();
+    if keys.is_empty() {
+        let name = origin.strip_prefix("zhifa/").unwrap_or_default();
+        if let Ok(log_id) = store.log_id_by_name(name).await {
+            keys = store
+                .log_keys(log_id)
+                .await?
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect();
+        }
+    }
+    let verifiers: Vec<NoteVerifier> = keys
+        .iter()
+        .filter_map(|k| NoteVerifier::parse(k).ok())
+        .collect();
+    let (text, _) = open(&note, &verifiers).map_err(|e| {
+        anyhow!(
+            "树头文件签名无效 / the checkpoint in {} is not validly signed: {e}",
+            path.display()
+        )
+    })?;
+    let cp = Checkpoint::parse(text).map_err(|e| {
+        anyhow!(
+            "树头文件格式错误 / malformed checkpoint {}: {e}",
+            path.display()
+        )
+    })?;
+    Ok(zhifa_store::rollback::SignedHead {
+        origin: cp.origin,
+        size: cp.size,
+        root: cp.root,
+        source: format!("可信树头 / trusted checkpoint {}", path.display()),
+    })
+}
+
 async fn verify_command(settings: Settings, args: VerifyArgs) -> anyhow::Result<()> {
     // A mistyped key must not silently fall back to the keys in the database.
     for k in &args.trusted_keys {
@@ -382,7 +432,19 @@ async fn verify_command(settings: Settings, args: VerifyArgs) -> anyhow::Result<
     }
     let store = open_with(&settings, false).await?;
     let started = Instant::now();
-    let report = store.verify(&args.trusted_keys).await?;
+    let mut report = store.verify(&args.trusted_keys).await?;
+    // What was signed must still be there: the signer's records beside the keys, and any
+    // checkpoint obtained elsewhere.
+    let mut claims = match key_store(&settings)? {
+        Some(keys) => keys.signed_heads(&store.log_heads().await?)?,
+        None => vec![],
+    };
+    for path in &args.trusted_checkpoints {
+        claims.push(trusted_checkpoint(&store, path, &args.trusted_keys).await?);
+    }
+    for u in store.unmet_claims(&claims).await? {
+        report.fail(u.to_string());
+    }
     println!(
         "核验 / verified: {} 个日志 logs, {} 条记录 entries, {} 个签名树头 checkpoints, {} 行数据 rows ({} ms)",
         report.logs,
@@ -462,6 +524,29 @@ async fn ledger_command(settings: Settings, cmd: LedgerCommand) -> anyhow::Resul
                 .ok_or_else(|| anyhow!("请用 --key-dir 指定密钥目录 / use --key-dir"))?;
             let n = store.checkpoint_all(&keys).await?;
             println!("已签发 {n} 个树头 / {n} checkpoints signed");
+        }
+        LedgerCommand::Rebase { confirm, by } => {
+            let keys = key_store(&settings)?
+                .ok_or_else(|| anyhow!("请用 --key-dir 指定密钥目录 / use --key-dir"))?;
+            let unmet = store.rollback_findings(&keys).await?;
+            if unmet.is_empty() {
+                println!("各日志均包含已签名的记录，无需处理 / every log holds what was signed");
+                return Ok(());
+            }
+            for u in &unmet {
+                println!("{u}");
+            }
+            if !confirm {
+                bail!(
+                    "以上已签名的记录将被视为丢失；确认接受请加 --confirm（操作将记入系统日志）\n\
+                     the signed entries above would be accepted as lost: add --confirm"
+                );
+            }
+            let by = by.unwrap_or_else(|| std::env::var("USER").unwrap_or_default());
+            store.rebase_signer(&keys, &by).await?;
+            println!(
+                "已记入系统日志，签名将从当前日志继续 / recorded in the installation's log; signing resumes from the logs as they are"
+            );
         }
     }
     Ok(())

@@ -225,6 +225,11 @@ pub struct VerifyArgs {
     /// (signed-note form); repeatable. Checkpoints of its log must carry its signature.
     #[arg(long = "trusted-key", value_name = "VKEY")]
     pub trusted_keys: Vec<String>,
+    /// 另行获得的签名树头文件（如见证方、门户或法院存档的），可重复；日志须包含它 / a checkpoint
+    /// obtained elsewhere (a witness's, the portal's, one filed with a court); repeatable:
+    /// the log must contain it
+    #[arg(long = "trusted-checkpoint", value_name = "FILE")]
+    pub trusted_checkpoints: Vec<PathBuf>,
     /// 核验导出的日志包（无需数据库）/ verify an exported log bundle, with no database
     #[arg(long, value_name = "FILE")]
     pub bundle: Option<PathBuf>,
@@ -246,6 +251,18 @@ pub enum LedgerCommand {
     },
     /// 立即为增长的日志签发树头 / sign checkpoints now for logs that grew
     Checkpoint,
+    /// 接受日志短于已签名记录的事实（如恢复了较旧的备份）：逐一列出丢失的已签名记录，记入系统日志，
+    /// 并让签名从当前日志继续。须加 --confirm / accept that the logs are behind what was
+    /// signed (an older backup restored): names the signed entries lost, records the act in
+    /// the installation's log, and lets signing resume from the logs as they are
+    Rebase {
+        /// 确认接受损失（不加时只列出）/ accept the loss (without it, only list it)
+        #[arg(long)]
+        confirm: bool,
+        /// 操作人（记入日志）/ who accepts it, for the record
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
     /// 导出日志包（记录、瓦片、签名树头、公钥），可离线核验 / export a log as a self-contained
     /// bundle (entries, tiles, checkpoints, keys) for offline verification
     Export {

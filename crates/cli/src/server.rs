@@ -35,6 +35,12 @@ pub async fn serve(
     let idle = config.idle_timeout;
     let absolute = config.absolute_timeout;
     let lockout = config.lockout_window;
+    // Before the first request: a database put back behind what was signed takes no
+    // change at all (the checkpointer keeps checking afterwards).
+    if let Some(k) = &keys {
+        let unmet = store.rollback_findings(k).await?;
+        store.set_halted(unmet.iter().map(|u| u.to_string()).collect());
+    }
     let state = AppState::new(store.clone(), config);
     let sweeper = tokio::spawn(sweep(store.clone(), idle, absolute, lockout));
     let nudge = state.checkpoint_now.clone();
@@ -64,6 +70,14 @@ async fn checkpoint(store: Store, keys: KeyStore, now: std::sync::Arc<tokio::syn
         tokio::select! {
             _ = tick.tick() => {}
             _ = now.notified() => {}
+        }
+        // A log behind what this key store signed stops every change of record until an
+        // administrator acts (`zhifa ledger rebase`); fixed, changes resume.
+        match store.rollback_findings(&keys).await {
+            Ok(unmet) => store.set_halted(unmet.iter().map(|u| u.to_string()).collect()),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not compare the logs with the signer's records")
+            }
         }
         match store.checkpoint_all(&keys).await {
             Ok(n) if n > 0 => tracing::info!(checkpoints = n, "checkpoints signed"),

@@ -46,6 +46,9 @@ pub struct Store {
     /// The snapshot of each user row last found to match its entry (`Store::session`):
     /// the row behind every signed-in request is checked, and only a change since costs a
     /// look at the log.
+    /// Why this node refuses changes of record: its logs are behind what was signed
+    /// (`rollback.rs`). Empty when it does not.
+    pub(crate) halted: std::sync::Arc<std::sync::RwLock<Vec<String>>>,
     pub(crate) intact_users:
         std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, String>>>,
     /// `verify` cuts a log into stretches starting at multiples of this many entries,
@@ -157,6 +160,7 @@ impl Store {
             entry_key: None,
             entry_legacy: Default::default(),
             intact_users: Default::default(),
+            halted: Default::default(),
             verify_split: crate::verify::SPLIT_UNIT,
         })
     }

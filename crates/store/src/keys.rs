@@ -93,6 +93,17 @@ impl KeyStore {
         std::fs::rename(&tmp, &path).map_err(|e| io(e, &path))
     }
 
+    /// Sets the signer's starting point for a log to a head it did not sign: only after
+    /// the loss of what it did sign was accepted and recorded (`Store::rebase_signer`).
+    pub fn rebase_signed(
+        &self,
+        origin: &str,
+        size: u64,
+        root: &zhifa_ledger::Hash,
+    ) -> Result<(), StoreError> {
+        self.record_signed(origin, size, root)
+    }
+
     /// Whether this key store holds the entry-authentication key.
     pub fn has_entry_key(&self) -> bool {
         self.dir.join("entry-authentication.key").exists()

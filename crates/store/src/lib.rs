@@ -26,6 +26,7 @@ pub mod lists;
 mod log_chunks;
 pub mod org;
 pub mod password;
+pub mod rollback;
 pub mod snapshot;
 pub mod verify;
 pub mod write;

@@ -49,7 +49,7 @@ impl Report {
         }
     }
 
-    fn fail(&mut self, message: String) {
+    pub fn fail(&mut self, message: String) {
         if self.failures.len() < MAX_FAILURES {
             self.failures.push(message);
         } else {

@@ -263,6 +263,14 @@ impl WriteTx {
 
     /// Appends the entries to their logs and commits. Returns `(log, seq)` of each entry.
     pub async fn commit(mut self) -> Result<Vec<(i64, u64)>, StoreError> {
+        // A node whose logs are behind what was signed changes no record (`rollback.rs`);
+        // logins, refusals and alerts are still recorded.
+        if self.pending.iter().any(|p| p.snapshot) {
+            let halted = self.store.halted();
+            if !halted.is_empty() {
+                return Err(StoreError::Halted(halted.join("；")));
+            }
+        }
         if !self.created.is_empty() {
             let created = self.created.iter().copied().collect();
             self.guard_creations(created).await?;

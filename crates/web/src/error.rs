@@ -24,6 +24,8 @@ pub enum PageError {
     TooLarge,
     Conflict(String),
     Unavailable,
+    /// Changes are suspended on this node, for the reason given (503).
+    Suspended(String),
     Internal,
 }
 
@@ -36,7 +38,7 @@ impl PageError {
             PageError::NotFound => StatusCode::NOT_FOUND,
             PageError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             PageError::Conflict(_) => StatusCode::CONFLICT,
-            PageError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::Unavailable | PageError::Suspended(_) => StatusCode::SERVICE_UNAVAILABLE,
             PageError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -50,6 +52,7 @@ impl From<StoreError> for PageError {
             StoreError::Invalid(f) => PageError::BadRequest(f.to_string()),
             // Refused: a row it would build on was changed behind zhifa's back.
             StoreError::Tampered(t) => PageError::Conflict(t.to_string()),
+            StoreError::Halted(_) => PageError::Suspended(e.to_string()),
             other if other.is_unavailable() => {
                 tracing::error!(error = %other, "database unavailable");
                 PageError::Unavailable
@@ -70,7 +73,10 @@ impl IntoResponse for PageError {
         }
         let status = self.status();
         let detail = match self {
-            PageError::BadRequest(m) | PageError::Forbidden(m) | PageError::Conflict(m) => Some(m),
+            PageError::BadRequest(m)
+            | PageError::Forbidden(m)
+            | PageError::Conflict(m)
+            | PageError::Suspended(m) => Some(m),
             _ => None,
         };
         error_page(status, detail)
@@ -121,6 +127,8 @@ pub enum ApiError {
     TooLarge,
     Conflict(String),
     Unavailable,
+    /// Changes are suspended on this node, for the reason given (503).
+    Suspended(String),
     Internal,
 }
 
@@ -131,6 +139,7 @@ impl From<StoreError> for ApiError {
             StoreError::Stale => ApiError::Conflict(e.to_string()),
             StoreError::Invalid(f) => ApiError::Invalid(f),
             StoreError::Tampered(t) => ApiError::Conflict(t.to_string()),
+            StoreError::Halted(_) => ApiError::Suspended(e.to_string()),
             other if other.is_unavailable() => ApiError::Unavailable,
             other => {
                 tracing::error!(error = %other, "store error");
@@ -181,6 +190,7 @@ impl IntoResponse for ApiError {
                 "数据库暂不可用".to_owned(),
                 None,
             ),
+            ApiError::Suspended(m) => (StatusCode::SERVICE_UNAVAILABLE, "suspended", m, None),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -143,6 +143,8 @@ pub struct AppHome {
     /// For those who read the audit log: acts refused because a record was changed behind
     /// zhifa's back, newest first (time, message).
     pub tamper_alerts: Vec<(String, String)>,
+    /// For the same: why this node refuses changes (its logs are behind what was signed).
+    pub halted: Vec<String>,
 }
 
 /// The cases a user's home page watches: counts and the most urgent ones.

@@ -99,7 +99,11 @@ async fn write_until(
                     .await;
                 match r {
                     Ok(r) if r.status() == 201 => acked.lock().await.push(name),
-                    Ok(r) => panic!("unexpected {}", r.status()),
+                    Ok(r) => panic!(
+                        "unexpected {}: {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    ),
                     Err(_) => break, // the server died
                 }
             }
@@ -217,7 +221,9 @@ async fn kill_9_during_appends_on_postgres() {
     crash_loop(
         &["demo", "--database-url", &url, "--key-dir", &k],
         &["serve", "--database-url", &url, "--key-dir", &k],
-        &["--database-url", &url],
+        // The commands use the installation's keys too: an entry written without the
+        // entry key is one no node will build on (`store::guard`).
+        &["--database-url", &url, "--key-dir", &k],
     )
     .await;
     drop(db);

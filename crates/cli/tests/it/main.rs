@@ -14,4 +14,5 @@ mod integrity;
 mod lists;
 mod log;
 mod procedures;
+mod rollback;
 mod security;

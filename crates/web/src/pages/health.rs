@@ -12,7 +12,19 @@ pub fn router() -> Router<AppState> {
 
 /// 200 when the database answers, 503 when it does not (for load balancers).
 async fn healthz(State(state): State<AppState>) -> Response {
+    let halted = state.store.halted();
     let mut resp = match state.store.ping().await {
+        // Reachable, but behind what was signed: changes are refused until an
+        // administrator acts (monitoring must see it, so not 200).
+        Ok(()) if !halted.is_empty() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({
+                "status": "degraded",
+                "database": state.store.backend().name(),
+                "writes": "suspended",
+                "reasons": halted,
+            })),
+        ),
         Ok(()) => (
             StatusCode::OK,
             axum::Json(serde_json::json!({ "status": "ok", "database": state.store.backend().name() })),

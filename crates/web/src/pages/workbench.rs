@@ -100,6 +100,11 @@ async fn home(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
         expiring,
         cases: super::cases::dashboard(&state, &user).await?,
         tamper_alerts,
+        halted: if p.can(Capability::ViewAuditLog) {
+            state.store.halted()
+        } else {
+            vec![]
+        },
     }))
 }
 
