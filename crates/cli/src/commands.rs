@@ -235,7 +235,10 @@ async fn open_with(settings: &Settings, create_key: bool) -> anyhow::Result<Stor
     };
     // A command writes no record into logs that are behind what was signed (`rollback.rs`).
     let unmet = store.rollback_findings(&keys).await?;
-    store.set_halted(unmet.iter().map(|u| u.to_string()).collect());
+    store.set_halted(
+        zhifa_store::health::Concern::Rollback,
+        unmet.iter().map(|u| u.to_string()).collect(),
+    );
     let existed = keys.has_entry_key();
     if !existed && !create_key {
         bail!(
@@ -606,6 +609,7 @@ async fn demo_command(mut settings: Settings) -> anyhow::Result<()> {
             a.department
         );
     }
+    let _lock = lock_data_dir(&settings)?;
     server::serve(listener, store, settings.web, keys, shutdown).await
 }
 
@@ -622,7 +626,36 @@ async fn serve_command(settings: Settings) -> anyhow::Result<()> {
     if keys.is_none() {
         tracing::warn!("no --key-dir: this node signs no checkpoints");
     }
+    let _lock = lock_data_dir(&settings)?;
     server::serve(listener, store, settings.web, keys, shutdown).await
+}
+
+/// One server per data directory: two would share one SQLite file with two writer
+/// threads and two checkpointers signing over each other. The lock lasts as long as the
+/// returned file is open (the operating system releases it if the process dies).
+fn lock_data_dir(settings: &Settings) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(Database::DataDir(dir)) = &settings.database else {
+        return Ok(None);
+    };
+    let path = dir.join("zhifa.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("无法创建锁文件 / cannot create {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "另一个 zhifa 服务正在使用数据目录 {}，同一数据目录只能运行一个服务\n\
+             another zhifa server is using {}: one server per data directory",
+            dir.display(),
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("无法锁定 / cannot lock {}", path.display()))
+        }
+    }
 }
 
 /// Reads a password from standard input (first line) or `ZHIFA_PASSWORD`.

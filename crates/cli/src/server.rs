@@ -4,6 +4,7 @@ use anyhow::Context;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use zhifa_store::health::Concern;
 use zhifa_store::keys::KeyStore;
 use zhifa_store::{Store, now_ms};
 use zhifa_web::{AppState, WebConfig, app};
@@ -39,7 +40,18 @@ pub async fn serve(
     // change at all (the checkpointer keeps checking afterwards).
     if let Some(k) = &keys {
         let unmet = store.rollback_findings(k).await?;
-        store.set_halted(unmet.iter().map(|u| u.to_string()).collect());
+        store.set_halted(
+            Concern::Rollback,
+            unmet.iter().map(|u| u.to_string()).collect(),
+        );
+    }
+    // A damaged database file stops the server here, with SQLite's own words.
+    let damage = store.integrity_check().await?;
+    if !damage.is_empty() {
+        anyhow::bail!(
+            "数据库完整性检查未通过，请从备份恢复 / the database failed its integrity check:\n{}",
+            damage.join("\n")
+        );
     }
     let state = AppState::new(store.clone(), config);
     let sweeper = tokio::spawn(sweep(store.clone(), idle, absolute, lockout));
@@ -74,12 +86,17 @@ async fn checkpoint(store: Store, keys: KeyStore, now: std::sync::Arc<tokio::syn
         // A log behind what this key store signed stops every change of record until an
         // administrator acts (`zhifa ledger rebase`); fixed, changes resume.
         match store.rollback_findings(&keys).await {
-            Ok(unmet) => store.set_halted(unmet.iter().map(|u| u.to_string()).collect()),
+            Ok(unmet) => store.set_halted(
+                Concern::Rollback,
+                unmet.iter().map(|u| u.to_string()).collect(),
+            ),
             Err(e) => {
                 tracing::warn!(error = %e, "could not compare the logs with the signer's records")
             }
         }
-        match store.checkpoint_all(&keys).await {
+        let outcome = store.checkpoint_all(&keys).await;
+        store.record_checkpoint_run(now_ms(), outcome.as_ref().err().map(|e| e.to_string()));
+        match outcome {
             Ok(n) if n > 0 => tracing::info!(checkpoints = n, "checkpoints signed"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "checkpoint signing failed"),
@@ -110,6 +127,11 @@ async fn sweep(store: Store, idle: Duration, absolute: Duration, lockout: Durati
             .await
         {
             tracing::warn!(error = %e, "failed-login sweep failed");
+        }
+        // A page damaged while running stops changes until the database is repaired.
+        match store.integrity_check().await {
+            Ok(damage) => store.set_halted(Concern::Database, damage),
+            Err(e) => tracing::warn!(error = %e, "integrity check failed to run"),
         }
     }
 }

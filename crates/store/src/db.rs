@@ -46,9 +46,8 @@ pub struct Store {
     /// The snapshot of each user row last found to match its entry (`Store::session`):
     /// the row behind every signed-in request is checked, and only a change since costs a
     /// look at the log.
-    /// Why this node refuses changes of record: its logs are behind what was signed
-    /// (`rollback.rs`). Empty when it does not.
-    pub(crate) halted: std::sync::Arc<std::sync::RwLock<Vec<String>>>,
+    /// This node's health: why it refuses changes of record, if it does (`health.rs`).
+    pub(crate) health: std::sync::Arc<std::sync::RwLock<crate::health::Health>>,
     pub(crate) intact_users:
         std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, String>>>,
     /// `verify` cuts a log into stretches starting at multiples of this many entries,
@@ -160,7 +159,7 @@ impl Store {
             entry_key: None,
             entry_legacy: Default::default(),
             intact_users: Default::default(),
-            halted: Default::default(),
+            health: Default::default(),
             verify_split: crate::verify::SPLIT_UNIT,
         })
     }

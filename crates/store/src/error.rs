@@ -23,11 +23,9 @@ pub enum StoreError {
     /// A ledgered row changed behind zhifa's back: the act was refused (`guard.rs`).
     #[error("{0}")]
     Tampered(crate::guard::Tampered),
-    /// This node's logs are behind what was signed: changes of record wait for an
-    /// administrator (`rollback.rs`).
-    #[error(
-        "系统发现执法记录日志短于已签名的记录（数据库可能被回滚），已暂停写入，请系统管理员处理：{0}"
-    )]
+    /// A check stops changes of record on this node (a log behind what was signed, a
+    /// damaged database): they wait for an administrator (`health.rs`).
+    #[error("系统已暂停写入，请系统管理员处理：{0}")]
     Halted(String),
     #[error("数据库错误：{0}")]
     Database(#[from] sqlx::Error),

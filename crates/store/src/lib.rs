@@ -19,6 +19,7 @@ pub mod cases;
 pub mod catalog;
 pub mod credentials;
 pub mod guard;
+pub mod health;
 pub mod journal;
 pub mod keys;
 pub mod ledger;

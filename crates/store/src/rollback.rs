@@ -8,7 +8,7 @@
 //! meet — the log is shorter, or its tree at that size has another root — is a rollback
 //! or a fork. `zhifa verify` fails on it; a server that finds it reports it in `/healthz`
 //! and on the administrators' home page and refuses every change of record
-//! (`Store::halted`, checked in `WriteTx::commit`) until an administrator re-bases the
+//! (`Store::halted`, `health.rs`, checked in `WriteTx::commit`) until an administrator re-bases the
 //! signer with `zhifa ledger rebase`, an act written to the installation's log that names
 //! the signed entries lost.
 
@@ -112,26 +112,6 @@ impl Store {
         self.unmet_claims(&keys.signed_heads(&heads)?).await
     }
 
-    /// Stops (with the reasons) or resumes every change of record on this node.
-    pub fn set_halted(&self, reasons: Vec<String>) {
-        let mut h = self.halted.write().expect("not poisoned");
-        if *h != reasons {
-            if reasons.is_empty() {
-                tracing::info!("the logs meet what was signed again; changes resume");
-            } else {
-                for r in &reasons {
-                    tracing::error!("{r}");
-                }
-            }
-            *h = reasons;
-        }
-    }
-
-    /// Why changes of record are refused on this node (empty: they are not).
-    pub fn halted(&self) -> Vec<String> {
-        self.halted.read().expect("not poisoned").clone()
-    }
-
     /// Accepts that the logs are behind what was signed: for each unmet record, writes an
     /// entry to the installation's log naming the signed entries lost, and records the
     /// log's current head as the signer's starting point, so that signing resumes from
@@ -169,7 +149,7 @@ impl Store {
             );
         }
         tx.commit().await?;
-        self.set_halted(Vec::new());
+        self.set_halted(crate::health::Concern::Rollback, Vec::new());
         Ok(unmet)
     }
 }

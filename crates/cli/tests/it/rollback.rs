@@ -144,7 +144,7 @@ async fn an_older_database_under_the_current_keys_is_caught_until_rebased() {
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
     let home = r.text().await.unwrap();
-    assert!(home.contains("日志短于已签名的记录，已暂停写入"), "{home}");
+    assert!(home.contains("系统已暂停写入"), "{home}");
     assert!(home.contains("zhifa ledger rebase"), "{home}");
     stop(server);
 
@@ -168,4 +168,83 @@ async fn an_older_database_under_the_current_keys_is_caught_until_rebased() {
     let (ok, out) = run(&["ledger", "checkpoint"], &data);
     assert!(ok && out.contains("已签发"), "{out}");
     verified(&data);
+}
+
+/// One server per data directory: a second is refused, naming the directory, and the first
+/// goes on; its `/healthz` tells when the checkpointer last ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_one_data_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, port) = demo_on(dir.path());
+    let out = zhifa()
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{}", free_port()),
+            "--data",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success());
+    assert!(text.contains("另一个 zhifa 服务正在使用数据目录"), "{text}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (status, body) = loop {
+        let (status, body) = health(port).await.unwrap();
+        if !body["checkpoint"].is_null() || Instant::now() > deadline {
+            break (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["checkpoint"]["ok"], true, "{body}");
+    stop(first);
+}
+
+/// A database file damaged on disk is refused at start with SQLite's own words, before
+/// any request is served.
+#[test]
+fn a_damaged_database_file_stops_the_server_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, _) = demo_on(dir.path());
+    stop(first);
+    let db = dir.path().join("zhifa.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    let page = 4096;
+    // Garbage over the pages after the first half of the file (the header page kept).
+    let pages = bytes.len() / page;
+    for b in &mut bytes[page * (pages / 4).max(1)..page * (pages / 2).max(2)] {
+        *b = 0xA5;
+    }
+    std::fs::write(&db, bytes).unwrap();
+    let mut server = zhifa()
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{}", free_port()),
+            "--data",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            server.kill().unwrap();
+            panic!("a damaged database was served");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = server.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "a damaged database was served");
+    assert!(
+        text.contains("完整性检查未通过")
+            || text.contains("无法打开数据库")
+            || text.contains("malformed"),
+        "{text}"
+    );
 }

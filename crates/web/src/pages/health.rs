@@ -13,6 +13,10 @@ pub fn router() -> Router<AppState> {
 /// 200 when the database answers, 503 when it does not (for load balancers).
 async fn healthz(State(state): State<AppState>) -> Response {
     let halted = state.store.halted();
+    // The checkpointer's last run on this node (absent where none runs).
+    let checkpoint = state.store.checkpoint_run().map(|(at, error)| {
+        serde_json::json!({ "last_run_ms": at, "ok": error.is_none(), "error": error })
+    });
     let mut resp = match state.store.ping().await {
         // Reachable, but behind what was signed: changes are refused until an
         // administrator acts (monitoring must see it, so not 200).
@@ -23,11 +27,16 @@ async fn healthz(State(state): State<AppState>) -> Response {
                 "database": state.store.backend().name(),
                 "writes": "suspended",
                 "reasons": halted,
+                "checkpoint": checkpoint,
             })),
         ),
         Ok(()) => (
             StatusCode::OK,
-            axum::Json(serde_json::json!({ "status": "ok", "database": state.store.backend().name() })),
+            axum::Json(serde_json::json!({
+                "status": "ok",
+                "database": state.store.backend().name(),
+                "checkpoint": checkpoint,
+            })),
         ),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");

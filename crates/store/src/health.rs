@@ -1,0 +1,77 @@
+//! What this node knows of its own health, for `/healthz` and the administrators' home
+//! page: the checks that stop every change of record (a log behind what was signed, a
+//! damaged database), and how the last checkpoint signing went.
+
+use crate::Store;
+use crate::error::StoreError;
+use std::collections::BTreeMap;
+
+/// A check that can stop changes of record on this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Concern {
+    /// A log is behind, or forked from, what was signed (`rollback.rs`).
+    Rollback,
+    /// The database failed its integrity check (`Store::integrity_check`).
+    Database,
+}
+
+#[derive(Debug, Default)]
+pub struct Health {
+    halted: BTreeMap<Concern, Vec<String>>,
+    /// When the checkpointer last ran, and what went wrong, if anything.
+    checkpoint: Option<(i64, Option<String>)>,
+}
+
+impl Store {
+    /// Stops (with the reasons) or resumes every change of record on this node, as far as
+    /// the check `concern` is concerned.
+    pub fn set_halted(&self, concern: Concern, reasons: Vec<String>) {
+        let mut h = self.health.write().expect("not poisoned");
+        let before = h.halted.get(&concern).cloned().unwrap_or_default();
+        if before == reasons {
+            return;
+        }
+        if reasons.is_empty() {
+            tracing::info!(?concern, "the check passes again; changes resume");
+            h.halted.remove(&concern);
+        } else {
+            for r in &reasons {
+                tracing::error!(?concern, "{r}");
+            }
+            h.halted.insert(concern, reasons);
+        }
+    }
+
+    /// Why changes of record are refused on this node (empty: they are not).
+    pub fn halted(&self) -> Vec<String> {
+        let h = self.health.read().expect("not poisoned");
+        h.halted.values().flatten().cloned().collect()
+    }
+
+    /// Notes how a run of the checkpointer went.
+    pub fn record_checkpoint_run(&self, at: i64, error: Option<String>) {
+        self.health.write().expect("not poisoned").checkpoint = Some((at, error));
+    }
+
+    /// When the checkpointer last ran, and its error if it failed (`None`: it has not run
+    /// on this node).
+    pub fn checkpoint_run(&self) -> Option<(i64, Option<String>)> {
+        self.health.read().expect("not poisoned").checkpoint.clone()
+    }
+
+    /// SQLite's `PRAGMA quick_check`: the problems it finds in the database file (empty
+    /// when none, and always on PostgreSQL, which checks its pages itself).
+    pub async fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        if self.backend() != crate::Backend::Sqlite {
+            return Ok(vec![]);
+        }
+        let rows: Vec<String> = sqlx::query_scalar("PRAGMA quick_check")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| r != "ok")
+            .map(|r| format!("数据库文件损坏 / database damaged: {r}"))
+            .collect())
+    }
+}
