@@ -6,5 +6,8 @@
 -- have no code: the sessions end (users sign in again) and the failure counts restart.
 ALTER TABLE sessions ADD COLUMN mac TEXT NOT NULL DEFAULT '';
 ALTER TABLE login_failures ADD COLUMN mac TEXT NOT NULL DEFAULT '';
+-- 1 while the attempt's password is being checked: it holds one of the lockout's slots
+-- (so parallel guesses cannot exceed it) but is no failure.
+ALTER TABLE login_failures ADD COLUMN pending BIGINT NOT NULL DEFAULT 0;
 DELETE FROM sessions;
 DELETE FROM login_failures

@@ -61,37 +61,71 @@ pub(crate) fn session_code(
     store.state_code("session", &[id_hash, &user, csrf, &at])
 }
 
-/// The code of a counted login failure.
-pub(crate) fn failure_code(store: &Store, username: &str, at: i64, client_ip: &str) -> String {
-    store.state_code("login-failure", &[username, &at.to_string(), client_ip])
+/// A pending login attempt older than this (its process died between reserving it and
+/// checking the password) no longer holds a slot; it never counts as a failure.
+pub const PENDING_STALE_MS: i64 = 30_000;
+
+/// The code of a login attempt: a failure, or (`pending`) one being checked.
+pub(crate) fn failure_code(
+    store: &Store,
+    username: &str,
+    at: i64,
+    client_ip: &str,
+    pending: bool,
+) -> String {
+    let state = if pending { "pending" } else { "failed" };
+    store.state_code(
+        "login-attempt",
+        &[username, &at.to_string(), client_ip, state],
+    )
 }
 
-/// The failures of `username` at or after `since` that carry a valid code, and the time of
-/// the latest: rows inserted or edited with SQL neither lock an account nor extend a lock.
+/// Login attempts of one user name, as far as their codes are valid.
+struct Counted {
+    failures: i64,
+    pending: i64,
+    /// The time of the latest failure.
+    last: Option<i64>,
+}
+
+/// The failures of `username` at or after `since`, and the attempts still pending (not
+/// stale at `now`), that carry a valid code: rows inserted or edited with SQL neither lock
+/// an account nor hold a slot.
 async fn counted_failures(
     store: &Store,
     conn: &mut sqlx::AnyConnection,
     username: &str,
     since: i64,
-) -> Result<(i64, Option<i64>), StoreError> {
+    now: i64,
+) -> Result<Counted, StoreError> {
     let rows = sqlx::query(
-        "SELECT at, client_ip, mac FROM login_failures WHERE username = $1 AND at >= $2",
+        "SELECT at, client_ip, pending, mac FROM login_failures WHERE username = $1 AND at >= $2",
     )
     .bind(username.to_owned())
     .bind(since)
     .fetch_all(conn)
     .await?;
-    let (mut count, mut last) = (0, None);
+    let mut c = Counted {
+        failures: 0,
+        pending: 0,
+        last: None,
+    };
     for r in rows {
         let at: i64 = r.try_get("at")?;
         let ip: String = r.try_get("client_ip")?;
+        let pending = r.try_get::<i64, _>("pending")? != 0;
         let mac: String = r.try_get("mac")?;
-        if crate::guard::same_secret(&mac, &failure_code(store, username, at, &ip)) {
-            count += 1;
-            last = last.max(Some(at));
+        if !crate::guard::same_secret(&mac, &failure_code(store, username, at, &ip, pending)) {
+            continue;
+        }
+        if !pending {
+            c.failures += 1;
+            c.last = c.last.max(Some(at));
+        } else if at >= now - PENDING_STALE_MS {
+            c.pending += 1;
         }
     }
-    Ok((count, last))
+    Ok(c)
 }
 
 pub(crate) fn encode_roles(roles: &[Role]) -> String {
@@ -209,13 +243,22 @@ impl Store {
         since: i64,
     ) -> Result<i64, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        Ok(counted_failures(self, &mut conn, username, since).await?.0)
+        let now = crate::now_ms();
+        Ok(counted_failures(self, &mut conn, username, since, now)
+            .await?
+            .failures)
     }
 
     /// Reserves a login attempt for `username` atomically: under a lock per user name,
-    /// counts the failures in the window and, unless the account is already locked,
-    /// records this attempt as a failure up front (a successful login removes it with
-    /// [`WriteTx::create_session`]). Parallel guesses therefore cannot exceed the limit.
+    /// counts the failures in the window and the attempts still being checked, and —
+    /// unless the failures already reach `limit` — records this attempt as pending (its
+    /// password is checked next). At most `limit` attempts are failed or pending at once,
+    /// so parallel guesses cannot exceed the limit; an attempt that finds the other slots
+    /// taken by pending ones waits for them, so a correct password is never turned away
+    /// by the others' (twelve logins at once all succeed). A wrong password turns the
+    /// attempt into a failure ([`Store::confirm_login_failure`]); a right one removes it
+    /// ([`WriteTx::create_session`]); a pending attempt left by a crash is ignored after
+    /// [`PENDING_STALE_MS`] and never counts as a failure.
     pub async fn reserve_login_attempt(
         &self,
         username: &str,
@@ -224,42 +267,74 @@ impl Store {
         window_ms: i64,
         limit: i64,
     ) -> Result<LoginAttempt, StoreError> {
-        let _turn = self.sqlite_turn().await;
-        let mut tx = match self.backend() {
-            crate::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            crate::Backend::Postgres => {
-                let mut tx = self.pool.begin().await?;
-                let digest = Sha256::digest(username.as_bytes());
-                let key = i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-                tx
+        let started = std::time::Instant::now();
+        loop {
+            let now = now.max(crate::now_ms());
+            let _turn = self.sqlite_turn().await;
+            let mut tx = match self.backend() {
+                crate::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                crate::Backend::Postgres => {
+                    let mut tx = self.pool.begin().await?;
+                    let digest = Sha256::digest(username.as_bytes());
+                    let key = i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+                    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                        .bind(key)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx
+                }
+            };
+            let counted = counted_failures(self, &mut tx, username, now - window_ms, now).await?;
+            if counted.failures >= limit {
+                tx.commit().await?;
+                return Ok(LoginAttempt::Locked {
+                    until: counted.last.unwrap_or(now) + window_ms,
+                });
             }
-        };
-        let (prior, last) = counted_failures(self, &mut tx, username, now - window_ms).await?;
-        if prior >= limit {
+            if counted.failures + counted.pending < limit {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO login_failures (username, at, client_ip, pending, mac)
+                     VALUES ($1, $2, $3, 1, $4) RETURNING id",
+                )
+                .bind(username.to_owned())
+                .bind(now)
+                .bind(client_ip.to_owned())
+                .bind(failure_code(self, username, now, client_ip, true))
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                return Ok(LoginAttempt::Reserved {
+                    attempt: id,
+                    prior_failures: counted.failures,
+                });
+            }
             tx.commit().await?;
-            return Ok(LoginAttempt::Locked {
-                until: last.unwrap_or(now) + window_ms,
-            });
+            drop(_turn);
+            if started.elapsed() > std::time::Duration::from_secs(10) {
+                return Ok(LoginAttempt::Busy);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO login_failures (username, at, client_ip, mac) VALUES ($1, $2, $3, $4)
-             RETURNING id",
-        )
-        .bind(username.to_owned())
-        .bind(now)
-        .bind(client_ip.to_owned())
-        .bind(failure_code(self, username, now, client_ip))
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(LoginAttempt::Reserved {
-            attempt: id,
-            prior_failures: prior,
-        })
+    }
+
+    /// Turns a pending attempt into a counted failure (its password was wrong).
+    pub async fn confirm_login_failure(&self, attempt: i64) -> Result<(), StoreError> {
+        let row = sqlx::query("SELECT username, at, client_ip FROM login_failures WHERE id = $1")
+            .bind(attempt)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = row else { return Ok(()) };
+        let (name, at, ip): (String, i64, String) = (
+            r.try_get("username")?,
+            r.try_get("at")?,
+            r.try_get("client_ip")?,
+        );
+        sqlx::query("UPDATE login_failures SET pending = 0, mac = $1 WHERE id = $2")
+            .bind(failure_code(self, &name, at, &ip, false))
+            .bind(attempt)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Forgets failures older than `before` (operational clean-up).
@@ -450,8 +525,10 @@ impl Store {
 pub enum LoginAttempt {
     /// Too many recent failures: do not check the password.
     Locked { until: i64 },
-    /// Go ahead; the attempt is counted as a failure unless the login succeeds.
+    /// Go ahead: the attempt is pending until its password is checked.
     Reserved { attempt: i64, prior_failures: i64 },
+    /// Other attempts for this name held every slot for too long: try again later.
+    Busy,
 }
 
 /// What to record of a refused request.

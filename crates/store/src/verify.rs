@@ -260,15 +260,16 @@ impl Store {
                 }
             }
             let rows = sqlx::query(
-                "SELECT id, username, at, client_ip, mac FROM login_failures ORDER BY id",
+                "SELECT id, username, at, client_ip, pending, mac FROM login_failures ORDER BY id",
             )
             .fetch_all(&self.pool)
             .await?;
             for r in rows {
                 let (id, name): (i64, String) = (r.try_get("id")?, r.try_get("username")?);
                 let (at, ip): (i64, String) = (r.try_get("at")?, r.try_get("client_ip")?);
+                let pending = r.try_get::<i64, _>("pending")? != 0;
                 let mac: String = r.try_get("mac")?;
-                if !same_secret(&mac, &failure_code(self, &name, at, &ip)) {
+                if !same_secret(&mac, &failure_code(self, &name, at, &ip, pending)) {
                     report.fail(format!(
                         "login_failures 表 id={id} 没有有效的认证码（绕过系统写入，不计入锁定）/ login failure {id} has no valid code"
                     ));

@@ -95,8 +95,16 @@ async fn drop_client_request_id(mut req: Request, next: Next) -> Response {
 pub const NUL_MESSAGE: &str = "提交的内容含有空字符（NUL），无法处理；请删除后重试";
 
 async fn security_headers(req: Request, next: Next) -> Response {
+    // Signed-in pages and the API hold what a shared or back-buttoned browser must not
+    // show the next person: never stored by a browser or proxy.
+    let private = ["/app", "/api/", "/login", "/logout"]
+        .iter()
+        .any(|p| req.uri().path().starts_with(p));
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    if private {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

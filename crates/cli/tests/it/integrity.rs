@@ -19,6 +19,8 @@ on_both_backends!(
     a_case_changed_behind_zhifas_back_is_not_laundered_by_the_next_act,
     invisible_and_control_characters_are_refused_and_names_are_normalised,
     sessions_tokens_roles_lockouts_and_counters_cannot_be_forged_in_the_database,
+    twelve_correct_logins_at_once_all_succeed_and_wrong_ones_still_lock,
+    signed_in_pages_are_not_stored_and_other_departments_cases_are_not_found,
 );
 
 fn today() -> NaiveDate {
@@ -483,4 +485,95 @@ async fn sessions_tokens_roles_lockouts_and_counters_cannot_be_forged_in_the_dat
         failures_mention(&report.failures, "案件编号计数器"),
         "{report:#?}"
     );
+}
+
+/// A correct password is never counted as a failure: twelve logins of one account at
+/// once (an office signing in on every computer) all succeed, where the lockout's five
+/// slots once turned seven of them away; five wrong passwords still lock the account.
+async fn twelve_correct_logins_at_once_all_succeed_and_wrong_ones_still_lock(db: TestDb) {
+    let app = std::sync::Arc::new(TestApp::start(db).await);
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let c = app.client();
+            app.try_login(&c, "officer", crate::harness::PASSWORD)
+                .await
+                .status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::SEE_OTHER);
+    }
+    assert_eq!(
+        app.store.login_failures_since("officer", 0).await.unwrap(),
+        0
+    );
+    // Wrong passwords, also at once: exactly five are checked, then the account is locked.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let c = app.client();
+            let r = app.try_login(&c, "officer", "Wrong@2026x").await;
+            r.text().await.unwrap()
+        }));
+    }
+    let mut locked = 0;
+    for t in tasks {
+        if t.await.unwrap().contains("已被锁定") {
+            locked += 1;
+        }
+    }
+    assert_eq!(locked, 3, "five guesses checked, three refused unchecked");
+    assert_eq!(
+        app.store.login_failures_since("officer", 0).await.unwrap(),
+        5
+    );
+    let c = app.client();
+    let r = app.try_login(&c, "officer", crate::harness::PASSWORD).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "locked, even with the password"
+    );
+    assert!(app.store.verify(&[]).await.unwrap().ok());
+}
+
+/// Signed-in pages carry `Cache-Control: no-store` (a shared computer's back button shows
+/// nothing); a case of another department is "not found" for an officer, not "forbidden"
+/// (no existence oracle), and the denial is still recorded; a password cannot be changed
+/// to itself.
+async fn signed_in_pages_are_not_stored_and_other_departments_cases_are_not_found(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let market = app.login("market").await;
+    let r = market.get(app.url("/app")).send().await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    // Every demo case is of the 综合行政执法大队; the 市场监管所's officer sees none.
+    let a = app.agency_id().await;
+    let (cases, _) = app
+        .store
+        .list_cases(a, &Default::default(), 10, 0)
+        .await
+        .unwrap();
+    let r = market
+        .get(app.url(&format!("/app/cases/{}", cases[0].id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let page = get(&market, &app, "/app/password").await;
+    let r = market
+        .post(app.url("/app/password"))
+        .form(&[
+            ("csrf_token", csrf(&page)),
+            ("current", crate::harness::PASSWORD.to_owned()),
+            ("new", crate::harness::PASSWORD.to_owned()),
+            ("confirm", crate::harness::PASSWORD.to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("新密码不能与当前密码相同"));
 }

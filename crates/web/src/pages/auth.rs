@@ -164,6 +164,9 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
                 "该账号因连续 {limit} 次登录失败已被锁定，请约 {minutes} 分钟后再试，或联系管理员。"
             )));
         }
+        LoginAttempt::Busy => {
+            return Ok(again("此账号正有多个登录请求在核验中，请稍后再试。".into()));
+        }
         LoginAttempt::Reserved {
             attempt,
             prior_failures,
@@ -199,10 +202,12 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
             Ok(resp)
         }
         (true, Some(user)) => {
+            state.store.confirm_login_failure(attempt).await?;
             record_failure(&state, &raw_username, Some(&user), &ip, "disabled", false).await?;
             Ok(again("该账号已停用，请联系管理员。".into()))
         }
         (_, known) => {
+            state.store.confirm_login_failure(attempt).await?;
             let locked_now = prior + 1 >= limit;
             let reason = if known.is_some() {
                 "bad_password"

@@ -611,8 +611,26 @@ pub(super) async fn load(
         return Err(PageError::NotFound);
     }
     let scope = case_scope(state, &file).await?;
-    gate.require(capability, &scope).await?;
-    Ok(file)
+    // A case the user may not even see is not there for them (404, no existence oracle;
+    // the denial is still recorded); one they see but may not act on is a 403.
+    if capability != Capability::ViewCases
+        && gate
+            .user
+            .principal
+            .authorize(Capability::ViewCases, &scope)
+            .is_err()
+    {
+        return match gate.require(Capability::ViewCases, &scope).await {
+            Err(PageError::Forbidden(_)) => Err(PageError::NotFound),
+            other => other.map(|_| file),
+        };
+    }
+    match gate.require(capability, &scope).await {
+        Err(PageError::Forbidden(_)) if capability == Capability::ViewCases => {
+            Err(PageError::NotFound)
+        }
+        other => other.map(|_| file),
+    }
 }
 
 fn event_label(kind: &str) -> &'static str {

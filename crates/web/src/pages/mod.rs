@@ -209,12 +209,20 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// A CSV field, quoted when it must be (RFC 4180).
+/// A CSV field, quoted when it must be (RFC 4180). A field a spreadsheet would take for a
+/// formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return — "=HYPERLINK(…)"
+/// in a published list) gets a leading apostrophe, so it is shown as the text it is
+/// (OWASP, CSV injection).
 pub fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
 }
 
@@ -251,4 +259,21 @@ pub fn form_version(form: &crate::forms::FormData) -> Result<i64, PageError> {
     form.get("version")
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| PageError::BadRequest("表单缺少版本号，请从本系统页面重新提交".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_fields_that_look_like_formulas_are_shown_as_text() {
+        use super::csv_field;
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+        assert_eq!(csv_field("+86 138"), "'+86 138");
+        assert_eq!(csv_field("-1"), "'-1");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("朱堂乡, 罗山县"), "\"朱堂乡, 罗山县\"");
+        assert_eq!(csv_field("ZT-CF-001"), "ZT-CF-001");
+    }
 }

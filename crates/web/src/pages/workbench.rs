@@ -149,6 +149,9 @@ async fn change_password(
     if f.new != f.confirm {
         errors.add("confirm", "两次输入的新密码不一致");
     }
+    if !f.new.is_empty() && f.new == f.current {
+        errors.add("new", "新密码不能与当前密码相同");
+    }
     if !errors.is_empty() {
         return Ok(html_status(
             StatusCode::BAD_REQUEST,
