@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn zhifa() -> Command {
+pub(crate) fn zhifa() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_zhifa"));
     c.env_remove("ZHIFA_DATA")
         .env_remove("ZHIFA_DATABASE_URL")
@@ -13,7 +13,7 @@ fn zhifa() -> Command {
     c
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -22,7 +22,7 @@ fn free_port() -> u16 {
 }
 
 /// Waits until `/healthz` answers 200 (a bare HTTP/1.0 request: no client needed).
-fn wait_for_health(port: u16) -> bool {
+pub(crate) fn wait_for_health(port: u16) -> bool {
     use std::io::Read;
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -40,7 +40,7 @@ fn wait_for_health(port: u16) -> bool {
 }
 
 /// `zhifa demo` on `dir`, started and answering; with its port.
-fn demo_on(dir: &std::path::Path) -> (std::process::Child, u16) {
+pub(crate) fn demo_on(dir: &std::path::Path) -> (std::process::Child, u16) {
     let port = free_port();
     let child = zhifa()
         .args(["demo", "--addr", &format!("127.0.0.1:{port}"), "--data"])
@@ -54,7 +54,7 @@ fn demo_on(dir: &std::path::Path) -> (std::process::Child, u16) {
 }
 
 /// Stops a server as an operator would (SIGTERM) and waits for it.
-fn stop(mut child: std::process::Child) {
+pub(crate) fn stop(mut child: std::process::Child) {
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -63,7 +63,7 @@ fn stop(mut child: std::process::Child) {
 }
 
 /// `zhifa verify --data dir`, which must pass; its output.
-fn verified(dir: &std::path::Path) -> String {
+pub(crate) fn verified(dir: &std::path::Path) -> String {
     let out = zhifa()
         .args(["verify", "--data"])
         .arg(dir)
