@@ -48,7 +48,7 @@ pub struct Member {
     pub sha256: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogAt {
     pub origin: String,
     pub size: u64,

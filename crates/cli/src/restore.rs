@@ -3,7 +3,7 @@
 //! byte is written; directories are owner-only (0700) and files 0600 whatever the umask;
 //! the restored installation is then checked as the backup was.
 
-use crate::backup::{check_installation, create_private_dir, print_logs, sync_dir};
+use crate::backup::{self, check_installation, create_private_dir, print_logs, sync_dir};
 use crate::backup_file::{self, Backup, Place};
 use crate::config::{Database, Settings};
 use anyhow::{anyhow, bail};
@@ -27,7 +27,7 @@ pub async fn run(settings: &Settings, file: &Path) -> anyhow::Result<()> {
             "请用 --key-dir 指定恢复密钥的（空）目录 / give the (empty or new) directory for the keys with --key-dir"
         )
     })?;
-    // Refused before anything is read or written.
+    // Checked before any member is read or anything written.
     let mut targets: Vec<PathBuf> = data.iter().cloned().collect();
     targets.push(key_dir.clone());
     for t in &targets {
@@ -58,7 +58,14 @@ pub async fn run(settings: &Settings, file: &Path) -> anyhow::Result<()> {
         );
         return Ok(());
     };
-    let checked = check_installation(&data.join(backup_file::DATABASE), &key_dir).await?;
+    let mut checked = check_installation(&data.join(backup_file::DATABASE), &key_dir).await?;
+    // The manifest describes the copy it came with.
+    if !checked.heads.is_empty() && backup::logs_at(&checked.heads) != b.manifest.logs {
+        checked.problems.push(
+            "恢复的数据库中的日志与备份清单记录的不同 / the restored logs differ from those the manifest records"
+                .into(),
+        );
+    }
     if !checked.problems.is_empty() {
         for p in &checked.problems {
             println!("失败 / FAILED: {p}");
