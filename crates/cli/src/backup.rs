@@ -25,6 +25,8 @@ pub struct Checked {
     pub report: zhifa_store::verify::Report,
     /// Everything wrong, named; empty when the copy is sound.
     pub problems: Vec<String>,
+    /// Whether some of them are about the keys' signer (`Store::signer_problems`).
+    pub signer_unfit: bool,
 }
 
 /// Checks the SQLite database at `db` with the keys at `key_dir` as `zhifa verify` would,
@@ -53,6 +55,7 @@ async fn check_store(store: &Store, key_dir: &Path) -> anyhow::Result<Checked> {
             heads: Vec::new(),
             report: Default::default(),
             problems,
+            signer_unfit: false,
         });
     }
     let keys = KeyStore::open(key_dir)
@@ -80,11 +83,14 @@ async fn check_store(store: &Store, key_dir: &Path) -> anyhow::Result<Checked> {
             report.more_failures, report.more_failures
         ));
     }
-    problems.extend(store.signer_problems(&keys).await?);
+    let signer = store.signer_problems(&keys).await?;
+    let signer_unfit = !signer.is_empty();
+    problems.extend(signer);
     Ok(Checked {
         heads: store.log_heads().await?,
         report,
         problems,
+        signer_unfit,
     })
 }
 
@@ -205,10 +211,7 @@ async fn backup_sqlite(
     copied.map_err(|e| anyhow!("无法复制数据库 / cannot copy the database: {e}"))?;
     let checked = check_installation(&copy, &staging.join("keys")).await?;
     if !checked.problems.is_empty() {
-        for p in &checked.problems {
-            println!("失败 / FAILED: {p}");
-        }
-        bail!("备份检查未通过，未写出备份文件 / the backup failed its check; no file was written");
+        return Err(refuse(&checked.problems, checked.signer_unfit));
     }
     let manifest = manifest(backup_file::SQLITE, logs_at(&checked.heads));
     let mut members: Vec<(String, PathBuf)> = members(staging, &keys, &templates);
@@ -255,17 +258,16 @@ async fn backup_postgres(
         );
     }
     let checked = async {
-        problems.extend(store.signer_problems(&key_store).await?);
-        store.log_heads().await
+        let signer = store.signer_problems(&key_store).await?;
+        Ok::<_, zhifa_store::StoreError>((signer, store.log_heads().await?))
     }
     .await;
     store.close().await;
-    let heads = checked?;
+    let (signer, heads) = checked?;
+    let signer_unfit = !signer.is_empty();
+    problems.extend(signer);
     if !problems.is_empty() {
-        for p in &problems {
-            println!("失败 / FAILED: {p}");
-        }
-        bail!("备份检查未通过，未写出备份文件 / the backup failed its check; no file was written");
+        return Err(refuse(&problems, signer_unfit));
     }
     let manifest = manifest(backup_file::POSTGRESQL, logs_at(&heads));
     write_file(out, dir, &members(staging, &keys, &[]), manifest)?;
@@ -284,6 +286,21 @@ async fn backup_postgres(
          with pg_dump as above — keys first, then pg_dump — and keep the two files together."
     );
     Ok(())
+}
+
+/// Prints what failed and gives the error that ends the backup.
+fn refuse(problems: &[String], signer_unfit: bool) -> anyhow::Error {
+    for p in problems {
+        println!("失败 / FAILED: {p}");
+    }
+    if signer_unfit {
+        // A key made or rotated between the copy of the keys and that of the database is
+        // seen here too; the next run takes both after it.
+        println!(
+            "若备份期间新建或更换了签名密钥，请再运行一次 / if a signing key was made or rotated while the backup ran, run it again"
+        );
+    }
+    anyhow!("备份检查未通过，未写出备份文件 / the backup failed its check; no file was written")
 }
 
 fn manifest(database: &str, logs: Vec<LogAt>) -> Manifest {

@@ -435,7 +435,9 @@ fn a_backup_whose_signer_record_runs_ahead_of_the_database_is_refused() {
         .unwrap();
     let text = refused(&out);
     assert!(
-        text.contains("runs ahead") && text.contains("no file was written"),
+        text.contains("runs ahead")
+            && text.contains("run it again")
+            && text.contains("no file was written"),
         "{text}"
     );
     assert!(!file.exists());
