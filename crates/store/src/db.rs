@@ -1,6 +1,6 @@
 use crate::error::StoreError;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, ConnectOptions, Executor};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -104,6 +104,10 @@ impl Store {
             return Err(StoreError::NoDatabase(path.display().to_string()));
         }
         let url = sqlite_url(path, "ro");
+        // Its statements are long on purpose (a whole copy, a whole integrity check): no
+        // slow-statement warnings in the operator's output.
+        let options = <sqlx::any::AnyConnectOptions as std::str::FromStr>::from_str(&url)?
+            .disable_statement_logging();
         let pool = AnyPoolOptions::new()
             .acquire_timeout(Duration::from_secs(5))
             .max_connections(4)
@@ -114,7 +118,7 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect(&url)
+            .connect_with(options)
             .await?;
         Ok(Store::assemble(
             pool,
