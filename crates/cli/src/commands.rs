@@ -34,6 +34,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Verify(args) => verify_command(settings, args).await,
+        Command::Backup(args) => crate::backup::run(&settings, &args.out).await,
+        Command::Restore(args) => crate::restore::run(&settings, &args.file).await,
         Command::Ledger(cmd) => ledger_command(settings, cmd).await,
         Command::User(cmd) => user_command(settings, cmd).await,
         Command::Token(cmd) => token_command(settings, cmd).await,

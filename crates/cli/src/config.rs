@@ -124,6 +124,13 @@ pub enum Command {
     /// 核验日志、签名树头和全部入账数据；有问题时返回非零 / verify the logs, checkpoints and every
     /// ledgered row; exits non-zero and names what failed
     Verify(VerifyArgs),
+    /// 在线备份到一个文件（数据库快照、密钥目录、文书模板），写完即核验 / back up the
+    /// installation, also while it serves, into one checked file (database snapshot, key
+    /// directory, document templates); on PostgreSQL the key directory, to go with pg_dump
+    Backup(BackupArgs),
+    /// 从备份恢复到空目录或新目录（不覆盖任何文件）/ restore a backup into an empty or new
+    /// directory (never over anything)
+    Restore(RestoreArgs),
     /// 执法记录日志 / the tamper-evident logs
     #[command(subcommand)]
     Ledger(LedgerCommand),
@@ -237,6 +244,19 @@ pub struct VerifyArgs {
     /// verify a case archive (卷宗 ZIP) with no database
     #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
     pub archive: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// 备份文件 / the backup file to write (e.g. zhifa-2026-03-01.zip)
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// zhifa backup 写出的备份文件 / a file written by zhifa backup
+    pub file: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]

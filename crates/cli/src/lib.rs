@@ -1,10 +1,13 @@
 //! The `zhifa` command: argument parsing, configuration, and the commands themselves.
 //! `anyhow` is used here, at the edge; the crates below return typed errors.
 
+mod backup;
+mod backup_file;
 mod commands;
 pub mod config;
 pub mod demo;
 pub mod demo_cases;
+mod restore;
 mod server;
 
 use std::process::ExitCode;

@@ -46,7 +46,7 @@ pub async fn serve(
         );
     }
     // A damaged database file stops the server here, with SQLite's own words.
-    let damage = store.integrity_check().await?;
+    let damage = store.quick_check().await?;
     if !damage.is_empty() {
         anyhow::bail!(
             "数据库完整性检查未通过，请从备份恢复 / the database failed its integrity check:\n{}",
@@ -129,7 +129,7 @@ async fn sweep(store: Store, idle: Duration, absolute: Duration, lockout: Durati
             tracing::warn!(error = %e, "failed-login sweep failed");
         }
         // A page damaged while running stops changes until the database is repaired.
-        match store.integrity_check().await {
+        match store.quick_check().await {
             Ok(damage) => store.set_halted(Concern::Database, damage),
             Err(e) => tracing::warn!(error = %e, "integrity check failed to run"),
         }

@@ -1,6 +1,6 @@
 use crate::error::StoreError;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, ConnectOptions, Executor};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -73,6 +73,23 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(path))
 }
 
+/// The `sqlite://` URL of a database file, with the characters that mean something in a
+/// URL escaped so that any directory works (`sqlite_file` undoes them).
+fn sqlite_url(path: &Path, mode: &str) -> String {
+    let escaped: String = path
+        .to_string_lossy()
+        .chars()
+        .map(|c| match c {
+            '%' => "%25".to_owned(),
+            '?' => "%3F".to_owned(),
+            '#' => "%23".to_owned(),
+            ' ' => "%20".to_owned(),
+            c => c.to_string(),
+        })
+        .collect();
+    format!("sqlite://{escaped}?mode={mode}")
+}
+
 impl Store {
     /// Opens (creating if needed) `DIR/zhifa.db`, after checking that `DIR` is writable.
     pub async fn open_data_dir(dir: &Path) -> Result<Store, StoreError> {
@@ -82,20 +99,40 @@ impl Store {
         std::fs::write(&probe, b"ok")
             .and_then(|_| std::fs::remove_file(&probe))
             .map_err(|e| StoreError::DataDirNotWritable(format!("{}：{e}", dir.display())))?;
-        let path = dir.join("zhifa.db");
-        // Characters that mean something in a URL are escaped so any directory works.
-        let escaped: String = path
-            .to_string_lossy()
-            .chars()
-            .map(|c| match c {
-                '%' => "%25".to_owned(),
-                '?' => "%3F".to_owned(),
-                '#' => "%23".to_owned(),
-                ' ' => "%20".to_owned(),
-                c => c.to_string(),
+        Self::connect(&sqlite_url(&dir.join("zhifa.db"), "rwc")).await
+    }
+
+    /// Opens an existing SQLite database file for reading only — a live installation's,
+    /// to copy it, or a copy, to check it: no writer thread, no migration, and none of the
+    /// pragmas that would write (the journal mode is left as the file has it).
+    pub async fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        install_default_drivers();
+        if !path.is_file() {
+            return Err(StoreError::NoDatabase(path.display().to_string()));
+        }
+        let url = sqlite_url(path, "ro");
+        // Its statements are long on purpose (a whole copy, a whole integrity check): no
+        // slow-statement warnings in the operator's output.
+        let options = <sqlx::any::AnyConnectOptions as std::str::FromStr>::from_str(&url)?
+            .disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(5))
+            .max_connections(4)
+            .test_before_acquire(false)
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    Ok(())
+                })
             })
-            .collect();
-        Self::connect(&format!("sqlite://{escaped}?mode=rwc")).await
+            .connect_with(options)
+            .await?;
+        Ok(Store::assemble(
+            pool,
+            None,
+            Backend::Sqlite,
+            Some(path.to_owned()),
+        ))
     }
 
     /// Connects to `sqlite://…` or `postgres://…`.
@@ -147,7 +184,16 @@ impl Store {
             None => None,
         };
         let pool = options.connect(url).await?;
-        Ok(Store {
+        Ok(Store::assemble(pool, writer, backend, sqlite_file))
+    }
+
+    fn assemble(
+        pool: AnyPool,
+        writer: Option<std::sync::Arc<crate::writer::Writer>>,
+        backend: Backend,
+        sqlite_file: Option<PathBuf>,
+    ) -> Store {
+        Store {
             pool,
             writer,
             backend,
@@ -161,7 +207,7 @@ impl Store {
             intact_users: Default::default(),
             health: Default::default(),
             verify_split: crate::verify::SPLIT_UNIT,
-        })
+        }
     }
 
     /// Makes `verify` cut logs into stretches at multiples of `unit` entries instead of

@@ -13,6 +13,11 @@ pub enum StoreError {
     Stale,
     #[error("数据目录不可写：{0}")]
     DataDirNotWritable(String),
+    #[error("数据库文件不存在：{0}")]
+    NoDatabase(String),
+    /// A backup step that cannot be done here (e.g. `VACUUM INTO` on PostgreSQL).
+    #[error("备份：{0}")]
+    Backup(String),
     #[error("数据库版本 {found} 比本程序支持的 {supported} 新，请升级 zhifa")]
     SchemaTooNew { found: i64, supported: i64 },
     #[error("签名密钥：{0}")]

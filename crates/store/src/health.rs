@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 pub enum Concern {
     /// A log is behind, or forked from, what was signed (`rollback.rs`).
     Rollback,
-    /// The database failed its integrity check (`Store::integrity_check`).
+    /// The database failed its integrity check (`Store::quick_check`).
     Database,
 }
 
@@ -59,9 +59,11 @@ impl Store {
         self.health.read().expect("not poisoned").checkpoint.clone()
     }
 
-    /// SQLite's `PRAGMA quick_check`: the problems it finds in the database file (empty
-    /// when none, and always on PostgreSQL, which checks its pages itself).
-    pub async fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+    /// SQLite's `PRAGMA quick_check` (the run-time check: the full `integrity_check` of a
+    /// backup also compares indexes with their tables, and takes longer): the problems it
+    /// finds in the database file (empty when none, and always on PostgreSQL, which checks
+    /// its pages itself).
+    pub async fn quick_check(&self) -> Result<Vec<String>, StoreError> {
         if self.backend() != crate::Backend::Sqlite {
             return Ok(vec![]);
         }

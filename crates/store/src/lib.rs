@@ -11,6 +11,7 @@ mod time;
 mod writer;
 
 pub mod accounts;
+pub mod backup;
 pub mod calendar;
 pub mod case_archive;
 pub mod case_evidence;

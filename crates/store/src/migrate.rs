@@ -130,6 +130,33 @@ fn statements(sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// The newest schema version this build knows.
+pub(crate) fn supported() -> i64 {
+    MIGRATIONS.last().map(|m| m.version).unwrap_or(0)
+}
+
+/// The schema version of a database (0 before any migration); reads only.
+pub(crate) async fn current(store: &Store) -> Result<i64, StoreError> {
+    let exists: i64 = sqlx::query_scalar(match store.backend() {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'schema_migrations' AND table_schema = current_schema()"
+        }
+    })
+    .fetch_one(&store.pool)
+    .await?;
+    if exists == 0 {
+        return Ok(0);
+    }
+    Ok(sqlx::query_scalar(
+        "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_migrations",
+    )
+    .fetch_one(&store.pool)
+    .await?)
+}
+
 pub(crate) async fn run(store: &Store) -> Result<Vec<i64>, StoreError> {
     run_to(store, i64::MAX).await
 }
@@ -158,7 +185,7 @@ pub(crate) async fn run_to(store: &Store, last: i64) -> Result<Vec<i64>, StoreEr
     )
     .fetch_one(&mut *tx)
     .await?;
-    let supported = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
+    let supported = supported();
     if current > supported {
         return Err(StoreError::SchemaTooNew {
             found: current,

@@ -22,7 +22,7 @@ pub(crate) fn free_port() -> u16 {
 }
 
 /// Waits until `/healthz` answers 200 (a bare HTTP/1.0 request: no client needed).
-fn wait_for_health(port: u16) -> bool {
+pub(crate) fn wait_for_health(port: u16) -> bool {
     use std::io::Read;
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {

@@ -3,6 +3,7 @@
 
 mod api;
 mod app;
+mod backup;
 mod browser;
 mod cases;
 mod catalog;
