@@ -29,7 +29,11 @@ async fn actor(store: &Store, username: &str, roles: Vec<Role>) -> CaseActor {
 }
 
 async fn demo(dir: &std::path::Path) -> (Store, i64) {
-    let store = Store::open_data_dir(dir).await.unwrap();
+    // Entries authenticated as a server's are (the key lives in its key directory).
+    let store = Store::open_data_dir(dir)
+        .await
+        .unwrap()
+        .with_entry_key(zhifa_store::testing::test_entry_key());
     store.migrate().await.unwrap();
     zhifa::demo::ensure(&store).await.unwrap();
     let agency = store.agency_by_slug("zhutang").await.unwrap().id;

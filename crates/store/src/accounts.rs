@@ -271,19 +271,7 @@ impl Store {
         loop {
             let now = now.max(crate::now_ms());
             let _turn = self.sqlite_turn().await;
-            let mut tx = match self.backend() {
-                crate::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-                crate::Backend::Postgres => {
-                    let mut tx = self.pool.begin().await?;
-                    let digest = Sha256::digest(username.as_bytes());
-                    let key = i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
-                    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                        .bind(key)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx
-                }
-            };
+            let mut tx = self.lock_login_name(username).await?;
             let counted = counted_failures(self, &mut tx, username, now - window_ms, now).await?;
             if counted.failures >= limit {
                 tx.commit().await?;
@@ -303,10 +291,7 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                return Ok(LoginAttempt::Reserved {
-                    attempt: id,
-                    prior_failures: counted.failures,
-                });
+                return Ok(LoginAttempt::Reserved { attempt: id });
             }
             tx.commit().await?;
             drop(_turn);
@@ -317,24 +302,54 @@ impl Store {
         }
     }
 
-    /// Turns a pending attempt into a counted failure (its password was wrong).
-    pub async fn confirm_login_failure(&self, attempt: i64) -> Result<(), StoreError> {
-        let row = sqlx::query("SELECT username, at, client_ip FROM login_failures WHERE id = $1")
+    /// Turns a pending attempt into a counted failure (its password was wrong), under the
+    /// same lock as [`Store::reserve_login_attempt`]; returns how many failures the name
+    /// has in the window now (the one that reaches the limit is the one that locks).
+    pub async fn confirm_login_failure(
+        &self,
+        attempt: i64,
+        username: &str,
+        window_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let _turn = self.sqlite_turn().await;
+        let mut tx = self.lock_login_name(username).await?;
+        let row = sqlx::query("SELECT at, client_ip FROM login_failures WHERE id = $1")
             .bind(attempt)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
-        let Some(r) = row else { return Ok(()) };
-        let (name, at, ip): (String, i64, String) = (
-            r.try_get("username")?,
-            r.try_get("at")?,
-            r.try_get("client_ip")?,
-        );
-        sqlx::query("UPDATE login_failures SET pending = 0, mac = $1 WHERE id = $2")
-            .bind(failure_code(self, &name, at, &ip, false))
-            .bind(attempt)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        if let Some(r) = row {
+            let (at, ip): (i64, String) = (r.try_get("at")?, r.try_get("client_ip")?);
+            sqlx::query("UPDATE login_failures SET pending = 0, mac = $1 WHERE id = $2")
+                .bind(failure_code(self, username, at, &ip, false))
+                .bind(attempt)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let now = crate::now_ms();
+        let counted = counted_failures(self, &mut tx, username, now - window_ms, now).await?;
+        tx.commit().await?;
+        Ok(counted.failures)
+    }
+
+    /// A transaction holding the lock of one login name (SQLite: the write lock, taken by
+    /// this process's writers in turn; PostgreSQL: an advisory lock on the name's hash).
+    async fn lock_login_name(
+        &self,
+        username: &str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend() {
+            crate::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            crate::Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                let digest = Sha256::digest(username.as_bytes());
+                let key = i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+                tx
+            }
+        })
     }
 
     /// Forgets failures older than `before` (operational clean-up).
@@ -526,7 +541,7 @@ pub enum LoginAttempt {
     /// Too many recent failures: do not check the password.
     Locked { until: i64 },
     /// Go ahead: the attempt is pending until its password is checked.
-    Reserved { attempt: i64, prior_failures: i64 },
+    Reserved { attempt: i64 },
     /// Other attempts for this name held every slot for too long: try again later.
     Busy,
 }

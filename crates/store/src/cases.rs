@@ -836,6 +836,8 @@ impl Store {
         for &o in &officers {
             tx.assign_officer(c.agency_id, id, o).await?;
         }
+        // Their credentials allowed the assignment (持证上岗): they must be as recorded.
+        tx.guard_case_officers(id).await?;
         tx.insert_event(
             c.agency_id,
             id,
@@ -978,6 +980,8 @@ impl Store {
             ));
         }
         let officers = if step.investigative {
+            // Their credentials decide whether the act is lawful (持证执法).
+            tx.guard_case_officers(id).await?;
             let creds = read_officer_credentials(tx.conn(), &a.officers).await?;
             creds
                 .into_iter()

@@ -152,7 +152,7 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
     // Count this attempt before checking the password, atomically, so that parallel
     // guesses cannot exceed the limit; a locked account's attempts are recorded but do
     // not extend the lock.
-    let (attempt, prior) = match state
+    let attempt = match state
         .store
         .reserve_login_attempt(&raw_username, &ip, now, window, limit)
         .await?
@@ -167,10 +167,7 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
         LoginAttempt::Busy => {
             return Ok(again("此账号正有多个登录请求在核验中，请稍后再试。".into()));
         }
-        LoginAttempt::Reserved {
-            attempt,
-            prior_failures,
-        } => (attempt, prior_failures),
+        LoginAttempt::Reserved { attempt } => attempt,
     };
 
     let hash = candidate.as_ref().map(|(_, h)| h.clone());
@@ -202,13 +199,22 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
             Ok(resp)
         }
         (true, Some(user)) => {
-            state.store.confirm_login_failure(attempt).await?;
+            state
+                .store
+                .confirm_login_failure(attempt, &raw_username, window)
+                .await?;
             record_failure(&state, &raw_username, Some(&user), &ip, "disabled", false).await?;
             Ok(again("该账号已停用，请联系管理员。".into()))
         }
         (_, known) => {
-            state.store.confirm_login_failure(attempt).await?;
-            let locked_now = prior + 1 >= limit;
+            let failures = state
+                .store
+                .confirm_login_failure(attempt, &raw_username, window)
+                .await?;
+            // The failure that reaches the limit locks the account (and is the one
+            // recorded as the lockout), however many were checked at once.
+            let locked_now = failures == limit;
+            let prior = failures - 1;
             let reason = if known.is_some() {
                 "bad_password"
             } else {
