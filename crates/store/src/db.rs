@@ -43,13 +43,12 @@ pub struct Store {
     pub(crate) entry_key: Option<std::sync::Arc<zhifa_ledger::auth::EntryKey>>,
     /// Each log's size when the entry key was created (entries below it may have no code).
     pub(crate) entry_legacy: std::sync::Arc<std::collections::HashMap<String, u64>>,
-    /// The snapshot of each user row last found to match its entry (`Store::session`):
-    /// the row behind every signed-in request is checked, and only a change since costs a
-    /// look at the log.
     /// This node's health: why it refuses changes of record, if it does (`health.rs`).
     pub(crate) health: std::sync::Arc<std::sync::RwLock<crate::health::Health>>,
-    pub(crate) intact_users:
-        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, String>>>,
+    /// Rows known to match their last entry, by their snapshot then (`guard.rs`): checked
+    /// against the log, or written by this node. A row that still reads the same needs no
+    /// look at the log; any other state of it does.
+    pub(crate) intact: std::sync::Arc<crate::guard::Intact>,
     /// `verify` cuts a log into stretches starting at multiples of this many entries,
     /// read side by side (`verify/pieces.rs`).
     pub(crate) verify_split: u64,
@@ -204,7 +203,7 @@ impl Store {
             sqlite_file,
             entry_key: None,
             entry_legacy: Default::default(),
-            intact_users: Default::default(),
+            intact: Default::default(),
             health: Default::default(),
             verify_split: crate::verify::SPLIT_UNIT,
         }

@@ -95,6 +95,52 @@ struct Last {
     salt: Option<Vec<u8>>,
 }
 
+/// Rows known to match their last entry, by the snapshot they had then: found so by a
+/// check, or committed by this node. The guard skips the log for a row that still reads
+/// the same; a row changed behind zhifa's back reads otherwise and is checked in full.
+/// Only on SQLite, where one server holds the data directory: and there all is forgotten
+/// whenever SQLite's `data_version` says another connection wrote the file (a command
+/// line, or SQL typed by hand), so a row put back to a state this node once knew is
+/// checked too. Several PostgreSQL nodes write each other's rows: no such memory there.
+/// (Bounded: forgotten all at once past `INTACT_LIMIT` rows, then relearnt.)
+#[derive(Debug, Default)]
+pub struct Intact {
+    rows: std::sync::Mutex<HashMap<(&'static str, i64), String>>,
+    /// SQLite's `data_version` on the writer's connection when the rows were learnt.
+    version: std::sync::Mutex<Option<i64>>,
+}
+
+const INTACT_LIMIT: usize = 100_000;
+
+impl Intact {
+    pub(crate) fn holds(&self, kind: &'static str, id: i64, snapshot: &str) -> bool {
+        let map = self.rows.lock().expect("not poisoned");
+        map.get(&(kind, id)).is_some_and(|s| s == snapshot)
+    }
+
+    /// Forgets everything when the file was written by another connection since.
+    fn note_data_version(&self, version: i64) {
+        let mut seen = self.version.lock().expect("not poisoned");
+        if *seen != Some(version) {
+            self.rows.lock().expect("not poisoned").clear();
+            *seen = Some(version);
+        }
+    }
+
+    pub(crate) fn learn(&self, rows: impl Iterator<Item = (&'static str, i64, String)>) {
+        let mut map = self.rows.lock().expect("not poisoned");
+        for (kind, id, snapshot) in rows {
+            if map.len() >= INTACT_LIMIT {
+                map.clear();
+            }
+            map.insert((kind, id), snapshot);
+        }
+    }
+}
+
+/// A row to check: its kind, id and current snapshot (`None`: not there).
+type Checked = (&'static str, i64, Option<String>);
+
 /// Stored entries by (log, sequence number): the bytes and the authentication code.
 type EntriesAt = HashMap<(i64, u64), (Vec<u8>, Option<Vec<u8>>)>;
 
@@ -133,13 +179,20 @@ impl WriteTx {
     }
 
     /// Checks a case and everything an act on it decides from: the case row, its parties,
-    /// its officers and its events.
+    /// its officers and its events — read, then checked together (one look at the journal,
+    /// the logs and the entry chunks for all of them).
     pub(crate) async fn guard_case(&mut self, case_id: i64) -> Result<(), StoreError> {
-        self.guard_row("case", case_id).await?;
+        let mut rows = vec![(
+            "case",
+            case_id,
+            snapshot::read(self.conn(), "case", case_id).await?,
+        )];
         for kind in ["case_party", "case_officer", "case_event"] {
-            self.guard_rows_where(kind, "case_id = $1", case_id).await?;
+            for (id, s) in snapshot::read_where(self.conn(), kind, "case_id = $1", case_id).await? {
+                rows.push((kind, id, Some(s)));
+            }
         }
-        Ok(())
+        self.guard_many(rows).await
     }
 
     /// Checks the people assigned to a case and their credentials, whose names and numbers
@@ -159,21 +212,27 @@ impl WriteTx {
         kind: &'static str,
         rows: Vec<(i64, Option<String>)>,
     ) -> Result<(), StoreError> {
+        self.guard_many(rows.into_iter().map(|(id, s)| (kind, id, s)).collect())
+            .await
+    }
+
+    /// Like [`WriteTx::guard_rows`] for rows of several kinds at once.
+    async fn guard_many(&mut self, rows: Vec<Checked>) -> Result<(), StoreError> {
         // A row this transaction checked or created before may since have been changed by
         // it: its entry is still pending, so it is not checked (again).
-        let rows: Vec<(i64, Option<String>)> = rows
+        let rows: Vec<Checked> = rows
             .into_iter()
-            .filter(|(id, _)| !self.is_guarded(kind, *id))
+            .filter(|(kind, id, _)| !self.is_guarded(kind, *id))
             .collect();
         if rows.is_empty() {
             return Ok(());
         }
         let store = self.store().clone();
-        let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
-        if let Some(t) = store.find_tampered(self.conn(), kind, rows).await? {
+        let subjects: Vec<(&'static str, i64)> = rows.iter().map(|(k, id, _)| (*k, *id)).collect();
+        if let Some(t) = store.find_tampered(self.conn(), rows, true).await? {
             return Err(self.refuse(t));
         }
-        for id in ids {
+        for (kind, id) in subjects {
             self.mark_guarded(kind, id);
         }
         Ok(())
@@ -184,19 +243,13 @@ impl WriteTx {
         &mut self,
         created: Vec<(&'static str, i64)>,
     ) -> Result<(), StoreError> {
-        let mut by_kind: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
-        for (kind, id) in created {
-            by_kind.entry(kind).or_default().push(id);
-        }
-        for (kind, ids) in by_kind {
-            if let Some((&id, l)) = last_entries(self.conn(), kind, &ids).await?.iter().next() {
-                return Err(self.refuse(Tampered {
-                    kind,
-                    id,
-                    finding: Finding::IdReused,
-                    agency_id: Some(l.log_id).filter(|l| *l != SYSTEM_LOG),
-                }));
-            }
+        if let Some((&(kind, id), l)) = last_entries(self.conn(), &created).await?.iter().next() {
+            return Err(self.refuse(Tampered {
+                kind,
+                id,
+                finding: Finding::IdReused,
+                agency_id: Some(l.log_id).filter(|l| *l != SYSTEM_LOG),
+            }));
         }
         Ok(())
     }
@@ -220,7 +273,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
         let row = snapshot::read(&mut conn, kind, id).await?;
-        match self.find_tampered(&mut conn, kind, vec![(id, row)]).await? {
+        match self
+            .find_tampered(&mut conn, vec![(kind, id, row)], false)
+            .await?
+        {
             Some(t) => Err(self.refuse(actor, t)),
             None => Ok(()),
         }
@@ -240,17 +296,36 @@ impl Store {
         StoreError::Tampered(t)
     }
 
-    /// The first of `rows` (`(id, snapshot)` of `kind`, `None` for a row not there) that
-    /// is not what the last entry of its subject committed to — an entry that must carry
-    /// a genuine authentication code.
+    /// The first of `rows` (`(kind, id, snapshot)`, `None` for a row not there) that is
+    /// not what the last entry of its subject committed to — an entry that must carry a
+    /// genuine authentication code. Three queries whatever the rows: the journal, the
+    /// logs, the entry chunks.
     async fn find_tampered(
         &self,
         conn: &mut sqlx::AnyConnection,
-        kind: &'static str,
-        rows: Vec<(i64, Option<String>)>,
+        rows: Vec<Checked>,
+        writer: bool,
     ) -> Result<Option<Tampered>, StoreError> {
-        let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
-        let last = last_entries(conn, kind, &ids).await?;
+        let remembered = self.backend() == crate::Backend::Sqlite;
+        // Only the writer's connection counts other connections' writes (each connection
+        // numbers its own `data_version`).
+        if remembered && writer {
+            let version: i64 = sqlx::query_scalar("PRAGMA data_version")
+                .fetch_one(&mut *conn)
+                .await?;
+            self.intact.note_data_version(version);
+        }
+        let rows: Vec<Checked> = rows
+            .into_iter()
+            .filter(|(k, id, s)| {
+                !(remembered && s.as_deref().is_some_and(|s| self.intact.holds(k, *id, s)))
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let subjects: Vec<(&'static str, i64)> = rows.iter().map(|(k, id, _)| (*k, *id)).collect();
+        let last = last_entries(conn, &subjects).await?;
         let logs = log_facts(conn, last.values().map(|l| l.log_id)).await?;
         let mut wanted: BTreeMap<i64, BTreeSet<u64>> = BTreeMap::new();
         for l in last.values() {
@@ -262,14 +337,15 @@ impl Store {
                 entries.insert((log_id, seq), (bytes, code));
             }
         }
-        for (id, row) in rows {
-            let finding = match last.get(&id) {
+        for &(kind, id, ref row) in &rows {
+            let l = last.get(&(kind, id));
+            let finding = match l {
                 None if row.is_none() => None,
                 None => Some(Finding::NoEntry),
                 Some(l) => self.check_against(kind, id, row.as_deref(), l, &logs, &entries),
             };
             if let Some(finding) = finding {
-                let agency_id = last.get(&id).map(|l| l.log_id).filter(|l| *l != SYSTEM_LOG);
+                let agency_id = l.map(|l| l.log_id).filter(|l| *l != SYSTEM_LOG);
                 return Ok(Some(Tampered {
                     kind,
                     id,
@@ -277,6 +353,12 @@ impl Store {
                     agency_id,
                 }));
             }
+        }
+        if remembered {
+            self.intact.learn(
+                rows.into_iter()
+                    .filter_map(|(kind, id, s)| Some((kind, id, s?))),
+            );
         }
         Ok(None)
     }
@@ -410,29 +492,44 @@ pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
-/// The last entry of each of `ids` (of `kind`) that the journal knows.
+/// The last entry of each subject that the journal knows (one query for all of them: the
+/// kinds and ids are matched as sets, the pairs then picked out here).
 async fn last_entries(
     conn: &mut sqlx::AnyConnection,
-    kind: &str,
-    ids: &[i64],
-) -> Result<BTreeMap<i64, Last>, StoreError> {
-    let mut out: BTreeMap<i64, Last> = BTreeMap::new();
+    subjects: &[(&'static str, i64)],
+) -> Result<BTreeMap<(&'static str, i64), Last>, StoreError> {
+    let mut out: BTreeMap<(&'static str, i64), Last> = BTreeMap::new();
+    let wanted: BTreeSet<(&'static str, i64)> = subjects.iter().copied().collect();
+    let kinds: BTreeSet<&'static str> = subjects.iter().map(|(k, _)| *k).collect();
+    let ids: BTreeSet<i64> = subjects.iter().map(|(_, id)| *id).collect();
+    let ids: Vec<i64> = ids.into_iter().collect();
     for part in ids.chunks(200) {
-        let marks: Vec<String> = (0..part.len()).map(|i| format!("${}", i + 2)).collect();
+        let kind_marks: Vec<String> = (1..=kinds.len()).map(|i| format!("${i}")).collect();
+        let id_marks: Vec<String> = (0..part.len())
+            .map(|i| format!("${}", kinds.len() + i + 1))
+            .collect();
         let sql = format!(
-            "SELECT subject_id, log_id, seq, salt FROM journal
-             WHERE subject_kind = $1 AND subject_id IN ({}) AND snapshot = 1",
-            marks.join(", ")
+            "SELECT subject_kind, subject_id, log_id, seq, salt FROM journal
+             WHERE subject_kind IN ({}) AND subject_id IN ({}) AND snapshot = 1",
+            kind_marks.join(", "),
+            id_marks.join(", ")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kind.to_owned());
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for k in &kinds {
+            q = q.bind(k.to_string());
+        }
         for id in part {
             q = q.bind(id.to_string());
         }
         for r in q.fetch_all(&mut *conn).await? {
+            let kind: String = r.try_get("subject_kind")?;
             let subject: String = r.try_get("subject_id")?;
-            let Ok(id) = subject.parse::<i64>() else {
+            let (Some(&kind), Ok(id)) = (kinds.get(kind.as_str()), subject.parse::<i64>()) else {
                 continue;
             };
+            if !wanted.contains(&(kind, id)) {
+                continue;
+            }
             let l = Last {
                 log_id: r.try_get("log_id")?,
                 seq: r.try_get("seq")?,
@@ -440,10 +537,10 @@ async fn last_entries(
             };
             // A subject lives in one log; should the journal say otherwise, the entry
             // checked is still the newest the journal names, and it must name this row.
-            match out.get(&id) {
+            match out.get(&(kind, id)) {
                 Some(had) if (had.log_id, had.seq) >= (l.log_id, l.seq) => {}
                 _ => {
-                    out.insert(id, l);
+                    out.insert((kind, id), l);
                 }
             }
         }
@@ -455,43 +552,64 @@ async fn log_facts(
     conn: &mut sqlx::AnyConnection,
     logs: impl Iterator<Item = i64>,
 ) -> Result<HashMap<i64, LogFacts>, StoreError> {
+    let logs: BTreeSet<i64> = logs.collect();
     let mut out = HashMap::new();
-    for log_id in logs.collect::<BTreeSet<_>>() {
-        let r = sqlx::query("SELECT hash_alg, size, origin FROM ledger_logs WHERE log_id = $1")
-            .bind(log_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if let Some(r) = r {
-            let alg: String = r.try_get("hash_alg")?;
-            let Some(alg) = HashAlg::from_code(&alg) else {
-                continue;
-            };
-            out.insert(
-                log_id,
-                LogFacts {
-                    alg,
-                    size: r.try_get::<i64, _>("size")? as u64,
-                    origin: r.try_get("origin")?,
-                },
-            );
-        }
+    if logs.is_empty() {
+        return Ok(out);
+    }
+    let list: Vec<String> = logs.iter().map(i64::to_string).collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT log_id, hash_alg, size, origin FROM ledger_logs WHERE log_id IN ({})",
+        list.join(", ")
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in rows {
+        let alg: String = r.try_get("hash_alg")?;
+        let Some(alg) = HashAlg::from_code(&alg) else {
+            continue;
+        };
+        out.insert(
+            r.try_get("log_id")?,
+            LogFacts {
+                alg,
+                size: r.try_get::<i64, _>("size")? as u64,
+                origin: r.try_get("origin")?,
+            },
+        );
     }
     Ok(out)
 }
 
-/// The stored entries (with codes) at `seqs` of one log, each chunk read once.
+/// The stored entries (with codes) at `seqs` of one log: their chunks in one query.
 async fn entries_at(
     conn: &mut sqlx::AnyConnection,
     log_id: i64,
     seqs: &BTreeSet<u64>,
 ) -> Result<Vec<log_chunks::StoredEntry>, StoreError> {
-    let mut out = Vec::new();
     let chunks: BTreeSet<u64> = seqs.iter().map(|s| log_chunks::chunk_of(*s).0).collect();
-    for chunk in chunks {
-        let (from, to) = (chunk * log_chunks::CHUNK, (chunk + 1) * log_chunks::CHUNK);
-        for e in log_chunks::entries(conn, log_id, from, to).await? {
-            if seqs.contains(&e.0) {
-                out.push(e);
+    let list: Vec<String> = chunks.iter().map(u64::to_string).collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT chunk, entries, codes FROM ledger_entry_chunks WHERE log_id = $1 AND chunk IN ({})",
+        list.join(", ")
+    )))
+    .bind(log_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let chunk = r.try_get::<i64, _>("chunk")? as u64;
+        let entries: Vec<u8> = r.try_get("entries")?;
+        let codes: Vec<u8> = r.try_get("codes")?;
+        // A chunk that does not frame is damage: its entries are missing here, and the
+        // rows that need them are refused as unverifiable.
+        let Some(items) = log_chunks::chunk_items(&entries, &codes) else {
+            continue;
+        };
+        for (i, (e, c)) in items.into_iter().enumerate() {
+            let seq = chunk * log_chunks::CHUNK + i as u64;
+            if seqs.contains(&seq) {
+                out.push((seq, e.to_vec(), c.map(<[u8]>::to_vec)));
             }
         }
     }

@@ -276,6 +276,18 @@ impl WriteTx {
             self.guard_creations(created).await?;
         }
         let pending = std::mem::take(&mut self.pending);
+        // What this transaction commits is, once committed, what the entries say.
+        let written: Vec<(&'static str, i64, String)> = pending
+            .iter()
+            .filter(|p| p.snapshot && p.payload != snapshot::deleted())
+            .filter_map(|p| {
+                Some((
+                    p.subject_kind,
+                    p.subject_id.parse().ok()?,
+                    p.payload.clone(),
+                ))
+            })
+            .collect();
         let actor = self.actor.encode();
         let (now, backend) = (self.now, self.backend);
         let store = self.store.clone();
@@ -290,6 +302,9 @@ impl WriteTx {
         )
         .await?;
         self.tx.commit().await?;
+        if backend == crate::Backend::Sqlite {
+            store.intact.learn(written.into_iter());
+        }
         Ok(ids)
     }
 }
