@@ -158,7 +158,8 @@ impl WriteTx {
         kind: &'static str,
         id: i64,
     ) -> Result<(), StoreError> {
-        let row = snapshot::read(self.conn(), kind, id).await?;
+        let backend = self.store().backend();
+        let row = snapshot::read_locked(self.conn(), kind, id, backend).await?;
         self.guard_rows(kind, vec![(id, row)]).await
     }
 
@@ -182,10 +183,13 @@ impl WriteTx {
     /// its officers and its events — read, then checked together (one look at the journal,
     /// the logs and the entry chunks for all of them).
     pub(crate) async fn guard_case(&mut self, case_id: i64) -> Result<(), StoreError> {
+        // The case row first, locked: a concurrent act on the case has then committed,
+        // and everything read after it is as that act left it.
+        let backend = self.store().backend();
         let mut rows = vec![(
             "case",
             case_id,
-            snapshot::read(self.conn(), "case", case_id).await?,
+            snapshot::read_locked(self.conn(), "case", case_id, backend).await?,
         )];
         for kind in ["case_party", "case_officer", "case_event"] {
             for (id, s) in snapshot::read_where(self.conn(), kind, "case_id = $1", case_id).await? {
@@ -272,11 +276,19 @@ impl Store {
         id: i64,
     ) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let row = snapshot::read(&mut conn, kind, id).await?;
-        match self
-            .find_tampered(&mut conn, vec![(kind, id, row)], false)
-            .await?
-        {
+        // Outside a transaction the row and its journal are read by two statements, and an
+        // act committing between them would look like tampering: a mismatch is read again.
+        let mut found = None;
+        for _ in 0..2 {
+            let row = snapshot::read(&mut conn, kind, id).await?;
+            found = self
+                .find_tampered(&mut conn, vec![(kind, id, row)], false)
+                .await?;
+            if found.is_none() {
+                return Ok(());
+            }
+        }
+        match found {
             Some(t) => Err(self.refuse(actor, t)),
             None => Ok(()),
         }

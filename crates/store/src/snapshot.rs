@@ -496,6 +496,28 @@ pub fn returning(kind: &str) -> Option<&'static str> {
     cols.rfind(" FROM ").map(|i| &cols[..i])
 }
 
+/// The current snapshot of the row `kind`/`id`, locked for the rest of the transaction
+/// (PostgreSQL: `FOR UPDATE`; SQLite's writer holds the whole file already). A check of the
+/// row against its entry must not see the row before a concurrent act committed and the
+/// journal after it: waiting for the lock, it reads both after.
+pub async fn read_locked(
+    conn: &mut AnyConnection,
+    kind: &str,
+    id: i64,
+    backend: crate::Backend,
+) -> Result<Option<String>, StoreError> {
+    let sql = query(kind).ok_or(StoreError::NotFound)?;
+    let lock = match backend {
+        crate::Backend::Postgres => " FOR UPDATE",
+        crate::Backend::Sqlite => "",
+    };
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{sql} WHERE id = $1{lock}")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| of_row(kind, &r)).transpose()
+}
+
 /// The current snapshot of the row `kind`/`id`, or `None` when it does not exist.
 pub async fn read(
     conn: &mut AnyConnection,
