@@ -171,12 +171,22 @@ impl WriteTx {
         condition: &'static str,
         value: i64,
     ) -> Result<(), StoreError> {
+        let rows = self.rows_where(kind, condition, value).await?;
+        self.guard_many(rows).await
+    }
+
+    /// The rows of `kind` that `condition` selects, as rows to check.
+    async fn rows_where(
+        &mut self,
+        kind: &'static str,
+        condition: &'static str,
+        value: i64,
+    ) -> Result<Vec<Checked>, StoreError> {
         let rows = snapshot::read_where(self.conn(), kind, condition, value).await?;
-        self.guard_rows(
-            kind,
-            rows.into_iter().map(|(id, s)| (id, Some(s))).collect(),
-        )
-        .await
+        Ok(rows
+            .into_iter()
+            .map(|(id, s)| (kind, id, Some(s)))
+            .collect())
     }
 
     /// Checks a case and everything an act on it decides from: the case row, its parties,
@@ -192,9 +202,7 @@ impl WriteTx {
             snapshot::read_locked(self.conn(), "case", case_id, backend).await?,
         )];
         for kind in ["case_party", "case_officer", "case_event"] {
-            for (id, s) in snapshot::read_where(self.conn(), kind, "case_id = $1", case_id).await? {
-                rows.push((kind, id, Some(s)));
-            }
+            rows.extend(self.rows_where(kind, "case_id = $1", case_id).await?);
         }
         self.guard_many(rows).await
     }
@@ -205,8 +213,9 @@ impl WriteTx {
         const ASSIGNED: &str = "id IN (SELECT person_id FROM case_officers WHERE case_id = $1)";
         const THEIRS: &str =
             "person_id IN (SELECT person_id FROM case_officers WHERE case_id = $1)";
-        self.guard_rows_where("person", ASSIGNED, case_id).await?;
-        self.guard_rows_where("credential", THEIRS, case_id).await
+        let mut rows = self.rows_where("person", ASSIGNED, case_id).await?;
+        rows.extend(self.rows_where("credential", THEIRS, case_id).await?);
+        self.guard_many(rows).await
     }
 
     /// Checks each `(id, snapshot)` of `kind` — `None` for a row that is not there —
@@ -498,8 +507,8 @@ impl Store {
     }
 }
 
-/// Compares two codes without stopping at the first difference.
-pub(crate) fn same_secret(a: &str, b: &str) -> bool {
+/// Compares two secrets (codes, tokens) without stopping at the first difference.
+pub fn same_secret(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }

@@ -55,11 +55,8 @@ pub struct CurrentUser {
     pub department_name: Option<String>,
 }
 
-/// Compares secrets in time independent of where they differ.
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+/// Compares secrets in time independent of where they differ (the store's one comparison).
+pub use zhifa_store::guard::same_secret as constant_time_eq;
 
 impl CurrentUser {
     /// Resolves the session cookie, enforcing timeouts; `None` when not signed in.
