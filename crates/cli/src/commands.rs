@@ -37,6 +37,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup(args) => crate::backup::run(&settings, &args.out).await,
         Command::Restore(args) => crate::restore::run(&settings, &args.file).await,
         Command::Ledger(cmd) => ledger_command(settings, cmd).await,
+        Command::Witness(cmd) => {
+            let store = open(&settings).await?;
+            let keys = key_store(&settings)?;
+            crate::witnessing::command(store, keys, cmd).await
+        }
         Command::User(cmd) => user_command(settings, cmd).await,
         Command::Token(cmd) => token_command(settings, cmd).await,
         Command::Import(ImportCommand::Items(args)) => import_items_command(settings, args).await,
@@ -446,6 +451,25 @@ async fn verify_command(settings: Settings, args: VerifyArgs) -> anyhow::Result<
     };
     for path in &args.trusted_checkpoints {
         claims.push(trusted_checkpoint(&store, path, &args.trusted_keys).await?);
+    }
+    // A witness's cosignatures: each must verify, every log must have one, and the log
+    // must contain each cosigned checkpoint; with --witness-url, also the witness's own
+    // newest view, which a database put back with its cosignatures cannot hide.
+    for w in &args.witnesses {
+        let witness = zhifa_ledger::witness::CosignatureVerifier::parse(w)
+            .map_err(|e| anyhow!("--witness 无效 / invalid --witness {w}: {e}"))?;
+        let found = store.witness_findings(&witness).await?;
+        claims.extend(found.claims);
+        for f in found.failures {
+            report.fail(f);
+        }
+        if let Some(url) = &args.witness_url {
+            let (online, missing) = crate::witnessing::fetch_claims(&store, &witness, url).await?;
+            claims.extend(online);
+            for m in missing {
+                report.fail(m);
+            }
+        }
     }
     for u in store.unmet_claims(&claims).await? {
         report.fail(u.to_string());

@@ -134,6 +134,10 @@ pub enum Command {
     /// 执法记录日志 / the tamper-evident logs
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// 见证（C2SP tlog-witness）：为其他系统的日志副署，或请见证方为本系统日志副署 /
+    /// witnessing: cosign other installations' logs, or have a witness cosign ours
+    #[command(subcommand)]
+    Witness(WitnessCommand),
     /// 账号管理 / manage accounts
     #[command(subcommand)]
     User(UserCommand),
@@ -237,6 +241,16 @@ pub struct VerifyArgs {
     /// the log must contain it
     #[arg(long = "trusted-checkpoint", value_name = "FILE")]
     pub trusted_checkpoints: Vec<PathBuf>,
+    /// 见证方公钥（cosignature/v1），可重复：各日志须有其副署，且副署的树头须在日志中 / a
+    /// witness's cosignature key, repeatable: every log must carry its cosignature, and the
+    /// log must contain every checkpoint it cosigned
+    #[arg(long = "witness", value_name = "VKEY")]
+    pub witnesses: Vec<String>,
+    /// 向见证方（监测地址）取其最新副署的树头核验，不依赖本数据库中的副署；须同时给出 --witness /
+    /// also fetch each log's newest cosigned checkpoint from the witness itself (its
+    /// monitoring prefix), so that a database put back with its cosignatures is caught
+    #[arg(long = "witness-url", value_name = "URL", requires = "witnesses")]
+    pub witness_url: Option<String>,
     /// 核验导出的日志包（无需数据库）/ verify an exported log bundle, with no database
     #[arg(long, value_name = "FILE")]
     pub bundle: Option<PathBuf>,
@@ -257,6 +271,52 @@ pub struct BackupArgs {
 pub struct RestoreArgs {
     /// zhifa backup 写出的备份文件 / a file written by zhifa backup
     pub file: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WitnessCommand {
+    /// 本系统作为见证方的公钥（首次使用时以 --name 创建）/ this installation's witness key,
+    /// created on first use with --name (e.g. county.example/witness)
+    Key {
+        /// 见证方名称（仅创建时需要）/ the witness's name (only when creating the key)
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// 为一个日志副署：登记其公钥（名称即日志的 origin）/ witness a log: trust its public key
+    Trust {
+        /// 日志公钥，取自其门户 /log/<主体>/key / the log's verifier key
+        #[arg(long)]
+        key: String,
+        /// 运行该日志的机关（门户显示）/ who runs the log (shown on the portal)
+        #[arg(long)]
+        name: String,
+    },
+    /// 忘记已为某日志副署的树头，从头见证（冲突记录保留）；须加 --confirm / forget what was
+    /// cosigned for a log and start afresh (conflicts stay on record); needs --confirm
+    Reset {
+        /// 日志的 origin / the log's origin
+        origin: String,
+        #[arg(long)]
+        confirm: bool,
+    },
+    /// 请一个见证方为本系统的日志副署 / have a witness cosign this installation's logs
+    Use {
+        /// 见证方的 cosignature/v1 公钥 / the witness's cosignature key
+        #[arg(long)]
+        key: String,
+        /// 见证方的提交地址（其下有 /add-checkpoint）/ the witness's submission prefix
+        #[arg(long)]
+        url: String,
+    },
+    /// 不再请某见证方副署 / stop asking a witness
+    Drop {
+        /// 见证方名称 / the witness's name
+        name: String,
+    },
+    /// 列出见证关系与最近的副署、冲突 / list witnessing, newest cosignatures and conflicts
+    List,
+    /// 立即请各见证方副署 / ask every witness now
+    Submit,
 }
 
 #[derive(Subcommand, Debug)]

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod demo_cases;
 mod restore;
 mod server;
+mod witnessing;
 
 use std::process::ExitCode;
 

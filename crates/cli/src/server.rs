@@ -53,7 +53,7 @@ pub async fn serve(
             damage.join("\n")
         );
     }
-    let state = AppState::new(store.clone(), config);
+    let state = AppState::with_keys(store.clone(), config, keys.clone());
     let sweeper = tokio::spawn(sweep(store.clone(), idle, absolute, lockout));
     let nudge = state.checkpoint_now.clone();
     let checkpointer = keys.map(|k| tokio::spawn(checkpoint(store.clone(), k, nudge)));
@@ -78,6 +78,7 @@ pub async fn serve(
 /// A request that needs its entries signed (an archive export) may ask for one at once.
 async fn checkpoint(store: Store, keys: KeyStore, now: std::sync::Arc<tokio::sync::Notify>) {
     let mut tick = tokio::time::interval(Duration::from_secs(10));
+    let witnesses = crate::witnessing::client();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -101,6 +102,9 @@ async fn checkpoint(store: Store, keys: KeyStore, now: std::sync::Arc<tokio::syn
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "checkpoint signing failed"),
         }
+        // What was signed goes to the witnesses, so that someone outside this installation
+        // holds it.
+        crate::witnessing::submit_all(&store, &witnesses).await;
     }
 }
 

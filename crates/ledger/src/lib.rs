@@ -9,6 +9,8 @@
 //! - [`entry`]: the canonical encoding of a log entry and its commitment to a payload.
 //! - [`proofs`]: some entries with their inclusion proofs and the files bound to them
 //!   (a case's 卷宗), verified offline.
+//! - [`witness`]: C2SP `tlog-witness` requests, the witness's decision, and
+//!   `cosignature/v1` cosignatures.
 
 pub mod auth;
 pub mod bundle;
@@ -18,5 +20,6 @@ pub mod note;
 pub mod proofs;
 pub mod tiles;
 pub mod tree;
+pub mod witness;
 
 pub use hash::{Hash, HashAlg};

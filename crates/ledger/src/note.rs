@@ -105,7 +105,7 @@ pub enum NoteSigner {
     },
 }
 
-fn key_id(name: &str, type_and_key: &[u8]) -> [u8; 4] {
+pub(crate) fn key_id(name: &str, type_and_key: &[u8]) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update([0x0A]);
@@ -114,7 +114,7 @@ fn key_id(name: &str, type_and_key: &[u8]) -> [u8; 4] {
     [d[0], d[1], d[2], d[3]]
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+')
 }
 
@@ -200,7 +200,7 @@ pub fn sign(text: &str, signers: &[&NoteSigner]) -> Result<String, NoteError> {
     Ok(note)
 }
 
-fn check_text(text: &str) -> Result<(), NoteError> {
+pub(crate) fn check_text(text: &str) -> Result<(), NoteError> {
     if !text.ends_with('\n') {
         return Err(NoteError::Malformed("text must end in a newline"));
     }
@@ -261,6 +261,15 @@ impl NoteVerifier {
             key_id: id,
             kind,
         })
+    }
+
+    /// The hash function of a log this key signs: a zhifa log signed with SM2 hashes with
+    /// SM3 (one log never mixes 国密 and international algorithms).
+    pub fn log_hash(&self) -> crate::HashAlg {
+        match self.kind {
+            VerifierKind::Ed25519(_) => crate::HashAlg::Sha256,
+            VerifierKind::Sm2(_) => crate::HashAlg::Sm3,
+        }
     }
 
     fn verify(&self, text: &[u8], sig: &[u8]) -> bool {

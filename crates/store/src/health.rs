@@ -20,6 +20,10 @@ pub struct Health {
     halted: BTreeMap<Concern, Vec<String>>,
     /// When the checkpointer last ran, and what went wrong, if anything.
     checkpoint: Option<(i64, Option<String>)>,
+    /// When each witness was last asked to cosign, and what went wrong, if anything. A
+    /// witness's refusal is reported, not obeyed: its answers are not signed, so a
+    /// network that lies must not be able to stop this node's work.
+    witnessing: BTreeMap<String, (i64, Option<String>)>,
 }
 
 impl Store {
@@ -57,6 +61,24 @@ impl Store {
     /// on this node).
     pub fn checkpoint_run(&self) -> Option<(i64, Option<String>)> {
         self.health.read().expect("not poisoned").checkpoint.clone()
+    }
+
+    /// Notes how asking a witness went.
+    pub fn record_witness_run(&self, witness: &str, at: i64, error: Option<String>) {
+        self.health
+            .write()
+            .expect("not poisoned")
+            .witnessing
+            .insert(witness.to_owned(), (at, error));
+    }
+
+    /// Each witness asked on this node: (name, when, the problem if any).
+    pub fn witness_runs(&self) -> Vec<(String, i64, Option<String>)> {
+        let h = self.health.read().expect("not poisoned");
+        h.witnessing
+            .iter()
+            .map(|(w, (at, e))| (w.clone(), *at, e.clone()))
+            .collect()
     }
 
     /// SQLite's `PRAGMA quick_check` (the run-time check: the full `integrity_check` of a

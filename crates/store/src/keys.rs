@@ -40,6 +40,11 @@ impl KeyStore {
         })
     }
 
+    /// The key directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn path(&self, origin: &str) -> PathBuf {
         let safe: String = origin
             .chars()

@@ -31,6 +31,8 @@ pub mod password;
 pub mod rollback;
 pub mod snapshot;
 pub mod verify;
+pub mod witness;
+pub mod witnessing;
 pub mod write;
 
 #[cfg(feature = "testing")]

@@ -88,6 +88,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "state_macs",
         sql: include_str!("../migrations/0015_state_macs.sql"),
     },
+    Migration {
+        version: 16,
+        name: "witness",
+        sql: include_str!("../migrations/0016_witness.sql"),
+    },
 ];
 
 /// After this migration, the rows of `ledger_entries` and `ledger_nodes` are copied into

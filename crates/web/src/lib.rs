@@ -20,6 +20,7 @@ mod qr;
 mod scope;
 mod session;
 mod view;
+mod witness;
 
 pub use config::WebConfig;
 pub use pages::case_docs::issue_case_document;
@@ -39,6 +40,8 @@ pub struct Inner {
     /// Asks the checkpoint signer (when the server runs one) to sign now rather than at
     /// its next tick: an archive being exported needs the case's newest entries signed.
     pub checkpoint_now: Arc<tokio::sync::Notify>,
+    /// The key directory, where this node holds one (the witness endpoint cosigns with it).
+    pub keys: Option<zhifa_store::keys::KeyStore>,
 }
 
 impl std::ops::Deref for AppState {
@@ -50,11 +53,20 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(store: Store, config: WebConfig) -> Self {
+        Self::with_keys(store, config, None)
+    }
+
+    pub fn with_keys(
+        store: Store,
+        config: WebConfig,
+        keys: Option<zhifa_store::keys::KeyStore>,
+    ) -> Self {
         AppState(Arc::new(Inner {
             store,
             config,
             projections: Default::default(),
             checkpoint_now: Arc::new(tokio::sync::Notify::new()),
+            keys,
         }))
     }
 }
@@ -70,6 +82,7 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::router())
         .merge(assets::router())
         .merge(log::router())
+        .merge(witness::router())
         .merge(api_router)
         .route(
             "/api/v1/openapi.json",

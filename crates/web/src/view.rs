@@ -145,6 +145,8 @@ pub struct AppHome {
     pub tamper_alerts: Vec<(String, String)>,
     /// For the same: why this node refuses changes (its logs are behind what was signed).
     pub halted: Vec<String>,
+    /// Witnesses that did not cosign on their last request, with why.
+    pub witness_problems: Vec<String>,
 }
 
 /// The cases a user's home page watches: counts and the most urgent ones.
@@ -254,6 +256,10 @@ pub fn action_label(action: &str) -> &'static str {
         "case_document.issue" => "制作执法文书",
         "ledger.log_create" => "建立执法记录日志",
         "integrity.tampered" => "拒绝在被篡改的记录上操作",
+        "witness.trust" => "登记为其见证的日志",
+        "witness.reset" => "重置对某日志的见证",
+        "witness.use" => "登记见证方",
+        "witness.drop" => "移除见证方",
         _ => "其他操作",
     }
 }
@@ -394,6 +400,33 @@ pub struct LogRow {
     pub slug: String,
     pub size: u64,
     pub key: Option<String>,
+    /// The witnesses' newest cosignatures: "县司法局见证 已副署至第 N 条（时间）".
+    pub witnessed: Vec<String>,
+}
+
+/// This installation as a witness, on the 记录核验 page: its key, the logs it cosigns,
+/// and the checkpoints it refused because they did not extend what it cosigned.
+pub struct WitnessSection {
+    pub key: Option<String>,
+    pub logs: Vec<WitnessedRow>,
+    pub conflicts: Vec<ConflictRow>,
+}
+
+pub struct WitnessedRow {
+    pub name: String,
+    pub origin: String,
+    pub cosigned: String,
+    pub hash: String,
+}
+
+pub struct ConflictRow {
+    pub time: String,
+    pub name: String,
+    pub origin: String,
+    /// In words: which size was cosigned and what came instead.
+    pub summary: String,
+    pub reason: String,
+    pub checkpoint: String,
 }
 
 /// The server's check of one record, shown under the form.
@@ -416,6 +449,7 @@ pub struct CheckResult {
 pub struct VerifyPage {
     pub chrome: Chrome,
     pub logs: Vec<LogRow>,
+    pub witness: Option<WitnessSection>,
     pub agency: String,
     pub hash: String,
     pub result: Option<CheckResult>,

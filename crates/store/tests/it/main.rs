@@ -6,3 +6,4 @@ mod ledger;
 mod org;
 mod upgrade;
 mod verify;
+mod witness;

@@ -17,6 +17,16 @@ async fn healthz(State(state): State<AppState>) -> Response {
     let checkpoint = state.store.checkpoint_run().map(|(at, error)| {
         serde_json::json!({ "last_run_ms": at, "ok": error.is_none(), "error": error })
     });
+    // Each witness's last answer: a refusal is the township's rollback or fork seen from
+    // outside, which monitoring must see too.
+    let witnesses: Vec<serde_json::Value> = state
+        .store
+        .witness_runs()
+        .into_iter()
+        .map(|(w, at, error)| {
+            serde_json::json!({ "witness": w, "last_run_ms": at, "ok": error.is_none(), "error": error })
+        })
+        .collect();
     let mut resp = match state.store.ping().await {
         // Reachable, but behind what was signed: changes are refused until an
         // administrator acts (monitoring must see it, so not 200).
@@ -28,6 +38,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
                 "writes": "suspended",
                 "reasons": halted,
                 "checkpoint": checkpoint,
+                "witnesses": witnesses,
             })),
         ),
         Ok(()) => (
@@ -36,6 +47,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
                 "status": "ok",
                 "database": state.store.backend().name(),
                 "checkpoint": checkpoint,
+                "witnesses": witnesses,
             })),
         ),
         Err(e) => {

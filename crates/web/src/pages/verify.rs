@@ -5,7 +5,10 @@ use super::{html, portal_chrome};
 use crate::AppState;
 use crate::error::PageError;
 use crate::session::MaybeUser;
-use crate::view::{CheckResult, LogRow, VerifyPage, action_label, fmt_time};
+use crate::view::{
+    CheckResult, ConflictRow, LogRow, VerifyPage, WitnessSection, WitnessedRow, action_label,
+    fmt_time,
+};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -49,11 +52,19 @@ async fn page(
             .rev()
             .find(|(_, retired)| !retired)
             .map(|(k, _)| k);
+        let witnessed = state
+            .store
+            .log_cosignatures(a.id)
+            .await?
+            .into_iter()
+            .map(|(w, size, at)| format!("{w} 已副署至第 {size} 条（{}）", fmt_time(at)))
+            .collect();
         logs.push(LogRow {
             name: a.name.clone(),
             slug: a.slug.clone(),
             size,
             key,
+            witnessed,
         });
     }
     let hash = q.hash.trim().chars().take(100).collect::<String>();
@@ -79,8 +90,63 @@ async fn page(
             q.agency
         },
         logs,
+        witness: witness_section(&state).await?,
         hash,
         result,
+    }))
+}
+
+/// What this installation witnesses, when it is a witness.
+async fn witness_section(state: &AppState) -> Result<Option<WitnessSection>, PageError> {
+    let key = match &state.keys {
+        Some(k) => k.cosigner()?.map(|c| c.verifier_key()),
+        None => None,
+    };
+    let witnessed = state.store.witnessed_logs().await?;
+    if key.is_none() && witnessed.is_empty() {
+        return Ok(None);
+    }
+    let name_of = |origin: &str| {
+        witnessed
+            .iter()
+            .find(|l| l.origin == origin)
+            .map(|l| l.name.clone())
+            .unwrap_or_default()
+    };
+    let conflicts = state
+        .store
+        .witness_conflicts(20)
+        .await?
+        .into_iter()
+        .map(|c| ConflictRow {
+            time: fmt_time(c.received_at),
+            name: name_of(&c.origin),
+            summary: format!(
+                "已副署至第 {} 条；送来的第 {} 条树头不是它的延续：日志被回滚或出现分叉，本见证方拒绝副署",
+                c.cosigned_size, c.size
+            ),
+            origin: c.origin,
+            reason: c.reason,
+            checkpoint: c.checkpoint,
+        })
+        .collect();
+    let logs = witnessed
+        .iter()
+        .filter(|l| l.genuine)
+        .map(|l| WitnessedRow {
+            name: l.name.clone(),
+            origin: l.origin.clone(),
+            cosigned: match &l.cosigned {
+                Some((size, at, _)) => format!("第 {size} 条（{}）", fmt_time(*at)),
+                None => "尚未副署".into(),
+            },
+            hash: zhifa_store::witness::origin_hash(&l.origin),
+        })
+        .collect();
+    Ok(Some(WitnessSection {
+        key,
+        logs,
+        conflicts,
     }))
 }
 

@@ -105,6 +105,18 @@ async fn home(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
         } else {
             vec![]
         },
+        witness_problems: if p.can(Capability::ViewAuditLog) {
+            state
+                .store
+                .witness_runs()
+                .into_iter()
+                .filter_map(|(w, at, problem)| {
+                    problem.map(|p| format!("{}　见证方 {w}：{p}", crate::view::fmt_time(at)))
+                })
+                .collect()
+        } else {
+            vec![]
+        },
     }))
 }
 
