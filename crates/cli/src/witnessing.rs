@@ -88,7 +88,7 @@ async fn submit(
             .map_err(|e| format!("无法连接见证方 / cannot reach the witness: {e}"))?;
         let status = resp.status().as_u16();
         let body = resp.text().await.unwrap_or_default();
-        let said: String = body.chars().take(300).collect();
+        let said: String = body.trim().chars().take(300).collect();
         match status {
             200 => {
                 let kept = store
