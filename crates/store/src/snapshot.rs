@@ -105,6 +105,91 @@ pub fn creates(action: &str) -> bool {
     CREATING_ACTIONS.contains(&action)
 }
 
+/// The fields an action may change in its row, beyond the row's `version` and
+/// `updated_at` (which every change moves). `zhifa verify` compares each snapshot with the
+/// row's previous one: a change outside this list is an entry that says more than its
+/// action — a role slipped in with a password reset, a party's case number moved by a step
+/// — whoever wrote it. Each list is what the action's statement writes (`org.rs`,
+/// `accounts.rs`, `credentials.rs`, `catalog.rs`, `lists.rs`, `calendar.rs`, `cases.rs`).
+/// `None`: the action creates its row or removes it, so there is nothing to compare.
+pub fn may_change(action: &str) -> Option<&'static [&'static str]> {
+    Some(match action {
+        "agency.update" => &[
+            "slug",
+            "name",
+            "kind",
+            "credit_code",
+            "legal_basis",
+            "address",
+            "parent_id",
+        ],
+        "department.update" => &["name", "duties", "sort_order"],
+        // The 身份证号 is written too, but kept out of the snapshot (personal data).
+        "person.update" => &["department_id", "name", "position", "phone", "active"],
+        "leadership.update" => &["name", "rank", "post", "sort_order"],
+        "user.roles" => &["roles"],
+        "user.password" => &["password_hash_sha256"],
+        "user.disable" | "user.enable" => &["disabled"],
+        "token.revoke" => &["revoked"],
+        "credential.update" => &[
+            "person_id",
+            "kind",
+            "number",
+            "issuer",
+            "area",
+            "valid_from",
+            "valid_to",
+        ],
+        "credential.status" => &["status", "status_reason"],
+        "credential.token" => &["qr_token"],
+        // A new version of an item is its own row; the item only counts it.
+        "item.version" => &[],
+        "list_entry.update" => &["code", "content", "withdrawn"],
+        "list_entry.withdraw" => &["withdrawn"],
+        "calendar.year" => &["notice", "holidays", "workdays"],
+        "case_number.pattern" => &["pattern"],
+        "case.act" => &[
+            "step",
+            "entered_on",
+            "closed_on",
+            "due_on",
+            "penalty",
+            "major",
+            "window_waived",
+        ],
+        "case.deadline" => &["due_on"],
+        "case_officer.declare" => &["declared_on"],
+        _ => return None,
+    })
+}
+
+/// The fields of `after` that differ from `before` and that `action` may not change
+/// (both canonical snapshots of one row); empty when the change is within the action's
+/// reach, or when either side is not a row's snapshot (a removal, an unreadable payload).
+pub fn overreach(action: &str, before: &str, after: &str) -> Vec<String> {
+    let Some(allowed) = may_change(action) else {
+        return vec![];
+    };
+    let (Ok(Value::Object(before)), Ok(Value::Object(after))) = (
+        serde_json::from_str::<Value>(before),
+        serde_json::from_str::<Value>(after),
+    ) else {
+        return vec![];
+    };
+    if before.contains_key("deleted") || after.contains_key("deleted") {
+        return vec![];
+    }
+    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| !matches!(k.as_str(), "version" | "updated_at"))
+        .filter(|k| !allowed.contains(&k.as_str()))
+        .filter(|k| before.get(*k) != after.get(*k))
+        .cloned()
+        .collect()
+}
+
 /// What a subject kind is called in messages to people (and on the audit pages).
 pub fn label(kind: &str) -> &'static str {
     match kind {
@@ -580,6 +665,30 @@ mod tests {
     fn creating_actions_are_row_actions_and_every_kind_has_a_label() {
         assert!(CREATING_ACTIONS.iter().all(|a| is_row_action(a)));
         assert!(LEDGERED.iter().all(|(kind, _)| label(kind) != "记录"));
+    }
+
+    #[test]
+    fn an_action_may_change_only_its_fields() {
+        let before =
+            r#"{"id":7,"password_hash_sha256":"aa","roles":"officer","updated_at":1,"version":1}"#;
+        let reset =
+            r#"{"id":7,"password_hash_sha256":"bb","roles":"officer","updated_at":2,"version":2}"#;
+        assert!(overreach("user.password", before, reset).is_empty());
+        let slipped =
+            r#"{"id":7,"password_hash_sha256":"bb","roles":"admin","updated_at":2,"version":2}"#;
+        assert_eq!(overreach("user.password", before, slipped), vec!["roles"]);
+        assert!(overreach("user.roles", before, slipped).len() == 1);
+        // A field that appears or disappears counts as a change.
+        let extra = r#"{"id":7,"password_hash_sha256":"aa","roles":"officer","x":1}"#;
+        assert_eq!(overreach("user.roles", before, extra), vec!["x"]);
+        // Removals and creations are not compared.
+        assert!(overreach("leadership.remove", before, &deleted()).is_empty());
+        assert!(overreach("user.create", before, slipped).is_empty());
+        // Every action that changes a row has its list; every listed action is a row action.
+        for a in ROW_ACTIONS {
+            let changes = !creates(a) && *a != "leadership.remove";
+            assert_eq!(may_change(a).is_some(), changes, "{a}");
+        }
     }
 
     #[test]

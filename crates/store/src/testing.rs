@@ -262,3 +262,29 @@ mod tests {
         );
     }
 }
+
+/// Stands in for a modified zhifa that holds the entry key: runs `sql` and writes an entry
+/// of `action` with the row's new snapshot, genuine in every way, without the guard. What
+/// `zhifa verify` must still catch when the entry says more than its action may.
+pub async fn act_unchecked(
+    store: &Store,
+    agency_id: i64,
+    action: &'static str,
+    kind: &'static str,
+    id: i64,
+    sql: &str,
+) {
+    let mut tx = store
+        .write(crate::Actor::System("test"))
+        .await
+        .expect("a transaction");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(tx.conn())
+        .await
+        .expect("the change");
+    tx.mark_guarded(kind, id);
+    tx.record_row(agency_id, action, kind, id)
+        .await
+        .expect("the entry");
+    tx.commit().await.expect("committed");
+}

@@ -93,6 +93,112 @@ pub(crate) struct Findings {
     latest: HashMap<(String, String), Latest>,
     /// Agency logs announced in the installation's log.
     announced: HashSet<i64>,
+    /// Each changeable row's snapshots as far as this stretch saw them, to check that
+    /// every action changed only what it may (`snapshot::may_change`).
+    trails: HashMap<(String, String), Trail>,
+}
+
+/// A row's snapshots within one stretch: its first entry there (compared, when stretches
+/// are joined, with the last snapshot of the stretch before) and its last payload.
+pub(crate) struct Trail {
+    log: String,
+    first_seq: u64,
+    first_action: String,
+    first: Option<String>,
+    last: Option<String>,
+}
+
+impl Findings {
+    /// Checks that `action` (entry `seq` of log `log`) changed only what it may, against
+    /// the row's previous snapshot (`None` when erased: nothing to compare).
+    fn check_change(
+        report: &mut Report,
+        log: &str,
+        seq: u64,
+        (kind, id): &(String, String),
+        action: &str,
+        before: Option<&str>,
+        after: Option<&str>,
+    ) {
+        let (Some(before), Some(after)) = (before, after) else {
+            return;
+        };
+        let over = snapshot::overreach(action, before, after);
+        if !over.is_empty() {
+            report.fail(format!(
+                "日志 {log} 第 {seq} 条：{}（编号 {id}）的操作“{action}”改动了它不应改动的字段 {} / log {log} entry {seq}: {action} on {kind} {id} changed {}",
+                snapshot::label(kind),
+                over.join("、"),
+                over.join(", ")
+            ));
+        }
+    }
+
+    /// Follows a row to its next snapshot within a stretch.
+    pub(crate) fn follow(
+        &mut self,
+        log: &str,
+        seq: u64,
+        key: (String, String),
+        action: &str,
+        payload: Option<String>,
+    ) {
+        if snapshot::may_change(action).is_none() && !snapshot::creates(action) {
+            // A removal: what follows (an id taken again) is the guard's and the
+            // creation check's to name.
+            self.trails.remove(&key);
+            return;
+        }
+        match self.trails.get_mut(&key) {
+            Some(t) => {
+                Self::check_change(
+                    &mut self.report,
+                    log,
+                    seq,
+                    &key,
+                    action,
+                    t.last.as_deref(),
+                    payload.as_deref(),
+                );
+                t.last = payload;
+            }
+            None => {
+                self.trails.insert(
+                    key,
+                    Trail {
+                        log: log.to_owned(),
+                        first_seq: seq,
+                        first_action: action.to_owned(),
+                        first: payload.clone(),
+                        last: payload,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Joins the trails of the next stretch of the same logs.
+    pub(crate) fn join_trails(&mut self, later: HashMap<(String, String), Trail>) {
+        for (key, t) in later {
+            match self.trails.get_mut(&key) {
+                Some(before) => {
+                    Self::check_change(
+                        &mut self.report,
+                        &t.log,
+                        t.first_seq,
+                        &key,
+                        &t.first_action,
+                        before.last.as_deref(),
+                        t.first.as_deref(),
+                    );
+                    before.last = t.last;
+                }
+                None => {
+                    self.trails.insert(key, t);
+                }
+            }
+        }
+    }
 }
 
 /// One log to replay: its head (the replay stops at its size, so appends made meanwhile

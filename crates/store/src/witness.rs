@@ -403,9 +403,12 @@ impl Store {
                     )
                     .map(|c| c.size)
                     .unwrap_or(0);
+                    // A log asks again every few seconds: the same checkpoint is one
+                    // conflict, kept once.
                     sqlx::query(
                         "INSERT INTO witness_conflicts (origin, received_at, old_size, size, cosigned_size, reason, checkpoint)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                         SELECT $1, $2, $3, $4, $5, $6, $7
+                         WHERE NOT EXISTS (SELECT 1 FROM witness_conflicts WHERE origin = $1 AND checkpoint = $7)",
                     )
                     .bind(origin.clone())
                     .bind(tx.now())

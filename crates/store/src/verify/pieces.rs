@@ -156,6 +156,7 @@ pub(crate) fn merge(
         f.report.absorb(result.findings.report);
         f.latest.extend(result.findings.latest);
         f.announced.extend(result.findings.announced);
+        f.join_trails(result.findings.trails);
         let whole = &mut replayed[piece.job];
         whole.roots.extend(result.replayed.roots);
         whole.uncoded_last = whole.uncoded_last.max(result.replayed.uncoded_last);

@@ -423,6 +423,15 @@ impl<'h> JournalReplay<'h> {
         }
         // Which entries are snapshots is decided by the action the entry itself carries.
         if snapshot::is_row_action(entry.action) {
+            f.follow(
+                name,
+                seq,
+                (entry.subject_kind.to_owned(), entry.subject_id.to_owned()),
+                entry.action,
+                j.payload
+                    .and_then(|p| std::str::from_utf8(p).ok())
+                    .map(str::to_owned),
+            );
             f.latest.insert(
                 (entry.subject_kind.to_owned(), entry.subject_id.to_owned()),
                 Latest {

@@ -32,6 +32,7 @@ on_both_backends!(
     entries_from_before_authentication_pass_only_below_the_recorded_size,
     odd_values_and_journal_rows_past_the_head_hide_nothing,
     a_log_cut_short_below_its_signed_size_is_found,
+    an_act_that_changed_more_than_its_action_may_is_named,
 );
 
 struct World {
@@ -941,4 +942,65 @@ where
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
+}
+
+async fn an_act_that_changed_more_than_its_action_may_is_named(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    let user = s.user_by_username("jia-admin").await.unwrap().id;
+    // A genuine password reset: within its reach.
+    let mut tx = s.write(Actor::System("test")).await.unwrap();
+    tx.set_user_password(user, "$argon2id$y").await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(s.verify(&[]).await.unwrap().ok());
+    // Enough other entries that the reset and what follows fall in different stretches
+    // of the replay (tests cut logs every 16 entries): the comparison crosses the cut.
+    for i in 0..40 {
+        let mut tx = s.write(Actor::System("test")).await.unwrap();
+        tx.create_department(
+            w.agency,
+            &NewDepartment::parse(&DepartmentInput {
+                name: format!("科室{i}"),
+                ..Default::default()
+            })
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    assert!(s.verify(&[]).await.unwrap().ok());
+    // A "password reset" whose entry also carries another role: every code genuine, the
+    // row equal to its entry — only the action's reach gives it away.
+    zhifa_store::testing::act_unchecked(
+        s,
+        w.agency,
+        "user.password",
+        "user",
+        user,
+        &format!(
+            "UPDATE users SET password_hash = 'z', roles = 'admin,supervisor', version = version + 1 WHERE id = {user}"
+        ),
+    )
+    .await;
+    let r = s.verify(&[]).await.unwrap();
+    failed_with(&r, "user.password");
+    failed_with(&r, "roles");
+    // A step that moved a department's name is named the same way.
+    zhifa_store::testing::act_unchecked(
+        s,
+        w.agency,
+        "department.update",
+        "department",
+        w.dept,
+        &format!("UPDATE departments SET agency_id = agency_id, name = '改名', version = version + 1 WHERE id = {}", w.dept),
+    )
+    .await;
+    let r = s.verify(&[]).await.unwrap();
+    assert_eq!(
+        r.failures.iter().filter(|f| f.contains("不应改动")).count(),
+        1,
+        "{:#?}",
+        r.failures
+    );
 }

@@ -112,6 +112,13 @@ async fn a_witness_cosigns_growth_and_records_a_fork(db: TestDb) {
         .unwrap()
         .unwrap_err();
     assert!(matches!(refused, Refusal::Inconsistent(_)), "{refused:?}");
+    // Asked again (a township's checkpointer retries every few seconds): one conflict.
+    assert!(matches!(
+        s.witness_add_checkpoint(&keys, &fork.request(8))
+            .await
+            .unwrap(),
+        Err(Refusal::Inconsistent(_))
+    ));
     let conflicts = s.witness_conflicts(10).await.unwrap();
     assert_eq!(conflicts.len(), 1);
     assert_eq!(
