@@ -244,25 +244,6 @@ async fn rewrite(
     tx.commit().await.expect("commit");
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn replaces_database_name() {
-        assert_eq!(
-            super::replace_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            super::replace_database("postgres://u@h/db?sslmode=disable", "x"),
-            "postgres://u@h/x?sslmode=disable"
-        );
-        assert_eq!(
-            super::replace_database("postgres://u@h", "x"),
-            "postgres://u@h/x"
-        );
-    }
-}
-
 /// Stands in for a modified zhifa that holds the entry key: runs `sql` and writes an entry
 /// of `action` with the row's new snapshot, genuine in every way, without the guard. What
 /// `zhifa verify` must still catch when the entry says more than its action may.
@@ -287,4 +268,23 @@ pub async fn act_unchecked(
         .await
         .expect("the entry");
     tx.commit().await.expect("committed");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn replaces_database_name() {
+        assert_eq!(
+            super::replace_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            super::replace_database("postgres://u@h/db?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            super::replace_database("postgres://u@h", "x"),
+            "postgres://u@h/x"
+        );
+    }
 }
