@@ -192,6 +192,59 @@ where
     Ok((case_row(&r)?, (r.try_get("cal_n")?, r.try_get("cal_at")?)))
 }
 
+fn party_of(r: &AnyRow) -> Result<Party, StoreError> {
+    let kind: String = r.try_get("kind")?;
+    Ok(Party {
+        id: r.try_get("id")?,
+        kind: party_kind_from_code(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("party kind {kind}")))?,
+        name: r.try_get("name")?,
+        id_code: r.try_get("id_code")?,
+        address: r.try_get("address")?,
+    })
+}
+
+fn officer_of(r: &AnyRow) -> Result<CaseOfficer, StoreError> {
+    Ok(CaseOfficer {
+        id: r.try_get("id")?,
+        person_id: r.try_get("person_id")?,
+        name: r.try_get("name")?,
+        declared_on: r.try_get("declared_on")?,
+        version: r.try_get("version")?,
+    })
+}
+
+fn event_of(r: &AnyRow) -> Result<CaseEvent, StoreError> {
+    let detail: String = r.try_get("detail")?;
+    Ok(CaseEvent {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        step: r.try_get("step")?,
+        to_step: r.try_get("to_step")?,
+        on_day: r.try_get("on_day")?,
+        user_name: r.try_get("user_name")?,
+        detail: serde_json::from_str(&detail)
+            .map_err(|e| StoreError::Corrupt(format!("case event: {e}")))?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// The case file as an act reads it, each statement also selecting every column of its
+/// rows' snapshots, so that the rows the act decides from are the rows checked against
+/// their entries (`guard.rs`), read once.
+const ACT_CASE: &str = "SELECT c.id, c.agency_id, c.department_id, d.name AS department,
+    c.procedure, c.number, c.year, c.seq, c.item_id, c.cause, c.step, c.entered_on,
+    c.opened_on, c.closed_on, c.due_on, c.penalty, c.major, c.window_waived, c.version,
+    c.created_at, c.updated_at";
+const ACT_PARTIES: &str = "SELECT id, case_id, kind, name, id_code, address, created_at
+    FROM case_parties WHERE case_id = $1 ORDER BY id";
+const ACT_OFFICERS: &str = "SELECT o.id, o.case_id, o.person_id, p.name, o.declared_on,
+    o.version, o.created_at, o.updated_at
+    FROM case_officers o JOIN people p ON p.id = o.person_id WHERE o.case_id = $1 ORDER BY o.id";
+const ACT_EVENTS: &str = "SELECT e.id, e.case_id, e.kind, e.step, e.to_step, e.on_day,
+    e.user_id, u.display_name AS user_name, e.detail, e.created_at
+    FROM case_events e LEFT JOIN users u ON u.id = e.user_id WHERE e.case_id = $1 ORDER BY e.id";
+
 async fn read_parties<'e, E>(e: E, id: i64) -> Result<Vec<Party>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
@@ -203,17 +256,7 @@ where
     .fetch_all(e)
     .await?
     .iter()
-    .map(|r| {
-        let kind: String = r.try_get("kind")?;
-        Ok(Party {
-            id: r.try_get("id")?,
-            kind: party_kind_from_code(&kind)
-                .ok_or_else(|| StoreError::Corrupt(format!("party kind {kind}")))?,
-            name: r.try_get("name")?,
-            id_code: r.try_get("id_code")?,
-            address: r.try_get("address")?,
-        })
-    })
+    .map(party_of)
     .collect()
 }
 
@@ -229,15 +272,7 @@ where
     .fetch_all(e)
     .await?
     .iter()
-    .map(|r| {
-        Ok(CaseOfficer {
-            id: r.try_get("id")?,
-            person_id: r.try_get("person_id")?,
-            name: r.try_get("name")?,
-            declared_on: r.try_get("declared_on")?,
-            version: r.try_get("version")?,
-        })
-    })
+    .map(officer_of)
     .collect()
 }
 
@@ -255,20 +290,7 @@ where
     .fetch_all(e)
     .await?
     .iter()
-    .map(|r| {
-        let detail: String = r.try_get("detail")?;
-        Ok(CaseEvent {
-            id: r.try_get("id")?,
-            kind: r.try_get("kind")?,
-            step: r.try_get("step")?,
-            to_step: r.try_get("to_step")?,
-            on_day: r.try_get("on_day")?,
-            user_name: r.try_get("user_name")?,
-            detail: serde_json::from_str(&detail)
-                .map_err(|e| StoreError::Corrupt(format!("case event: {e}")))?,
-            created_at: r.try_get("created_at")?,
-        })
-    })
+    .map(event_of)
     .collect()
 }
 
@@ -906,8 +928,7 @@ impl Store {
     ) -> Result<(WriteTx, CaseFile), StoreError> {
         let mut tx = self.write(Actor::User(actor.user_id)).await?;
         // The act is decided from the case's rows: they must be as their entries recorded.
-        tx.guard_case(id).await?;
-        let file = tx.case_file(id).await?;
+        let file = tx.case_file_guarded(id).await?;
         if file.case.version != version {
             return Err(StoreError::Stale);
         }
@@ -1588,16 +1609,42 @@ struct CaseUpdate {
 impl WriteTx {
     /// A case as this transaction sees it (the same four reads, one after another on the
     /// transaction's connection).
-    pub(crate) async fn case_file(&mut self, id: i64) -> Result<CaseFile, StoreError> {
-        let (case, calendar_stamp) = read_case_row(self.conn(), id).await?;
-        let parties = read_parties(self.conn(), id).await?;
-        let officers = read_officers(self.conn(), id).await?;
-        let events = read_events(self.conn(), id).await?;
+    /// The case file an act decides from, its rows checked against their entries: the
+    /// rows are read once, for both (the case row first and locked, as in
+    /// `WriteTx::guard_case`).
+    pub(crate) async fn case_file_guarded(&mut self, id: i64) -> Result<CaseFile, StoreError> {
+        use crate::snapshot::of_row;
+        let lock = match self.store().backend() {
+            crate::Backend::Postgres => " FOR UPDATE OF c",
+            crate::Backend::Sqlite => "",
+        };
+        let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{ACT_CASE}, {} FROM {CASE_FROM} WHERE c.id = $1{lock}",
+            crate::calendar::CALENDAR_STAMP
+        )))
+        .bind(id)
+        .fetch_optional(self.conn())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let mut checked = vec![("case", id, Some(of_row("case", &r)?))];
+        let case = case_row(&r)?;
+        let calendar_stamp = (r.try_get("cal_n")?, r.try_get("cal_at")?);
+        let mut read = async |sql: &'static str, kind: &'static str| {
+            let rows = sqlx::query(sql).bind(id).fetch_all(self.conn()).await?;
+            for r in &rows {
+                checked.push((kind, r.try_get("id")?, Some(of_row(kind, r)?)));
+            }
+            Ok::<_, StoreError>(rows)
+        };
+        let parties = read(ACT_PARTIES, "case_party").await?;
+        let officers = read(ACT_OFFICERS, "case_officer").await?;
+        let events = read(ACT_EVENTS, "case_event").await?;
+        self.guard_checked(checked).await?;
         Ok(CaseFile {
             case,
-            parties,
-            officers,
-            events,
+            parties: parties.iter().map(party_of).collect::<Result<_, _>>()?,
+            officers: officers.iter().map(officer_of).collect::<Result<_, _>>()?,
+            events: events.iter().map(event_of).collect::<Result<_, _>>()?,
             calendar_stamp,
         })
     }

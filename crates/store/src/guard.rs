@@ -229,6 +229,12 @@ impl WriteTx {
             .await
     }
 
+    /// Checks rows an act has read already (`(kind, id, snapshot)`), as
+    /// [`WriteTx::guard_rows`] does.
+    pub(crate) async fn guard_checked(&mut self, rows: Vec<Checked>) -> Result<(), StoreError> {
+        self.guard_many(rows).await
+    }
+
     /// Like [`WriteTx::guard_rows`] for rows of several kinds at once.
     async fn guard_many(&mut self, rows: Vec<Checked>) -> Result<(), StoreError> {
         // A row this transaction checked or created before may since have been changed by
