@@ -89,13 +89,66 @@ impl Store {
         if self.backend() != crate::Backend::Sqlite {
             return Ok(vec![]);
         }
-        let rows: Vec<String> = sqlx::query_scalar("PRAGMA quick_check")
+        // A page damaged badly enough makes the check itself fail with SQLITE_CORRUPT (11)
+        // or SQLITE_NOTADB (26): that is its finding, not an error of the check.
+        let rows: Vec<String> = match sqlx::query_scalar("PRAGMA quick_check")
             .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
+            .await
+        {
+            Ok(rows) => rows,
+            Err(sqlx::Error::Database(e))
+                if e.code()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .is_some_and(|c| matches!(c & 0xff, 11 | 26)) =>
+            {
+                vec![e.message().to_owned()]
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut damage: Vec<String> = rows
             .into_iter()
             .filter(|r| r != "ok")
             .map(|r| format!("数据库文件损坏 / database damaged: {r}"))
-            .collect())
+            .collect();
+        if !damage.is_empty() {
+            let tables = self.damaged_tables().await;
+            if !tables.is_empty() {
+                damage.insert(
+                    0,
+                    format!("损坏的数据表 / damaged tables: {}", tables.join("、")),
+                );
+            }
+        }
+        Ok(damage)
+    }
+
+    /// Which tables a damaged file's bad pages belong to: SQLite checks one table (with its
+    /// indexes) when named, so an operator learns what is at stake (a case table, the log)
+    /// rather than a page number. Tables that cannot even be listed are left out.
+    async fn damaged_tables(&self) -> Vec<String> {
+        let Ok(tables) = sqlx::query_scalar::<_, String>(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        else {
+            return vec![];
+        };
+        let mut damaged = Vec::new();
+        for t in tables {
+            // Names come from the schema, quoted as identifiers.
+            let sql = format!("PRAGMA quick_check(\"{}\")", t.replace('"', "\"\""));
+            let bad = match sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&self.pool)
+                .await
+            {
+                Ok(lines) => lines.iter().any(|l| l != "ok"),
+                Err(_) => true,
+            };
+            if bad {
+                damaged.push(t);
+            }
+        }
+        damaged
     }
 }

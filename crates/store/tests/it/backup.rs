@@ -171,3 +171,47 @@ async fn a_copy_taken_while_writing_is_consistent() {
     );
     assert!(!out.path().join("absent.db").exists());
 }
+
+/// A page damaged on disk is reported with the table it belongs to, not only a page
+/// number: the operator learns what is at stake before restoring.
+#[tokio::test]
+async fn a_damaged_page_is_named_by_its_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open_data_dir(dir.path()).await.unwrap();
+    s.migrate().await.unwrap();
+    let a = agency(&s).await;
+    for i in 0..30 {
+        department(&s, a, &format!("科室{i}")).await;
+    }
+    assert!(s.quick_check().await.unwrap().is_empty());
+    s.close().await;
+    let file = dir.path().join("zhifa.db");
+    let (root, page_size): (i64, i64) = {
+        let c = rusqlite::Connection::open(&file).unwrap();
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        (
+            c.query_row(
+                "SELECT rootpage FROM sqlite_schema WHERE name = 'departments'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap(),
+            c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap(),
+        )
+    };
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = ((root - 1) * page_size) as usize;
+    for b in &mut bytes[at..at + page_size as usize] {
+        *b = 0xA5;
+    }
+    std::fs::write(&file, bytes).unwrap();
+    let s = Store::open_data_dir(dir.path()).await.unwrap();
+    let damage = s.quick_check().await.unwrap();
+    assert!(
+        damage
+            .first()
+            .is_some_and(|d| d.contains("损坏的数据表") && d.contains("departments")),
+        "{damage:#?}"
+    );
+    assert!(!damage[0].contains("people"), "{damage:#?}");
+}
