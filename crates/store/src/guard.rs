@@ -45,7 +45,7 @@ pub enum Finding {
 }
 
 impl Finding {
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         match self {
             Finding::Differs => "与其最后一条日志记录不符".into(),
             Finding::NoEntry => "没有任何日志记录".into(),
@@ -55,7 +55,7 @@ impl Finding {
         }
     }
 
-    fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             Finding::Differs => "differs",
             Finding::NoEntry => "no_entry",
@@ -139,7 +139,7 @@ impl Intact {
 }
 
 /// A row to check: its kind, id and current snapshot (`None`: not there).
-type Checked = (&'static str, i64, Option<String>);
+pub(crate) type Checked = (&'static str, i64, Option<String>);
 
 /// Stored entries by (log, sequence number): the bytes and the authentication code.
 type EntriesAt = HashMap<(i64, u64), (Vec<u8>, Option<Vec<u8>>)>;
@@ -327,7 +327,7 @@ impl Store {
     /// not what the last entry of its subject committed to — an entry that must carry a
     /// genuine authentication code. Three queries whatever the rows: the journal, the
     /// logs, the entry chunks.
-    async fn find_tampered(
+    pub(crate) async fn find_tampered(
         &self,
         conn: &mut sqlx::AnyConnection,
         rows: Vec<Checked>,
@@ -448,6 +448,17 @@ impl Store {
     /// Writes the alert of a refused act to the log of the row's agency (the
     /// installation's when no entry names the row).
     async fn record_tamper_alert(&self, actor: Actor, t: &Tampered) -> Result<(), StoreError> {
+        self.record_alert(actor, t, t.to_string()).await
+    }
+
+    /// Writes a tamper alert with `message` (in the installation's log when no entry names
+    /// the row).
+    pub(crate) async fn record_alert(
+        &self,
+        actor: Actor,
+        t: &Tampered,
+        message: String,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write(actor).await?;
         // The alert's subject is the alert, not the row: an entry naming the row would
         // look to a `verify` running meanwhile like a change of that row by zhifa.
@@ -456,7 +467,7 @@ impl Store {
             TAMPER_ACTION,
             "integrity",
             format!("{}:{}", t.kind, t.id),
-            json!({ "finding": t.finding.code(), "message": t.to_string() }),
+            json!({ "finding": t.finding.code(), "message": message }),
         );
         tx.commit().await?;
         Ok(())

@@ -24,6 +24,18 @@ pub struct Health {
     /// witness's refusal is reported, not obeyed: its answers are not signed, so a
     /// network that lies must not be able to stop this node's work.
     witnessing: BTreeMap<String, (i64, Option<String>)>,
+    /// The background check of rows against their entries (`row_sweep.rs`): when it last
+    /// ran, how many rows it checked then, and how many mismatches it has found.
+    row_sweep: Option<RowSweepStatus>,
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct RowSweepStatus {
+    pub last_run_ms: i64,
+    pub checked: usize,
+    pub found: usize,
+    /// When the sweep last finished a round of every table (`None`: not yet).
+    pub last_round_ms: Option<i64>,
 }
 
 impl Store {
@@ -61,6 +73,27 @@ impl Store {
     /// on this node).
     pub fn checkpoint_run(&self) -> Option<(i64, Option<String>)> {
         self.health.read().expect("not poisoned").checkpoint.clone()
+    }
+
+    /// Notes a run of the background row check.
+    pub fn record_row_sweep(&self, at: i64, checked: usize, found: usize, wrapped: bool) {
+        let mut h = self.health.write().expect("not poisoned");
+        let before = h.row_sweep;
+        h.row_sweep = Some(RowSweepStatus {
+            last_run_ms: at,
+            checked,
+            found: before.map(|b| b.found).unwrap_or(0) + found,
+            last_round_ms: if wrapped {
+                Some(at)
+            } else {
+                before.and_then(|b| b.last_round_ms)
+            },
+        });
+    }
+
+    /// How the background row check went last (`None`: it has not run on this node).
+    pub fn row_sweep(&self) -> Option<RowSweepStatus> {
+        self.health.read().expect("not poisoned").row_sweep
     }
 
     /// Notes how asking a witness went.

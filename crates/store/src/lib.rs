@@ -29,6 +29,7 @@ mod log_chunks;
 pub mod org;
 pub mod password;
 pub mod rollback;
+pub mod row_sweep;
 pub mod snapshot;
 pub mod verify;
 pub mod witness;

@@ -12,6 +12,7 @@ on_both_backends!(
     an_edit_of_a_row_changed_behind_zhifas_back_is_refused_and_changes_nothing,
     a_row_inserted_or_deleted_behind_zhifas_back_cannot_be_built_on,
     untouched_rows_are_edited_as_before,
+    the_background_sweep_finds_a_row_nobody_acts_on_and_alerts_once,
 );
 
 struct World {
@@ -346,4 +347,61 @@ async fn untouched_rows_are_edited_as_before(db: TestDb) {
     let r = s.verify(&[]).await.unwrap();
     assert!(r.ok(), "{:#?}", r.failures);
     assert!(s.tamper_alerts(w.agency, 10).await.unwrap().is_empty());
+}
+
+async fn the_background_sweep_finds_a_row_nobody_acts_on_and_alerts_once(db: TestDb) {
+    use zhifa_store::row_sweep::SweepCursor;
+    let w = world(db).await;
+    let s = &w.db.store;
+    // A small slice at a time, round every table: nothing wrong yet.
+    let mut cursor = SweepCursor::default();
+    let mut checked = 0;
+    loop {
+        let run = s.sweep_rows(&mut cursor, 3).await.unwrap();
+        assert!(run.tampered.is_empty(), "{:?}", run.tampered);
+        checked += run.checked;
+        if run.wrapped {
+            break;
+        }
+    }
+    assert!(checked >= 4, "{checked}");
+    // A phone changed with SQL, and nobody touches the person afterwards.
+    sql(
+        s,
+        &format!(
+            "UPDATE people SET phone = '13900000000' WHERE id = {}",
+            w.person
+        ),
+    )
+    .await;
+    let mut found = Vec::new();
+    loop {
+        let run = s.sweep_rows(&mut cursor, 1_000).await.unwrap();
+        found.extend(run.tampered);
+        if run.wrapped {
+            break;
+        }
+    }
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].kind, found[0].id), ("person", w.person));
+    // The administrators are told (the alert is written by the sweep itself).
+    let alerts = s.tamper_alerts(w.agency, 10).await.unwrap();
+    assert!(
+        alerts
+            .iter()
+            .any(|(_, m)| m.contains("例行核查") && m.contains("人员")),
+        "{alerts:?}"
+    );
+    // The next round finds it again but does not alert again.
+    loop {
+        let run = s.sweep_rows(&mut cursor, 1_000).await.unwrap();
+        assert!(run.tampered.is_empty());
+        if run.wrapped {
+            break;
+        }
+    }
+    assert_eq!(
+        s.tamper_alerts(w.agency, 10).await.unwrap().len(),
+        alerts.len()
+    );
 }

@@ -39,6 +39,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
                 "reasons": halted,
                 "checkpoint": checkpoint,
                 "witnesses": witnesses,
+                "row_check": state.store.row_sweep(),
             })),
         ),
         Ok(()) => (
@@ -48,6 +49,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
                 "database": state.store.backend().name(),
                 "checkpoint": checkpoint,
                 "witnesses": witnesses,
+                "row_check": state.store.row_sweep(),
             })),
         ),
         Err(e) => {
