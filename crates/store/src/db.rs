@@ -46,9 +46,7 @@ pub struct Store {
     /// This node's health: why it refuses changes of record, if it does (`health.rs`).
     pub(crate) health: std::sync::Arc<std::sync::RwLock<crate::health::Health>>,
     /// Rows the background sweep reported already (`row_sweep.rs`): each is alerted once.
-    pub(crate) swept: std::sync::Arc<
-        std::sync::Mutex<std::collections::HashSet<(&'static str, i64, &'static str)>>,
-    >,
+    pub(crate) swept: std::sync::Arc<std::sync::Mutex<crate::row_sweep::Reported>>,
     /// Rows known to match their last entry, by their snapshot then (`guard.rs`): checked
     /// against the log, or written by this node. A row that still reads the same needs no
     /// look at the log; any other state of it does.

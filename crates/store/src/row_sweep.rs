@@ -27,6 +27,9 @@ pub struct SweepRun {
     pub wrapped: bool,
 }
 
+/// The rows reported already, by (kind, id, finding).
+pub(crate) type Reported = std::collections::HashSet<(&'static str, i64, &'static str)>;
+
 /// Rows read and checked per statement.
 const BATCH: i64 = 200;
 
