@@ -79,6 +79,7 @@ pub async fn serve(
 async fn checkpoint(store: Store, keys: KeyStore, now: std::sync::Arc<tokio::sync::Notify>) {
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     let witnesses = crate::witnessing::client();
+    let mut asking: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -103,8 +104,14 @@ async fn checkpoint(store: Store, keys: KeyStore, now: std::sync::Arc<tokio::syn
             Err(e) => tracing::warn!(error = %e, "checkpoint signing failed"),
         }
         // What was signed goes to the witnesses, so that someone outside this installation
-        // holds it.
-        crate::witnessing::submit_all(&store, &witnesses).await;
+        // holds it; on a task of its own, so that a witness that does not answer never
+        // delays the next signing.
+        if asking.as_ref().is_none_or(|t| t.is_finished()) {
+            let (store, client) = (store.clone(), witnesses.clone());
+            asking = Some(tokio::spawn(async move {
+                crate::witnessing::submit_all(&store, &client).await
+            }));
+        }
     }
 }
 
