@@ -858,7 +858,15 @@ async fn user_command(settings: Settings, cmd: UserCommand) -> anyhow::Result<()
 async fn token_command(settings: Settings, cmd: TokenCommand) -> anyhow::Result<()> {
     let store = open(&settings).await?;
     match cmd {
-        TokenCommand::Create { user, name } => {
+        TokenCommand::Create {
+            user,
+            name,
+            days,
+            read_only,
+        } => {
+            let terms =
+                zhifa_domain::token::TokenTerms::parse(&days, read_only, zhifa_store::now_ms())
+                    .map_err(|e| anyhow!("{e} / --days must be a whole number of days, 1–365"))?;
             let u = store
                 .user_by_username(&user)
                 .await
@@ -868,23 +876,47 @@ async fn token_command(settings: Settings, cmd: TokenCommand) -> anyhow::Result<
             }
             let token = format!("zf_{}", new_secret());
             let mut tx = store.write(Actor::System("cli")).await?;
-            tx.create_api_token(&u, name.trim(), &token).await?;
+            tx.create_api_token(&u, name.trim(), &token, &terms).await?;
             tx.commit().await?;
+            eprintln!(
+                "{}，有效至 {}（北京时间）/ {}, expires {} (Beijing)",
+                if read_only {
+                    "只读令牌"
+                } else {
+                    "读写令牌"
+                },
+                zhifa_domain::token::beijing_minute(terms.expires_at()),
+                if read_only { "read-only" } else { "read-write" },
+                zhifa_domain::token::beijing_minute(terms.expires_at()),
+            );
             eprintln!("API 令牌只显示这一次，请妥善保存 / the token is shown only once:");
             println!("{token}");
         }
         TokenCommand::List => {
             println!(
-                "{:<6} {:<16} {:<16} 状态 / state",
-                "id", "用户 user", "用途 name"
+                "{:<6} {:<16} {:<16} {:<10} {:<17} 状态 / state",
+                "id", "用户 user", "用途 name", "权限 access", "有效至 expires"
             );
+            let now = zhifa_store::now_ms();
             for t in store.list_tokens().await? {
                 println!(
-                    "{:<6} {:<16} {:<16} {}",
+                    "{:<6} {:<16} {:<16} {:<10} {:<17} {}",
                     t.id,
                     t.username,
                     t.name,
-                    if t.revoked { "revoked" } else { "active" }
+                    if t.read_only {
+                        "read-only"
+                    } else {
+                        "read-write"
+                    },
+                    zhifa_domain::token::beijing_minute(t.expires_at),
+                    if t.revoked {
+                        "revoked"
+                    } else if t.expires_at <= now {
+                        "expired"
+                    } else {
+                        "active"
+                    }
                 );
             }
         }

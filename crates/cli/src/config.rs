@@ -349,6 +349,12 @@ pub enum TokenCommand {
         /// 用途说明 / label
         #[arg(long, default_value = "api")]
         name: String,
+        /// 有效期（天，1–365，默认 90）/ days until it expires (1–365, default 90)
+        #[arg(long, default_value = "")]
+        days: String,
+        /// 只读：只能读取，不能修改 / read-only: may read, never change
+        #[arg(long)]
+        read_only: bool,
     },
     /// 列出令牌（不显示令牌本身）/ list tokens (never the secrets)
     List,

@@ -15,6 +15,7 @@ pub mod id_number;
 pub mod lists;
 pub mod org;
 pub mod procedure;
+pub mod token;
 pub mod validation;
 
 pub use access::{Capability, Denied, Principal, Role, Scope};

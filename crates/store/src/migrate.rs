@@ -88,6 +88,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "state_macs",
         sql: include_str!("../migrations/0015_state_macs.sql"),
     },
+    // 16 is left for the witness tables being written beside this work.
+    Migration {
+        version: 17,
+        name: "token_terms",
+        sql: include_str!("../migrations/0017_token_terms.sql"),
+    },
 ];
 
 /// After this migration, the rows of `ledger_entries` and `ledger_nodes` are copied into

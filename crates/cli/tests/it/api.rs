@@ -14,7 +14,106 @@ on_both_backends!(
     api_refuses_malformed_oversized_and_unauthorised_requests,
     the_calendar_answers_anyone_and_refuses_bad_or_uncovered_dates,
     an_administrator_extends_the_calendar_and_bad_years_are_refused,
+    tokens_expire_and_read_only_tokens_only_read,
 );
+
+/// A token made a read-only or with a term: a read-only token reads but changes nothing
+/// (403, in Chinese); an expired one is refused (401, naming when it expired); the terms
+/// are in the token's signed row, so rewriting them with SQL grants nothing and verify
+/// names the token.
+async fn tokens_expire_and_read_only_tokens_only_read(db: TestDb) {
+    use zhifa_domain::token::TokenTerms;
+    let app = TestApp::start(db).await;
+    let client = reqwest::Client::new();
+    let agency = app.agency_id().await;
+    let now = zhifa_store::now_ms();
+    let departments = || async { app.store.list_departments(agency).await.unwrap().len() };
+    let before = departments().await;
+    let create = |token: String| {
+        let r = client
+            .post(app.url(&format!("/api/v1/agencies/{agency}/departments")))
+            .bearer_auth(token)
+            .json(&json!({"name": "农业服务中心", "duties": "农技推广", "sort_order": 5}));
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let me = |token: String| {
+        let r = client.get(app.url("/api/v1/me")).bearer_auth(token);
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+
+    // Read-only: reads, but any change is refused and nothing is written.
+    let (ro_id, read_only) = app
+        .api_token_on("admin", TokenTerms::parse("30", true, now).unwrap())
+        .await;
+    let (s, v) = me(read_only.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["username"], "admin");
+    let (s, v) = create(read_only.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("只读"),
+        "{v}"
+    );
+    let r = client
+        .delete(app.url("/api/v1/leadership/1"))
+        .bearer_auth(&read_only)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(departments().await, before);
+
+    // Expired: refused, saying when; a token made a day long two days ago is expired.
+    let (_, expired) = app
+        .api_token_on(
+            "admin",
+            TokenTerms::parse("1", false, now - 2 * 86_400_000).unwrap(),
+        )
+        .await;
+    for (s, v) in [me(expired.clone()).await, create(expired.clone()).await] {
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+        assert_eq!(v["error"]["code"], "token_expired");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("过期"),
+            "{v}"
+        );
+    }
+    assert_eq!(departments().await, before);
+
+    // A token with the default term may change things.
+    let (s, v) = create(app.api_token("admin").await).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert!(app.store.verify(&[]).await.unwrap().ok());
+
+    // The terms cannot be rewritten behind zhifa's back: the token grants nothing, and
+    // verify names it.
+    app.store
+        .raw_execute(&format!(
+            "UPDATE api_tokens SET read_only = 0, expires_at = {} WHERE id = {ro_id}",
+            now + 3_000 * 86_400_000
+        ))
+        .await
+        .unwrap();
+    let (s, v) = create(read_only.clone()).await;
+    assert_ne!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(departments().await, before + 1);
+    let report = app.store.verify(&[]).await.unwrap();
+    assert!(!report.ok());
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.contains("令牌") || f.contains("api_token")),
+        "{:?}",
+        report.failures
+    );
+}
 
 async fn the_calendar_answers_anyone_and_refuses_bad_or_uncovered_dates(db: TestDb) {
     let app = TestApp::start(db).await;

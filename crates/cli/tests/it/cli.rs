@@ -304,6 +304,44 @@ fn cli_story(database: &[&str]) {
     assert!(out.status.success());
     let token = String::from_utf8(out.stdout).unwrap();
     assert!(token.trim().starts_with("zf_") && token.trim().len() > 40);
+    // A token's term is 1 to 365 days; a read-only one is listed as such.
+    let out = run(
+        &["token", "create", "--user", "root", "--days", "400"],
+        None,
+    );
+    assert!(!out.status.success(), "a token for more than a year");
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("1 至 365 天")
+    );
+    let out = run(
+        &[
+            "token",
+            "create",
+            "--user",
+            "root",
+            "--days",
+            "7",
+            "--read-only",
+            "--name",
+            "ro",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("只读令牌，有效至")
+    );
+    let out = run(&["token", "list"], None);
+    let list = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        list.lines()
+            .any(|l| l.contains(" ro ") && l.contains("read-only") && l.contains("active")),
+        "{list}"
+    );
     let out = run(&["migrate"], None);
     assert!(
         String::from_utf8(out.stdout)
