@@ -489,8 +489,9 @@ async fn ledger_command(settings: Settings, cmd: LedgerCommand) -> anyhow::Resul
         LedgerCommand::List => {
             for head in store.log_heads().await? {
                 println!(
-                    "{}  size={}  root={}",
+                    "{}  {}  size={}  root={}",
                     head.origin,
+                    zhifa_store::org::crypto_of(head.alg).label(),
                     head.size,
                     zhifa_ledger::hash::to_hex(&head.root)
                 );
@@ -700,6 +701,7 @@ async fn init_command(settings: Settings, args: InitArgs) -> anyhow::Result<()> 
         legal_basis: args.legal_basis.clone(),
         address: String::new(),
         parent_id: parent_id.map(|p| p.to_string()).unwrap_or_default(),
+        crypto: args.crypto.clone(),
     })
     .map_err(|e| anyhow!("执法主体信息有误 / invalid agency: {e}"))?;
     let username = Username::parse(&args.admin_user).map_err(|e| anyhow!("{e}"))?;
@@ -726,11 +728,14 @@ async fn init_command(settings: Settings, args: InitArgs) -> anyhow::Result<()> 
     if let Some(keys) = key_store(&settings)? {
         store.checkpoint_all(&keys).await?;
     }
+    let crypto = store.agency(agency_id).await?.crypto;
     println!(
-        "已创建执法主体 {}（{}）及管理员 {} / agency and administrator created",
+        "已创建执法主体 {}（{}，{}）及管理员 {} / agency and administrator created ({})",
         agency.name,
         agency.slug.as_str(),
-        username
+        crypto.label(),
+        username,
+        crypto.code()
     );
     Ok(())
 }

@@ -215,6 +215,12 @@ pub struct InitArgs {
     /// 上级执法主体标识 / parent agency slug (a county holding this township)
     #[arg(long)]
     pub parent: Option<String>,
+    /// 密码算法：guomi = 国密（SM2/SM3），international = 国际算法（Ed25519/SHA-256）；
+    /// 不填则与上级相同（顶级为国际算法），创建后不能更改 / the log's cryptography: guomi
+    /// (SM2/SM3) or international (Ed25519/SHA-256); default the parent's (international
+    /// at the top); never changed afterwards
+    #[arg(long, default_value = "")]
+    pub crypto: String,
     /// 管理员用户名 / administrator user name
     #[arg(long, default_value = "admin")]
     pub admin_user: String,

@@ -22,7 +22,7 @@ pub use access::{Capability, Denied, Principal, Role, Scope};
 pub use account::{Password, PasswordPolicyError, Username};
 pub use credit_code::{CreditCode, CreditCodeError};
 pub use org::{
-    AgencyKind, LeadershipRank, NewAgency, NewDepartment, NewLeadershipMember, NewPerson, Phone,
-    Slug,
+    AgencyKind, Crypto, LeadershipRank, NewAgency, NewDepartment, NewLeadershipMember, NewPerson,
+    Phone, Slug,
 };
 pub use validation::FieldErrors;

@@ -184,6 +184,125 @@ fn demo_starts_reuses_its_data_and_stops_gracefully_on_sigterm() {
     }
 }
 
+/// 国密 chosen with `zhifa init --crypto`: the installation's logs hash with SM3 and are
+/// signed with SM2, a township under it inherits the choice unless it makes its own, a
+/// bad choice is refused naming both, and `zhifa verify` accepts the signed checkpoints.
+#[test]
+fn a_guomi_installation_signs_checkpoints_that_verify_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut child = zhifa()
+            .args(args)
+            .arg("--data")
+            .arg(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if args[0] == "init" {
+            writeln!(child.stdin.take().unwrap(), "Strong#Pass1").unwrap();
+        }
+        child.wait_with_output().unwrap()
+    };
+    let init = |name: &str, slug: &str, code: &str, extra: &[&str]| {
+        let mut args = vec![
+            "init",
+            "--agency-name",
+            name,
+            "--slug",
+            slug,
+            "--credit-code",
+            code,
+            "--legal-basis",
+            "《中华人民共和国行政处罚法》第二十四条",
+            "--admin-user",
+            slug,
+            "--admin-name",
+            "管理员甲",
+            "--password-stdin",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let out = init(
+        "某县人民政府",
+        "county",
+        "914403001922038216",
+        &["--crypto", "sm4"],
+    );
+    assert!(!out.status.success(), "an unknown algorithm accepted");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("国密（SM2/SM3）") && err.contains("国际算法（Ed25519/SHA-256）"),
+        "{err}"
+    );
+    let out = init(
+        "某县人民政府",
+        "county",
+        "914403001922038216",
+        &["--crypto", "guomi"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("国密（SM2/SM3）"));
+    let out = init(
+        "朱堂乡人民政府",
+        "zhutang",
+        "114115210055512343",
+        &["--parent", "county"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("国密（SM2/SM3）"));
+    let out = init(
+        "某镇人民政府",
+        "town",
+        "12411521MB1953925Y",
+        &["--parent", "county", "--crypto", "international"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("国际算法（Ed25519/SHA-256）"));
+
+    let out = run(&["ledger", "checkpoint"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = String::from_utf8(run(&["ledger", "list"]).stdout).unwrap();
+    let line = |origin: &str| {
+        list.lines()
+            .find(|l| l.starts_with(&format!("{origin} ")))
+            .unwrap_or_else(|| panic!("{origin} in {list}"))
+            .to_owned()
+    };
+    // The first agency decided the installation's own log too.
+    for origin in ["zhifa/_system", "zhifa/county", "zhifa/zhutang"] {
+        assert!(line(origin).contains("国密（SM2/SM3）"), "{list}");
+    }
+    assert!(line("zhifa/town").contains("国际算法"), "{list}");
+    // Every checkpoint file is signed, and verify checks them with the SM2 keys.
+    let key_dir = dir.path().join("keys");
+    let signed: Vec<_> = std::fs::read_dir(&key_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".signed"))
+        .collect();
+    assert!(signed.len() >= 4, "{signed:?}");
+    verified(dir.path());
+}
+
 #[test]
 fn init_user_and_token_commands_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
