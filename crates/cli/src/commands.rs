@@ -612,7 +612,7 @@ async fn demo_command(mut settings: Settings) -> anyhow::Result<()> {
             a.department
         );
     }
-    let _lock = lock_data_dir(&settings)?;
+    let _lock = hold_data_dir(&settings, &store).await?;
     server::serve(listener, store, settings.web, keys, shutdown).await
 }
 
@@ -629,8 +629,29 @@ async fn serve_command(settings: Settings) -> anyhow::Result<()> {
     if keys.is_none() {
         tracing::warn!("no --key-dir: this node signs no checkpoints");
     }
-    let _lock = lock_data_dir(&settings)?;
+    let _lock = hold_data_dir(&settings, &store).await?;
     server::serve(listener, store, settings.web, keys, shutdown).await
+}
+
+/// Takes the data directory's lock ([`lock_data_dir`]); held, the server is the only
+/// process using the database, so the login attempts a killed predecessor left pending
+/// are released before the first request (on PostgreSQL, where several nodes share one
+/// database, they lapse after `PENDING_STALE_MS` instead).
+async fn hold_data_dir(
+    settings: &Settings,
+    store: &Store,
+) -> anyhow::Result<Option<std::fs::File>> {
+    let lock = lock_data_dir(settings)?;
+    if lock.is_some() {
+        let released = store.release_pending_logins(zhifa_store::now_ms()).await?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "login attempts left pending by a stopped server released"
+            );
+        }
+    }
+    Ok(lock)
 }
 
 /// One server per data directory: two would share one SQLite file with two writer

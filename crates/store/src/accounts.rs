@@ -352,6 +352,19 @@ impl Store {
         })
     }
 
+    /// Releases the login attempts still pending that were reserved before `before`: at
+    /// the start of the only server of a data directory (its lock proves that no other
+    /// process is checking them), they were left by a process that died checking them —
+    /// kill -9 between reserving and deciding. They never counted as failures; released,
+    /// they no longer take the slots a right password would wait for.
+    pub async fn release_pending_logins(&self, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM login_failures WHERE pending = 1 AND at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Forgets failures older than `before` (operational clean-up).
     pub async fn purge_login_failures(&self, before: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM login_failures WHERE at < $1")

@@ -14,6 +14,7 @@ mod harness;
 mod integrity;
 mod lists;
 mod log;
+mod logins;
 mod procedures;
 mod rollback;
 mod security;
