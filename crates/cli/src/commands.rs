@@ -662,11 +662,7 @@ fn lock_data_dir(settings: &Settings) -> anyhow::Result<Option<std::fs::File>> {
         return Ok(None);
     };
     let path = dir.join("zhifa.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
+    let file = zhifa_store::files::create_private(&path, false)
         .with_context(|| format!("无法创建锁文件 / cannot create {}", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),

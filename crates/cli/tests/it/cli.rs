@@ -303,6 +303,112 @@ fn a_guomi_installation_signs_checkpoints_that_verify_accepts() {
     verified(dir.path());
 }
 
+/// `zhifa` with the given arguments under `umask 000`, as a careless service unit would
+/// start it.
+fn zhifa_umask_000(args: &[&str], dir: &std::path::Path) -> Command {
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg("umask 000; exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_zhifa"))
+        .args(args)
+        .arg("--data")
+        .arg(dir)
+        .env_remove("ZHIFA_DATA")
+        .env_remove("ZHIFA_DATABASE_URL")
+        .env_remove("ZHIFA_CONFIG")
+        .env_remove("ZHIFA_PASSWORD");
+    c
+}
+
+/// Every directory under `dir` (itself included) is 0700 and every file 0600; returns
+/// the names of the files seen.
+fn owner_only(dir: &std::path::Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut seen = Vec::new();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            seen.extend(owner_only(&path));
+        } else {
+            assert_eq!(mode(&path), 0o600, "{:o}: {}", mode(&path), path.display());
+            seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    seen
+}
+
+/// The data directory is 0700 and every file in it — the database with its WAL and SHM
+/// files, the key directory and the keys, the signer's records, the lock — 0600, whatever
+/// the umask the server was started with, also when the directory was made open before.
+#[test]
+fn the_data_directory_is_owner_only_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let fresh = parent.path().join("fresh");
+    let open = parent.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for dir in [&fresh, &open] {
+        let port = free_port();
+        let child = zhifa_umask_000(&["demo", "--addr", &format!("127.0.0.1:{port}")], dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(wait_for_health(port), "demo did not start");
+        // Running: the WAL and its index exist beside the database.
+        let files = owner_only(dir);
+        for f in [
+            "zhifa.db",
+            "zhifa.db-wal",
+            "zhifa.db-shm",
+            "zhifa.lock",
+            "entry-authentication.key",
+        ] {
+            assert!(files.iter().any(|n| n == f), "{f} in {files:?}");
+        }
+        assert!(files.iter().any(|n| n.ends_with(".signed")), "{files:?}");
+        stop(child);
+        owner_only(dir);
+    }
+    // `zhifa init` on a new directory, under the same umask.
+    let init = parent.path().join("init");
+    let mut child = zhifa_umask_000(
+        &[
+            "init",
+            "--agency-name",
+            "某县城市管理局",
+            "--slug",
+            "city",
+            "--credit-code",
+            "914403001922038216",
+            "--legal-basis",
+            "《城市管理执法办法》",
+            "--admin-name",
+            "管理员甲",
+            "--password-stdin",
+        ],
+        &init,
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    writeln!(child.stdin.take().unwrap(), "Strong#Pass1").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files = owner_only(&init);
+    assert!(files.iter().any(|n| n == "zhifa.db"), "{files:?}");
+}
+
 #[test]
 fn init_user_and_token_commands_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
