@@ -513,8 +513,9 @@ async fn ledger_command(settings: Settings, cmd: LedgerCommand) -> anyhow::Resul
         LedgerCommand::List => {
             for head in store.log_heads().await? {
                 println!(
-                    "{}  size={}  root={}",
+                    "{}  {}  size={}  root={}",
                     head.origin,
+                    zhifa_store::org::crypto_of(head.alg).label(),
                     head.size,
                     zhifa_ledger::hash::to_hex(&head.root)
                 );
@@ -635,7 +636,7 @@ async fn demo_command(mut settings: Settings) -> anyhow::Result<()> {
             a.department
         );
     }
-    let _lock = lock_data_dir(&settings)?;
+    let _lock = hold_data_dir(&settings, &store).await?;
     server::serve(listener, store, settings.web, keys, shutdown).await
 }
 
@@ -652,8 +653,29 @@ async fn serve_command(settings: Settings) -> anyhow::Result<()> {
     if keys.is_none() {
         tracing::warn!("no --key-dir: this node signs no checkpoints");
     }
-    let _lock = lock_data_dir(&settings)?;
+    let _lock = hold_data_dir(&settings, &store).await?;
     server::serve(listener, store, settings.web, keys, shutdown).await
+}
+
+/// Takes the data directory's lock ([`lock_data_dir`]); held, the server is the only
+/// process using the database, so the login attempts a killed predecessor left pending
+/// are released before the first request (on PostgreSQL, where several nodes share one
+/// database, they lapse after `PENDING_STALE_MS` instead).
+async fn hold_data_dir(
+    settings: &Settings,
+    store: &Store,
+) -> anyhow::Result<Option<std::fs::File>> {
+    let lock = lock_data_dir(settings)?;
+    if lock.is_some() {
+        let released = store.release_pending_logins(zhifa_store::now_ms()).await?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "login attempts left pending by a stopped server released"
+            );
+        }
+    }
+    Ok(lock)
 }
 
 /// One server per data directory: two would share one SQLite file with two writer
@@ -664,11 +686,7 @@ fn lock_data_dir(settings: &Settings) -> anyhow::Result<Option<std::fs::File>> {
         return Ok(None);
     };
     let path = dir.join("zhifa.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
+    let file = zhifa_store::files::create_private(&path, false)
         .with_context(|| format!("无法创建锁文件 / cannot create {}", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
@@ -724,6 +742,7 @@ async fn init_command(settings: Settings, args: InitArgs) -> anyhow::Result<()> 
         legal_basis: args.legal_basis.clone(),
         address: String::new(),
         parent_id: parent_id.map(|p| p.to_string()).unwrap_or_default(),
+        crypto: args.crypto.clone(),
     })
     .map_err(|e| anyhow!("执法主体信息有误 / invalid agency: {e}"))?;
     let username = Username::parse(&args.admin_user).map_err(|e| anyhow!("{e}"))?;
@@ -750,11 +769,14 @@ async fn init_command(settings: Settings, args: InitArgs) -> anyhow::Result<()> 
     if let Some(keys) = key_store(&settings)? {
         store.checkpoint_all(&keys).await?;
     }
+    let crypto = store.agency(agency_id).await?.crypto;
     println!(
-        "已创建执法主体 {}（{}）及管理员 {} / agency and administrator created",
+        "已创建执法主体 {}（{}，{}）及管理员 {} / agency and administrator created ({})",
         agency.name,
         agency.slug.as_str(),
-        username
+        crypto.label(),
+        username,
+        crypto.code()
     );
     Ok(())
 }
@@ -882,7 +904,15 @@ async fn user_command(settings: Settings, cmd: UserCommand) -> anyhow::Result<()
 async fn token_command(settings: Settings, cmd: TokenCommand) -> anyhow::Result<()> {
     let store = open(&settings).await?;
     match cmd {
-        TokenCommand::Create { user, name } => {
+        TokenCommand::Create {
+            user,
+            name,
+            days,
+            read_only,
+        } => {
+            let terms =
+                zhifa_domain::token::TokenTerms::parse(&days, read_only, zhifa_store::now_ms())
+                    .map_err(|e| anyhow!("{e} / --days must be a whole number of days, 1–365"))?;
             let u = store
                 .user_by_username(&user)
                 .await
@@ -892,23 +922,47 @@ async fn token_command(settings: Settings, cmd: TokenCommand) -> anyhow::Result<
             }
             let token = format!("zf_{}", new_secret());
             let mut tx = store.write(Actor::System("cli")).await?;
-            tx.create_api_token(&u, name.trim(), &token).await?;
+            tx.create_api_token(&u, name.trim(), &token, &terms).await?;
             tx.commit().await?;
+            eprintln!(
+                "{}，有效至 {}（北京时间）/ {}, expires {} (Beijing)",
+                if read_only {
+                    "只读令牌"
+                } else {
+                    "读写令牌"
+                },
+                zhifa_domain::token::beijing_minute(terms.expires_at()),
+                if read_only { "read-only" } else { "read-write" },
+                zhifa_domain::token::beijing_minute(terms.expires_at()),
+            );
             eprintln!("API 令牌只显示这一次，请妥善保存 / the token is shown only once:");
             println!("{token}");
         }
         TokenCommand::List => {
             println!(
-                "{:<6} {:<16} {:<16} 状态 / state",
-                "id", "用户 user", "用途 name"
+                "{:<6} {:<16} {:<16} {:<10} {:<17} 状态 / state",
+                "id", "用户 user", "用途 name", "权限 access", "有效至 expires"
             );
+            let now = zhifa_store::now_ms();
             for t in store.list_tokens().await? {
                 println!(
-                    "{:<6} {:<16} {:<16} {}",
+                    "{:<6} {:<16} {:<16} {:<10} {:<17} {}",
                     t.id,
                     t.username,
                     t.name,
-                    if t.revoked { "revoked" } else { "active" }
+                    if t.read_only {
+                        "read-only"
+                    } else {
+                        "read-write"
+                    },
+                    zhifa_domain::token::beijing_minute(t.expires_at),
+                    if t.revoked {
+                        "revoked"
+                    } else if t.expires_at <= now {
+                        "expired"
+                    } else {
+                        "active"
+                    }
                 );
             }
         }

@@ -219,6 +219,12 @@ pub struct InitArgs {
     /// 上级执法主体标识 / parent agency slug (a county holding this township)
     #[arg(long)]
     pub parent: Option<String>,
+    /// 密码算法：guomi = 国密（SM2/SM3），international = 国际算法（Ed25519/SHA-256）；
+    /// 不填则与上级相同（顶级为国际算法），创建后不能更改 / the log's cryptography: guomi
+    /// (SM2/SM3) or international (Ed25519/SHA-256); default the parent's (international
+    /// at the top); never changed afterwards
+    #[arg(long, default_value = "")]
+    pub crypto: String,
     /// 管理员用户名 / administrator user name
     #[arg(long, default_value = "admin")]
     pub admin_user: String,
@@ -409,6 +415,12 @@ pub enum TokenCommand {
         /// 用途说明 / label
         #[arg(long, default_value = "api")]
         name: String,
+        /// 有效期（天，1–365，默认 90）/ days until it expires (1–365, default 90)
+        #[arg(long, default_value = "")]
+        days: String,
+        /// 只读：只能读取，不能修改 / read-only: may read, never change
+        #[arg(long)]
+        read_only: bool,
     },
     /// 列出令牌（不显示令牌本身）/ list tokens (never the secrets)
     List,

@@ -107,7 +107,6 @@ impl NewEvidence {
         };
         let file = match file {
             None => None,
-            Some(f) if f.bytes.is_empty() => None,
             Some(f) if f.bytes.len() > MAX_FILE_BYTES => {
                 e.add(
                     "file",
@@ -124,6 +123,18 @@ impl NewEvidence {
                 e.add(
                     "file",
                     "文件名含有不可见的格式字符（如从右至左标记），请重命名文件后再上传",
+                );
+                None
+            }
+            // An empty file is a failed upload or a mistake, never "no file": no file is
+            // `None`.
+            Some(f) if f.bytes.is_empty() => {
+                e.add(
+                    "file",
+                    format!(
+                        "文件“{}”是空文件（0 字节），请重新选择文件",
+                        clean_file_name(&f.name)
+                    ),
                 );
                 None
             }
@@ -204,6 +215,26 @@ mod tests {
         .unwrap();
         assert_eq!(e.kind, "audiovisual");
         assert_eq!(e.file.unwrap().0, "IMG_001.jpg");
+    }
+
+    #[test]
+    fn an_empty_file_is_refused_by_its_name_not_dropped() {
+        let f = EvidenceFile {
+            name: "现场照片.jpg".into(),
+            bytes: Vec::new(),
+        };
+        let err = NewEvidence::parse(
+            &input("audiovisual", "2026-03-02"),
+            Some(f),
+            day("2026-03-01"),
+            day("2026-03-05"),
+        )
+        .unwrap_err();
+        let msg = err.get("file").unwrap();
+        assert!(
+            msg.contains("现场照片.jpg") && msg.contains("空文件"),
+            "{msg}"
+        );
     }
 
     #[test]

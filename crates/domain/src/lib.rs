@@ -15,13 +15,14 @@ pub mod id_number;
 pub mod lists;
 pub mod org;
 pub mod procedure;
+pub mod token;
 pub mod validation;
 
 pub use access::{Capability, Denied, Principal, Role, Scope};
 pub use account::{Password, PasswordPolicyError, Username};
 pub use credit_code::{CreditCode, CreditCodeError};
 pub use org::{
-    AgencyKind, LeadershipRank, NewAgency, NewDepartment, NewLeadershipMember, NewPerson, Phone,
-    Slug,
+    AgencyKind, Crypto, LeadershipRank, NewAgency, NewDepartment, NewLeadershipMember, NewPerson,
+    Phone, Slug,
 };
 pub use validation::FieldErrors;

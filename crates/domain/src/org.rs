@@ -140,6 +140,52 @@ impl Phone {
     }
 }
 
+/// 密码算法 — the cryptography of an agency's log: 国密 (SM3 hashes, SM2 signatures, GB/T
+/// 32905 and GB/T 32918) or the international algorithms (SHA-256, Ed25519). Chosen when
+/// the agency is made and never changed: one log never mixes hash functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Crypto {
+    International,
+    Guomi,
+}
+
+impl Crypto {
+    pub const ALL: [Crypto; 2] = [Crypto::Guomi, Crypto::International];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Crypto::International => "international",
+            Crypto::Guomi => "guomi",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Crypto::International => "国际算法（Ed25519/SHA-256）",
+            Crypto::Guomi => "国密（SM2/SM3）",
+        }
+    }
+
+    /// The choice as typed: "" is no choice (the parent's, or international at the top).
+    pub fn parse_choice(input: &str) -> Result<Option<Self>, String> {
+        match input.trim() {
+            "" => Ok(None),
+            code => Self::from_code(code).map(Some).ok_or_else(|| {
+                format!(
+                    "请选择密码算法：{}（guomi）或{}（international）",
+                    Crypto::Guomi.label(),
+                    Crypto::International.label()
+                )
+            }),
+        }
+    }
+}
+
 /// The raw, untrusted fields of an agency form or JSON body.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -152,6 +198,8 @@ pub struct AgencyInput {
     pub address: String,
     /// Empty or the id of the parent agency.
     pub parent_id: String,
+    /// Empty (the parent's algorithm; international at the top) or a [`Crypto`] code.
+    pub crypto: String,
 }
 
 /// 执法主体 — a validated agency ready to be stored.
@@ -165,6 +213,9 @@ pub struct NewAgency {
     pub legal_basis: String,
     pub address: String,
     pub parent_id: Option<i64>,
+    /// The log's cryptography, when chosen (`None`: the parent's, international at the
+    /// top). Only a new agency takes it; an existing one refuses a different choice.
+    pub crypto: Option<Crypto>,
 }
 
 impl NewAgency {
@@ -186,6 +237,9 @@ impl NewAgency {
             required_multiline(&mut e, "legal_basis", "执法依据", &input.legal_basis, 4000);
         let address = optional_line(&mut e, "address", "地址", &input.address, 200);
         let parent_id = parse_optional_id(&mut e, "parent_id", "上级执法主体", &input.parent_id);
+        let crypto = Crypto::parse_choice(&input.crypto)
+            .map_err(|m| e.add("crypto", m))
+            .unwrap_or(None);
         e.into_result(|| NewAgency {
             name,
             slug: slug.expect("checked"),
@@ -194,6 +248,7 @@ impl NewAgency {
             legal_basis,
             address,
             parent_id,
+            crypto,
         })
     }
 }
@@ -360,6 +415,7 @@ mod tests {
             legal_basis: "《中华人民共和国行政处罚法》第二十四条".into(),
             address: String::new(),
             parent_id: String::new(),
+            crypto: String::new(),
         }
     }
 
@@ -368,6 +424,35 @@ mod tests {
         let a = NewAgency::parse(&agency_input()).unwrap();
         assert_eq!(a.kind.label(), "行政机关");
         assert_eq!(a.parent_id, None);
+        assert_eq!(a.crypto, None);
+    }
+
+    #[test]
+    fn the_cryptography_is_a_choice_of_two_named_in_chinese() {
+        for (code, want) in [
+            ("guomi", Crypto::Guomi),
+            (" international ", Crypto::International),
+        ] {
+            let a = NewAgency::parse(&AgencyInput {
+                crypto: code.into(),
+                ..agency_input()
+            })
+            .unwrap();
+            assert_eq!(a.crypto, Some(want));
+        }
+        assert_eq!(Crypto::Guomi.label(), "国密（SM2/SM3）");
+        assert_eq!(Crypto::International.label(), "国际算法（Ed25519/SHA-256）");
+        for bad in ["sm3", "GUOMI", "rsa"] {
+            let e = NewAgency::parse(&AgencyInput {
+                crypto: bad.into(),
+                ..agency_input()
+            })
+            .unwrap_err();
+            assert!(
+                e.get("crypto").unwrap().contains("国密（SM2/SM3）"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -380,6 +465,7 @@ mod tests {
             legal_basis: String::new(),
             address: String::new(),
             parent_id: "abc".into(),
+            crypto: "des".into(),
         };
         let e = NewAgency::parse(&input).unwrap_err();
         for f in [
@@ -389,6 +475,7 @@ mod tests {
             "credit_code",
             "legal_basis",
             "parent_id",
+            "crypto",
         ] {
             assert!(e.get(f).is_some(), "no error for {f}: {e}");
         }

@@ -352,6 +352,19 @@ impl Store {
         })
     }
 
+    /// Releases the login attempts still pending that were reserved before `before`: at
+    /// the start of the only server of a data directory (its lock proves that no other
+    /// process is checking them), they were left by a process that died checking them —
+    /// kill -9 between reserving and deciding. They never counted as failures; released,
+    /// they no longer take the slots a right password would wait for.
+    pub async fn release_pending_logins(&self, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM login_failures WHERE pending = 1 AND at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Forgets failures older than `before` (operational clean-up).
     pub async fn purge_login_failures(&self, before: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM login_failures WHERE at < $1")
@@ -447,12 +460,15 @@ impl Store {
         Ok(())
     }
 
-    /// The principal behind an API token, if the token is live and its user enabled. The
-    /// token's row and its user's are checked against the log: a token row inserted or
-    /// edited with SQL has no genuine entry, and grants nothing.
-    pub async fn principal_for_token(&self, token: &str) -> Result<Option<Principal>, StoreError> {
+    /// What an API token grants, if the token is not revoked and its user enabled; its
+    /// terms (expiry, read-only) are for the caller to apply to the request
+    /// ([`TokenGrant::check`]). The token's row and its user's are checked against the
+    /// log: a token row inserted or edited with SQL — its terms too — has no genuine
+    /// entry, and grants nothing.
+    pub async fn token_grant(&self, token: &str) -> Result<Option<TokenGrant>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT t.id AS token_id, {} FROM api_tokens t JOIN users u ON u.id = t.user_id
+            "SELECT t.id AS token_id, t.created_at AS token_created_at, t.expires_at AS token_expires_at,
+                    t.read_only AS token_read_only, {} FROM api_tokens t JOIN users u ON u.id = t.user_id
              LEFT JOIN people p ON p.id = u.person_id
              WHERE t.token_hash = $1 AND t.revoked = 0 AND u.disabled = 0",
             USER_SELECT
@@ -476,7 +492,12 @@ impl Store {
         if let Some(snapshot) = snapshot {
             self.user_is_intact(u.id, snapshot).await?;
         }
-        Ok(Some(u.principal()))
+        Ok(Some(TokenGrant {
+            principal: u.principal(),
+            created_at: r.try_get("token_created_at")?,
+            expires_at: r.try_get("token_expires_at")?,
+            read_only: r.try_get::<i64, _>("token_read_only")? != 0,
+        }))
     }
 
     /// Checks a user row, as just read (`snapshot`), against the log — unless the same
@@ -490,6 +511,34 @@ impl Store {
     }
 }
 
+/// What a live API token grants: its user's principal, on its terms.
+#[derive(Debug, Clone)]
+pub struct TokenGrant {
+    pub principal: Principal,
+    pub created_at: i64,
+    /// `None` for a token made before tokens had terms.
+    pub expires_at: Option<i64>,
+    pub read_only: bool,
+}
+
+impl TokenGrant {
+    /// Whether the token may make a request (that changes state or not) at `now`:
+    /// [`zhifa_domain::token::check_use`].
+    pub fn check(
+        &self,
+        changes_state: bool,
+        now: i64,
+    ) -> Result<(), zhifa_domain::token::TokenRefusal> {
+        zhifa_domain::token::check_use(
+            self.created_at,
+            self.expires_at,
+            self.read_only,
+            changes_state,
+            now,
+        )
+    }
+}
+
 /// An API token as listed (never the token itself).
 #[derive(Debug, Clone, Serialize)]
 pub struct TokenInfo {
@@ -499,12 +548,15 @@ pub struct TokenInfo {
     pub name: String,
     pub revoked: bool,
     pub created_at: i64,
+    /// When it expires ([`zhifa_domain::token::expiry`]).
+    pub expires_at: i64,
+    pub read_only: bool,
 }
 
 impl Store {
     pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
         let rows = sqlx::query(
-            "SELECT t.id, t.user_id, u.username, t.name, t.revoked, t.created_at
+            "SELECT t.id, t.user_id, u.username, t.name, t.revoked, t.created_at, t.expires_at, t.read_only
              FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id",
         )
         .fetch_all(&self.pool)
@@ -518,6 +570,11 @@ impl Store {
                     name: r.try_get("name")?,
                     revoked: r.try_get::<i64, _>("revoked")? != 0,
                     created_at: r.try_get("created_at")?,
+                    expires_at: zhifa_domain::token::expiry(
+                        r.try_get("created_at")?,
+                        r.try_get("expires_at")?,
+                    ),
+                    read_only: r.try_get::<i64, _>("read_only")? != 0,
                 })
             })
             .collect()
@@ -923,20 +980,25 @@ impl WriteTx {
         );
     }
 
-    /// Stores an API token by its hash; the token itself is shown once by the caller.
+    /// Stores an API token by its hash, on its terms; the token itself is shown once by
+    /// the caller.
     pub async fn create_api_token(
         &mut self,
         user: &User,
         name: &str,
         token: &str,
+        terms: &zhifa_domain::token::TokenTerms,
     ) -> Result<i64, StoreError> {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at, read_only)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(user.id)
         .bind(name.to_owned())
         .bind(secret_hash(token))
         .bind(self.now())
+        .bind(terms.expires_at())
+        .bind(i64::from(terms.read_only()))
         .fetch_one(self.conn())
         .await?;
         self.record_row(user.agency_id, "token.create", "api_token", id)

@@ -93,14 +93,23 @@ fn sqlite_url(path: &Path, mode: &str) -> String {
 
 impl Store {
     /// Opens (creating if needed) `DIR/zhifa.db`, after checking that `DIR` is writable.
+    /// `DIR` is made 0700 and the database 0600 — created so, before SQLite opens it, so
+    /// that its WAL and shared-memory files, which SQLite gives the database's mode, are
+    /// 0600 too (`files`).
     pub async fn open_data_dir(dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::DataDirNotWritable(format!("{}：{e}", dir.display())))?;
+        let not_writable =
+            |e: std::io::Error| StoreError::DataDirNotWritable(format!("{}：{e}", dir.display()));
+        crate::files::private_dir(dir).map_err(not_writable)?;
         let probe = dir.join(".zhifa-write-check");
         std::fs::write(&probe, b"ok")
             .and_then(|_| std::fs::remove_file(&probe))
-            .map_err(|e| StoreError::DataDirNotWritable(format!("{}：{e}", dir.display())))?;
-        Self::connect(&sqlite_url(&dir.join("zhifa.db"), "rwc")).await
+            .map_err(not_writable)?;
+        let db = dir.join("zhifa.db");
+        crate::files::create_private(&db, false).map_err(not_writable)?;
+        for side in ["zhifa.db-wal", "zhifa.db-shm", "zhifa.db-journal"] {
+            crate::files::tighten(&dir.join(side)).map_err(not_writable)?;
+        }
+        Self::connect(&sqlite_url(&db, "rwc")).await
     }
 
     /// Opens an existing SQLite database file for reading only — a live installation's,

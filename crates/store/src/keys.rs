@@ -28,12 +28,13 @@ fn io(e: std::io::Error, what: &Path) -> StoreError {
 impl KeyStore {
     /// Opens (creating, owner-only) the key directory.
     pub fn open(dir: &Path) -> Result<KeyStore, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| io(e, dir))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| io(e, dir))?;
+        crate::files::private_dir(dir).map_err(|e| io(e, dir))?;
+        // Files written by an earlier version or by hand are made owner-only too.
+        for entry in std::fs::read_dir(dir).map_err(|e| io(e, dir))? {
+            let path = entry.map_err(|e| io(e, dir))?.path();
+            if path.is_file() {
+                crate::files::tighten(&path).map_err(|e| io(e, &path))?;
+            }
         }
         Ok(KeyStore {
             dir: dir.to_owned(),
@@ -92,7 +93,7 @@ impl KeyStore {
     ) -> Result<(), StoreError> {
         let path = self.state_path(origin);
         let tmp = path.with_extension("signed.tmp");
-        let mut f = std::fs::File::create(&tmp).map_err(|e| io(e, &tmp))?;
+        let mut f = crate::files::create_private(&tmp, true).map_err(|e| io(e, &tmp))?;
         writeln!(f, "{size} {}", zhifa_ledger::hash::to_hex(root)).map_err(|e| io(e, &tmp))?;
         f.sync_all().map_err(|e| io(e, &tmp))?;
         std::fs::rename(&tmp, &path).map_err(|e| io(e, &path))
@@ -147,7 +148,7 @@ impl KeyStore {
     ) -> Result<(), StoreError> {
         let path = self.dir.join("entry-authentication.legacy");
         let tmp = path.with_extension("legacy.tmp");
-        let mut f = std::fs::File::create(&tmp).map_err(|e| io(e, &tmp))?;
+        let mut f = crate::files::create_private(&tmp, true).map_err(|e| io(e, &tmp))?;
         let mut lines: Vec<_> = sizes.iter().collect();
         lines.sort();
         for (origin, size) in lines {

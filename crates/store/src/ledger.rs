@@ -102,7 +102,19 @@ pub(crate) async fn lock_head(
     if log_id != SYSTEM_LOG {
         return Err(StoreError::Corrupt(format!("agency {log_id} has no log")));
     }
-    // The installation's own log is created on first use; concurrent creators agree.
+    // The installation's own log is created on first use (SHA-256, unless the first
+    // agency made it first); concurrent creators agree.
+    create_system_log(conn, HashAlg::Sha256, now).await?;
+    let r = sqlx::query(sql).bind(log_id).fetch_one(&mut *conn).await?;
+    head(&r)
+}
+
+/// Creates the installation's own log with `alg` unless it exists (then nothing changes).
+pub(crate) async fn create_system_log(
+    conn: &mut AnyConnection,
+    alg: HashAlg,
+    now: i64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO ledger_logs (log_id, origin, name, hash_alg, size, root, created_at)
          VALUES ($1, $2, $3, $4, 0, $5, $6) ON CONFLICT (log_id) DO NOTHING",
@@ -110,13 +122,12 @@ pub(crate) async fn lock_head(
     .bind(SYSTEM_LOG)
     .bind(origin_for(SYSTEM_LOG_NAME))
     .bind(SYSTEM_LOG_NAME)
-    .bind(HashAlg::Sha256.code())
-    .bind(HashAlg::Sha256.empty_root().to_vec())
+    .bind(alg.code())
+    .bind(alg.empty_root().to_vec())
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    let r = sqlx::query(sql).bind(log_id).fetch_one(&mut *conn).await?;
-    head(&r)
+    Ok(())
 }
 
 fn random_salt() -> Vec<u8> {

@@ -19,6 +19,7 @@ pub mod case_search;
 pub mod cases;
 pub mod catalog;
 pub mod credentials;
+pub mod files;
 pub mod guard;
 pub mod health;
 pub mod journal;

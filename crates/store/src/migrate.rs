@@ -93,6 +93,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "witness",
         sql: include_str!("../migrations/0016_witness.sql"),
     },
+    Migration {
+        version: 17,
+        name: "token_terms",
+        sql: include_str!("../migrations/0017_token_terms.sql"),
+    },
 ];
 
 /// After this migration, the rows of `ledger_entries` and `ledger_nodes` are copied into

@@ -9,7 +9,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use zhifa_domain::access::AgencyScope;
 use zhifa_domain::{
-    AgencyKind, LeadershipRank, NewAgency, NewDepartment, NewLeadershipMember, NewPerson,
+    AgencyKind, Crypto, LeadershipRank, NewAgency, NewDepartment, NewLeadershipMember, NewPerson,
 };
 use zhifa_ledger::HashAlg;
 
@@ -26,6 +26,8 @@ pub struct Agency {
     pub parent_id: Option<i64>,
     pub version: i64,
     pub updated_at: i64,
+    /// Its log's cryptography.
+    pub crypto: Crypto,
 }
 
 /// 承办机构 as stored, with its head count.
@@ -69,7 +71,25 @@ pub struct LeadershipMember {
 }
 
 const AGENCY_COLS: &str =
-    "id, slug, name, kind, credit_code, legal_basis, address, parent_id, version, updated_at";
+    "id, slug, name, kind, credit_code, legal_basis, address, parent_id, version, updated_at,
+     (SELECT l.hash_alg FROM ledger_logs l WHERE l.log_id = agencies.id) AS hash_alg";
+
+/// The log hash function of a [`Crypto`] choice (its signatures follow: SM2 with SM3,
+/// Ed25519 with SHA-256, `keys.rs`).
+pub fn hash_alg(c: Crypto) -> HashAlg {
+    match c {
+        Crypto::International => HashAlg::Sha256,
+        Crypto::Guomi => HashAlg::Sm3,
+    }
+}
+
+/// The [`Crypto`] of a log's hash function.
+pub fn crypto_of(alg: HashAlg) -> Crypto {
+    match alg {
+        HashAlg::Sha256 => Crypto::International,
+        HashAlg::Sm3 => Crypto::Guomi,
+    }
+}
 
 fn agency(r: &AnyRow) -> Result<Agency, StoreError> {
     let kind: String = r.try_get("kind")?;
@@ -84,6 +104,12 @@ fn agency(r: &AnyRow) -> Result<Agency, StoreError> {
         parent_id: r.try_get("parent_id")?,
         version: r.try_get("version")?,
         updated_at: r.try_get("updated_at")?,
+        crypto: r
+            .try_get::<Option<String>, _>("hash_alg")?
+            .as_deref()
+            .and_then(HashAlg::from_code)
+            .map(crypto_of)
+            .unwrap_or(Crypto::International),
     })
 }
 
@@ -340,11 +366,12 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Creates an agency with its own log, using the parent's hash function (SHA-256 for
-    /// a top-level agency unless [`WriteTx::create_agency_with`] says otherwise).
+    /// Creates an agency with its own log, on the cryptography it chose, or else its
+    /// parent's (SHA-256 for a top-level agency).
     pub async fn create_agency(&mut self, a: &NewAgency) -> Result<i64, StoreError> {
-        let alg = match a.parent_id {
-            Some(p) => {
+        let alg = match (a.crypto, a.parent_id) {
+            (Some(c), _) => hash_alg(c),
+            (None, Some(p)) => {
                 let code: Option<String> =
                     sqlx::query_scalar("SELECT hash_alg FROM ledger_logs WHERE log_id = $1")
                         .bind(p)
@@ -354,7 +381,7 @@ impl WriteTx {
                     .and_then(HashAlg::from_code)
                     .unwrap_or(HashAlg::Sha256)
             }
-            None => HashAlg::Sha256,
+            (None, None) => HashAlg::Sha256,
         };
         self.create_agency_with(a, alg).await
     }
@@ -384,6 +411,9 @@ impl WriteTx {
         .await
         .map_err(|e| unique_as_field(e, "credit_code", "统一社会信用代码或标识与已有执法主体重复"))?;
         crate::ledger::create_log(self.conn(), id, a.slug.as_str(), alg, now).await?;
+        // The first agency of an installation decides its own log's cryptography too, so
+        // that a 国密 installation has no log of another kind.
+        crate::ledger::create_system_log(self.conn(), alg, now).await?;
         // The installation's own log records that this log exists, so that deleting an
         // agency together with its whole log does not go unnoticed.
         self.record_log_created(id, a.slug.as_str(), alg);
@@ -400,7 +430,18 @@ impl WriteTx {
         // Take the agency's log head first: a commit appending to this log takes the head
         // and then needs a key-share lock on the agency row (journal's foreign key), so
         // the opposite order deadlocks on PostgreSQL.
-        self.lock_log_head(id).await?;
+        let head = self.lock_log_head(id).await?;
+        if let Some(c) = a.crypto
+            && hash_alg(c) != head.alg
+        {
+            return Err(StoreError::field(
+                "crypto",
+                format!(
+                    "密码算法在创建执法主体时选定，之后不能更改（本单位为{}）",
+                    crypto_of(head.alg).label()
+                ),
+            ));
+        }
         self.check_agency_unique(a, Some(id)).await?;
         // A parent must not be the agency itself or one of its descendants.
         let mut cursor = a.parent_id;

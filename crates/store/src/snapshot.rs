@@ -285,7 +285,9 @@ fn query(kind: &str) -> Option<&'static str> {
         "user" => {
             "SELECT id, agency_id, person_id, username, display_name, password_hash, roles, disabled, version, created_at, updated_at FROM users"
         }
-        "api_token" => "SELECT id, user_id, name, token_hash, revoked, created_at FROM api_tokens",
+        "api_token" => {
+            "SELECT id, user_id, name, token_hash, revoked, created_at, expires_at, read_only FROM api_tokens"
+        }
         "catalog_item" => {
             "SELECT id, agency_id, code, version, created_at, updated_at FROM catalog_items"
         }
@@ -569,6 +571,16 @@ pub fn of_row(kind: &str, r: &AnyRow) -> Result<String, StoreError> {
         && let Some(n) = r.try_get::<Option<String>, _>("id_number")?
     {
         fields.push(("id_number", Value::from(n)));
+    }
+    // Added in migration 0017: a token's terms, left out while NULL / 0 (tokens made
+    // before it), so that every other value is in the snapshot and changes it.
+    if kind == "api_token" {
+        if let Some(at) = r.try_get::<Option<i64>, _>("expires_at")? {
+            fields.push(("expires_at", Value::from(at)));
+        }
+        if r.try_get::<i64, _>("read_only")? != 0 {
+            fields.push(("read_only", Value::from(1)));
+        }
     }
     Ok(canonical(fields))
 }

@@ -129,11 +129,12 @@ impl WriteTx {
 
     /// Locks a log's head row for the rest of the transaction — the same lock appending
     /// takes (`FOR UPDATE` on PostgreSQL; SQLite's writer lock already covers it).
-    pub(crate) async fn lock_log_head(&mut self, log_id: i64) -> Result<(), StoreError> {
+    pub(crate) async fn lock_log_head(
+        &mut self,
+        log_id: i64,
+    ) -> Result<ledger::LogHead, StoreError> {
         let (backend, now) = (self.backend, self.now);
-        ledger::lock_head(&mut self.tx, backend, log_id, now)
-            .await
-            .map(|_| ())
+        ledger::lock_head(&mut self.tx, backend, log_id, now).await
     }
 
     /// The time of this transaction, used for every row it touches.

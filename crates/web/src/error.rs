@@ -120,7 +120,11 @@ pub fn error_page(status: StatusCode, detail: Option<String>) -> Response {
 #[derive(Debug)]
 pub enum ApiError {
     Unauthorized,
+    /// The token has expired (401), saying when.
+    TokenExpired(String),
     Forbidden,
+    /// A read-only token asked to change something (403).
+    ReadOnlyToken(String),
     NotFound,
     Invalid(FieldErrors),
     BadJson(String),
@@ -158,6 +162,8 @@ impl IntoResponse for ApiError {
                 "需要有效的 API 令牌（Authorization: Bearer …）".to_owned(),
                 None,
             ),
+            ApiError::TokenExpired(m) => (StatusCode::UNAUTHORIZED, "token_expired", m, None),
+            ApiError::ReadOnlyToken(m) => (StatusCode::FORBIDDEN, "read_only_token", m, None),
             ApiError::Forbidden => (
                 StatusCode::FORBIDDEN,
                 "forbidden",

@@ -14,6 +14,7 @@ mod flowchart;
 mod forms;
 mod log;
 mod middleware;
+mod multipart;
 mod pages;
 mod projection;
 mod qr;

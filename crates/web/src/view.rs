@@ -298,6 +298,10 @@ pub struct AgencyFormPage {
     pub id: Option<i64>,
     pub version: i64,
     pub form: AgencyInput,
+    /// The cryptographies a new agency may choose: (code, label).
+    pub cryptos: Vec<(&'static str, &'static str)>,
+    /// An existing agency's cryptography (fixed at creation), by its label.
+    pub crypto_fixed: Option<&'static str>,
     pub errors: FieldErrors,
     pub parents: Vec<Agency>,
     pub history: Vec<JournalRow>,
@@ -1063,4 +1067,12 @@ pub struct CaseNumbersPage {
     pub rows: Vec<CaseNumberRow>,
     pub errors: FieldErrors,
     pub saved: Option<String>,
+}
+
+/// The cryptography choices of the agency form, as (code, label).
+pub fn crypto_choices() -> Vec<(&'static str, &'static str)> {
+    zhifa_domain::Crypto::ALL
+        .iter()
+        .map(|c| (c.code(), c.label()))
+        .collect()
 }

@@ -14,7 +14,245 @@ on_both_backends!(
     api_refuses_malformed_oversized_and_unauthorised_requests,
     the_calendar_answers_anyone_and_refuses_bad_or_uncovered_dates,
     an_administrator_extends_the_calendar_and_bad_years_are_refused,
+    tokens_expire_and_read_only_tokens_only_read,
+    guomi_is_chosen_for_a_new_agency_on_the_form_and_over_the_api,
 );
+
+/// 国密 or the international algorithms, chosen on the administration form and in the
+/// API: a bad choice is refused naming both, the choice is fixed once made, and the
+/// agency's SM3 log gets SM2-signed checkpoints that verify.
+async fn guomi_is_chosen_for_a_new_agency_on_the_form_and_over_the_api(db: TestDb) {
+    use zhifa_ledger::HashAlg;
+    let app = TestApp::start(db).await;
+    let agency = app.agency_id().await;
+    let admin = app.login("admin").await;
+    let page = admin
+        .get(app.url("/app/admin/agencies/new"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("国密（SM2/SM3）") && page.contains("国际算法（Ed25519/SHA-256）"),
+        "{page}"
+    );
+    let token = crate::harness::csrf(&page);
+    let count = || async { app.store.list_agencies().await.unwrap().len() };
+    let before = count().await;
+    let post = |crypto: &'static str| {
+        let form = [
+            ("csrf_token", token.clone()),
+            ("name", "朱堂乡综合行政执法大队（受委托）".to_owned()),
+            ("slug", "zhutang-zf".to_owned()),
+            ("kind", "entrusted_organisation".to_owned()),
+            ("credit_code", "12411521MB1953925Y".to_owned()),
+            ("legal_basis", "行政处罚法第二十条 委托".to_owned()),
+            ("parent_id", agency.to_string()),
+            ("crypto", crypto.to_owned()),
+        ];
+        let r = admin.post(app.url("/app/admin/agencies/new")).form(&form);
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (s, body) = post("sm2").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body.contains("请选择密码算法"), "{body}");
+    assert_eq!(count().await, before);
+    let (s, body) = post("guomi").await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let formed = app.store.agency_by_slug("zhutang-zf").await.unwrap();
+    assert_eq!(formed.crypto, zhifa_domain::Crypto::Guomi);
+    assert_eq!(
+        app.store.log_head(formed.id).await.unwrap().alg,
+        HashAlg::Sm3
+    );
+    let edit = admin
+        .get(app.url(&format!("/app/admin/agencies/{}", formed.id)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        edit.contains("国密（SM2/SM3）") && edit.contains("不能更改"),
+        "{edit}"
+    );
+
+    // The API: the same choice, shown in the agency's view, and fixed afterwards.
+    let api = app.api_token("admin").await;
+    let client = reqwest::Client::new();
+    let body = |crypto: &str| {
+        json!({"name": "某村执法中队", "slug": "cun", "kind": "entrusted_organisation",
+               "credit_code": "914403001922038216", "legal_basis": "委托书",
+               "parent_id": agency, "crypto": crypto})
+    };
+    let r = client
+        .post(app.url("/api/v1/agencies"))
+        .bearer_auth(&api)
+        .json(&body("sm3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: Value = r.json().await.unwrap();
+    assert!(v.to_string().contains("国密（SM2/SM3）"), "{v}");
+    let r = client
+        .post(app.url("/api/v1/agencies"))
+        .bearer_auth(&api)
+        .json(&body("guomi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["crypto"], "guomi");
+    assert_eq!(v["crypto_label"], "国密（SM2/SM3）");
+    let id = v["id"].as_i64().unwrap();
+    let mut change = body("international");
+    change["version"] = v["version"].clone();
+    let r = client
+        .put(app.url(&format!("/api/v1/agencies/{id}")))
+        .bearer_auth(&api)
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("不能更改"));
+    change["crypto"] = json!("");
+    change["name"] = json!("某村综合执法中队");
+    let r = client
+        .put(app.url(&format!("/api/v1/agencies/{id}")))
+        .bearer_auth(&api)
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.store.log_head(id).await.unwrap().alg, HashAlg::Sm3);
+    // The demo township kept its own algorithm.
+    assert_eq!(
+        app.store.log_head(agency).await.unwrap().alg,
+        HashAlg::Sha256
+    );
+
+    // Both SM3 logs are signed (SM2) and published, and the record verifies.
+    app.store.checkpoint_all(&app.keys).await.unwrap();
+    for slug in ["zhutang-zf", "cun"] {
+        let r = reqwest::get(app.url(&format!("/log/{slug}/checkpoint")))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{slug}");
+        let cp = r.text().await.unwrap();
+        assert!(cp.starts_with(&format!("zhifa/{slug}\n")), "{cp}");
+        assert!(cp.contains("\n\n— "), "signed: {cp}");
+    }
+    let report = app.store.verify(&[]).await.unwrap();
+    assert!(report.ok(), "{:?}", report.failures);
+}
+
+/// A token made a read-only or with a term: a read-only token reads but changes nothing
+/// (403, in Chinese); an expired one is refused (401, naming when it expired); the terms
+/// are in the token's signed row, so rewriting them with SQL grants nothing and verify
+/// names the token.
+async fn tokens_expire_and_read_only_tokens_only_read(db: TestDb) {
+    use zhifa_domain::token::TokenTerms;
+    let app = TestApp::start(db).await;
+    let client = reqwest::Client::new();
+    let agency = app.agency_id().await;
+    let now = zhifa_store::now_ms();
+    let departments = || async { app.store.list_departments(agency).await.unwrap().len() };
+    let before = departments().await;
+    let create = |token: String| {
+        let r = client
+            .post(app.url(&format!("/api/v1/agencies/{agency}/departments")))
+            .bearer_auth(token)
+            .json(&json!({"name": "农业服务中心", "duties": "农技推广", "sort_order": 5}));
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let me = |token: String| {
+        let r = client.get(app.url("/api/v1/me")).bearer_auth(token);
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+
+    // Read-only: reads, but any change is refused and nothing is written.
+    let (ro_id, read_only) = app
+        .api_token_on("admin", TokenTerms::parse("30", true, now).unwrap())
+        .await;
+    let (s, v) = me(read_only.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["username"], "admin");
+    let (s, v) = create(read_only.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("只读"),
+        "{v}"
+    );
+    let r = client
+        .delete(app.url("/api/v1/leadership/1"))
+        .bearer_auth(&read_only)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(departments().await, before);
+
+    // Expired: refused, saying when; a token made a day long two days ago is expired.
+    let (_, expired) = app
+        .api_token_on(
+            "admin",
+            TokenTerms::parse("1", false, now - 2 * 86_400_000).unwrap(),
+        )
+        .await;
+    for (s, v) in [me(expired.clone()).await, create(expired.clone()).await] {
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+        assert_eq!(v["error"]["code"], "token_expired");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("过期"),
+            "{v}"
+        );
+    }
+    assert_eq!(departments().await, before);
+
+    // A token with the default term may change things.
+    let (s, v) = create(app.api_token("admin").await).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert!(app.store.verify(&[]).await.unwrap().ok());
+
+    // The terms cannot be rewritten behind zhifa's back: the token grants nothing, and
+    // verify names it.
+    app.store
+        .raw_execute(&format!(
+            "UPDATE api_tokens SET read_only = 0, expires_at = {} WHERE id = {ro_id}",
+            now + 3_000 * 86_400_000
+        ))
+        .await
+        .unwrap();
+    let (s, v) = create(read_only.clone()).await;
+    assert_ne!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(departments().await, before + 1);
+    let report = app.store.verify(&[]).await.unwrap();
+    assert!(!report.ok());
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.contains("令牌") || f.contains("api_token")),
+        "{:?}",
+        report.failures
+    );
+}
 
 async fn the_calendar_answers_anyone_and_refuses_bad_or_uncovered_dates(db: TestDb) {
     let app = TestApp::start(db).await;

@@ -184,6 +184,231 @@ fn demo_starts_reuses_its_data_and_stops_gracefully_on_sigterm() {
     }
 }
 
+/// 国密 chosen with `zhifa init --crypto`: the installation's logs hash with SM3 and are
+/// signed with SM2, a township under it inherits the choice unless it makes its own, a
+/// bad choice is refused naming both, and `zhifa verify` accepts the signed checkpoints.
+#[test]
+fn a_guomi_installation_signs_checkpoints_that_verify_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut child = zhifa()
+            .args(args)
+            .arg("--data")
+            .arg(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if args[0] == "init" {
+            writeln!(child.stdin.take().unwrap(), "Strong#Pass1").unwrap();
+        }
+        child.wait_with_output().unwrap()
+    };
+    let init = |name: &str, slug: &str, code: &str, extra: &[&str]| {
+        let mut args = vec![
+            "init",
+            "--agency-name",
+            name,
+            "--slug",
+            slug,
+            "--credit-code",
+            code,
+            "--legal-basis",
+            "《中华人民共和国行政处罚法》第二十四条",
+            "--admin-user",
+            slug,
+            "--admin-name",
+            "管理员甲",
+            "--password-stdin",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let out = init(
+        "某县人民政府",
+        "county",
+        "914403001922038216",
+        &["--crypto", "sm4"],
+    );
+    assert!(!out.status.success(), "an unknown algorithm accepted");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("国密（SM2/SM3）") && err.contains("国际算法（Ed25519/SHA-256）"),
+        "{err}"
+    );
+    let out = init(
+        "某县人民政府",
+        "county",
+        "914403001922038216",
+        &["--crypto", "guomi"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("国密（SM2/SM3）"));
+    let out = init(
+        "朱堂乡人民政府",
+        "zhutang",
+        "114115210055512343",
+        &["--parent", "county"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("国密（SM2/SM3）"));
+    let out = init(
+        "某镇人民政府",
+        "town",
+        "12411521MB1953925Y",
+        &["--parent", "county", "--crypto", "international"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("国际算法（Ed25519/SHA-256）"));
+
+    let out = run(&["ledger", "checkpoint"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = String::from_utf8(run(&["ledger", "list"]).stdout).unwrap();
+    let line = |origin: &str| {
+        list.lines()
+            .find(|l| l.starts_with(&format!("{origin} ")))
+            .unwrap_or_else(|| panic!("{origin} in {list}"))
+            .to_owned()
+    };
+    // The first agency decided the installation's own log too.
+    for origin in ["zhifa/_system", "zhifa/county", "zhifa/zhutang"] {
+        assert!(line(origin).contains("国密（SM2/SM3）"), "{list}");
+    }
+    assert!(line("zhifa/town").contains("国际算法"), "{list}");
+    // Every checkpoint file is signed, and verify checks them with the SM2 keys.
+    let key_dir = dir.path().join("keys");
+    let signed: Vec<_> = std::fs::read_dir(&key_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".signed"))
+        .collect();
+    assert!(signed.len() >= 4, "{signed:?}");
+    verified(dir.path());
+}
+
+/// `zhifa` with the given arguments under `umask 000`, as a careless service unit would
+/// start it.
+fn zhifa_umask_000(args: &[&str], dir: &std::path::Path) -> Command {
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg("umask 000; exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_zhifa"))
+        .args(args)
+        .arg("--data")
+        .arg(dir)
+        .env_remove("ZHIFA_DATA")
+        .env_remove("ZHIFA_DATABASE_URL")
+        .env_remove("ZHIFA_CONFIG")
+        .env_remove("ZHIFA_PASSWORD");
+    c
+}
+
+/// Every directory under `dir` (itself included) is 0700 and every file 0600; returns
+/// the names of the files seen.
+fn owner_only(dir: &std::path::Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut seen = Vec::new();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            seen.extend(owner_only(&path));
+        } else {
+            assert_eq!(mode(&path), 0o600, "{:o}: {}", mode(&path), path.display());
+            seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    seen
+}
+
+/// The data directory is 0700 and every file in it — the database with its WAL and SHM
+/// files, the key directory and the keys, the signer's records, the lock — 0600, whatever
+/// the umask the server was started with, also when the directory was made open before.
+#[test]
+fn the_data_directory_is_owner_only_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let fresh = parent.path().join("fresh");
+    let open = parent.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for dir in [&fresh, &open] {
+        let port = free_port();
+        let child = zhifa_umask_000(&["demo", "--addr", &format!("127.0.0.1:{port}")], dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(wait_for_health(port), "demo did not start");
+        // Running: the WAL and its index exist beside the database.
+        let files = owner_only(dir);
+        for f in [
+            "zhifa.db",
+            "zhifa.db-wal",
+            "zhifa.db-shm",
+            "zhifa.lock",
+            "entry-authentication.key",
+        ] {
+            assert!(files.iter().any(|n| n == f), "{f} in {files:?}");
+        }
+        assert!(files.iter().any(|n| n.ends_with(".signed")), "{files:?}");
+        stop(child);
+        owner_only(dir);
+    }
+    // `zhifa init` on a new directory, under the same umask.
+    let init = parent.path().join("init");
+    let mut child = zhifa_umask_000(
+        &[
+            "init",
+            "--agency-name",
+            "某县城市管理局",
+            "--slug",
+            "city",
+            "--credit-code",
+            "914403001922038216",
+            "--legal-basis",
+            "《城市管理执法办法》",
+            "--admin-name",
+            "管理员甲",
+            "--password-stdin",
+        ],
+        &init,
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    writeln!(child.stdin.take().unwrap(), "Strong#Pass1").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files = owner_only(&init);
+    assert!(files.iter().any(|n| n == "zhifa.db"), "{files:?}");
+}
+
 #[test]
 fn init_user_and_token_commands_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -304,6 +529,44 @@ fn cli_story(database: &[&str]) {
     assert!(out.status.success());
     let token = String::from_utf8(out.stdout).unwrap();
     assert!(token.trim().starts_with("zf_") && token.trim().len() > 40);
+    // A token's term is 1 to 365 days; a read-only one is listed as such.
+    let out = run(
+        &["token", "create", "--user", "root", "--days", "400"],
+        None,
+    );
+    assert!(!out.status.success(), "a token for more than a year");
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("1 至 365 天")
+    );
+    let out = run(
+        &[
+            "token",
+            "create",
+            "--user",
+            "root",
+            "--days",
+            "7",
+            "--read-only",
+            "--name",
+            "ro",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("只读令牌，有效至")
+    );
+    let out = run(&["token", "list"], None);
+    let list = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        list.lines()
+            .any(|l| l.contains(" ro ") && l.contains("read-only") && l.contains("active")),
+        "{list}"
+    );
     let out = run(&["migrate"], None);
     assert!(
         String::from_utf8(out.stdout)

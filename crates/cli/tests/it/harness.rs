@@ -129,12 +129,26 @@ impl TestApp {
     }
 
     pub async fn api_token(&self, username: &str) -> String {
+        let terms = zhifa_domain::token::TokenTerms::parse("", false, zhifa_store::now_ms())
+            .expect("the default terms");
+        self.api_token_on(username, terms).await.1
+    }
+
+    /// A token of `username` on the given terms: its id and the token.
+    pub async fn api_token_on(
+        &self,
+        username: &str,
+        terms: zhifa_domain::token::TokenTerms,
+    ) -> (i64, String) {
         let user = self.store.user_by_username(username).await.unwrap();
         let token = format!("zf_{}", zhifa_store::accounts::new_secret());
         let mut tx = self.store.write(Actor::System("test")).await.unwrap();
-        tx.create_api_token(&user, "test", &token).await.unwrap();
+        let id = tx
+            .create_api_token(&user, "test", &token, &terms)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
-        token
+        (id, token)
     }
 
     pub async fn agency_id(&self) -> i64 {

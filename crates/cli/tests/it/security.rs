@@ -654,6 +654,7 @@ async fn a_township_admin_saves_the_township_under_a_county(db: TestDb) {
         legal_basis: town.legal_basis.clone(),
         address: town.address.clone(),
         parent_id: county_id.to_string(),
+        crypto: String::new(),
     };
     let mut tx = app
         .store

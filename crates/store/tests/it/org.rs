@@ -12,6 +12,7 @@ fn agency(name: &str, slug: &str, code: &str, parent: Option<i64>) -> NewAgency 
         legal_basis: "《中华人民共和国行政处罚法》第二十四条".into(),
         address: String::new(),
         parent_id: parent.map(|p| p.to_string()).unwrap_or_default(),
+        ..Default::default()
     })
     .unwrap()
 }

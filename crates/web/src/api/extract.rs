@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
+use zhifa_domain::token::TokenRefusal;
 use zhifa_domain::{Capability, FieldErrors, Principal, Scope};
 
 /// The user behind a valid `Authorization: Bearer` token.
@@ -29,7 +30,7 @@ impl FromRequestParts<AppState> for ApiUser {
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= 128)
             .ok_or(ApiError::Unauthorized)?;
-        let Some(principal) = state.store.principal_for_token(token).await? else {
+        let Some(grant) = state.store.token_grant(token).await? else {
             crate::access::record_refusal(
                 state,
                 None,
@@ -40,8 +41,31 @@ impl FromRequestParts<AppState> for ApiUser {
             .await;
             return Err(ApiError::Unauthorized);
         };
+        // The token's terms: not expired, and a read-only token only reads.
+        let changes_state = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if let Err(refusal) = grant.check(changes_state, zhifa_store::now_ms()) {
+            let (action, error) = match refusal {
+                TokenRefusal::Expired(_) => (
+                    "api.token_expired",
+                    ApiError::TokenExpired(refusal.to_string()),
+                ),
+                TokenRefusal::ReadOnly => (
+                    "api.token_read_only",
+                    ApiError::ReadOnlyToken(refusal.to_string()),
+                ),
+            };
+            crate::access::record_refusal(
+                state,
+                Some(&grant.principal),
+                action,
+                parts.method.as_str(),
+                parts.uri.path(),
+            )
+            .await;
+            return Err(error);
+        }
         Ok(ApiUser {
-            principal,
+            principal: grant.principal,
             method: parts.method.clone(),
             uri: parts.uri.clone(),
         })

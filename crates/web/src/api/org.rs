@@ -139,6 +139,7 @@ fn agency_input(b: &AgencyRequest) -> AgencyInput {
         legal_basis: b.legal_basis.clone(),
         address: b.address.clone(),
         parent_id: b.parent_id.map(|p| p.to_string()).unwrap_or_default(),
+        crypto: b.crypto.clone(),
     }
 }
 

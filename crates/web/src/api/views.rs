@@ -40,6 +40,9 @@ pub struct AgencyView {
     pub address: String,
     pub parent_id: Option<i64>,
     pub version: i64,
+    /// 密码算法 of its log: guomi (SM2/SM3) | international (Ed25519/SHA-256)
+    pub crypto: String,
+    pub crypto_label: String,
 }
 
 impl From<Agency> for AgencyView {
@@ -55,6 +58,8 @@ impl From<Agency> for AgencyView {
             address: a.address,
             parent_id: a.parent_id,
             version: a.version,
+            crypto: a.crypto.code().into(),
+            crypto_label: a.crypto.label().into(),
         }
     }
 }
@@ -71,6 +76,10 @@ pub struct AgencyRequest {
     pub parent_id: Option<i64>,
     /// Required on update: the version read (optimistic concurrency).
     pub version: Option<i64>,
+    /// 密码算法, chosen at creation and never changed: guomi (国密 SM2/SM3) |
+    /// international (Ed25519/SHA-256); empty or absent: the parent's.
+    #[serde(default)]
+    pub crypto: String,
 }
 
 /// 承办机构

@@ -324,8 +324,9 @@ pub(super) fn import_outcome(
 /// The fields of the import form (multipart: a file input needs it).
 #[derive(Default)]
 pub(super) struct ImportForm {
-    pub csrf_token: String,
     pub step: String,
+    /// The uploaded file's name and bytes (empty when none was chosen).
+    pub file_name: String,
     pub file: Vec<u8>,
     pub data: String,
 }
@@ -349,18 +350,40 @@ impl ImportForm {
         }
         Ok(bytes)
     }
+
+    /// What to say when the workbook is empty: an empty file is named, a missing one asked for.
+    pub fn empty_message(&self) -> String {
+        if self.file_name.is_empty() {
+            "请选择要导入的 Excel 文件".into()
+        } else {
+            format!(
+                "文件“{}”是空文件（0 字节），未导入任何内容，请重新选择文件",
+                self.file_name
+            )
+        }
+    }
 }
 
-/// Reads the multipart import form and checks its CSRF token against the session's.
+/// Reads the multipart import form, its CSRF token checked before its file is read.
 pub(super) async fn read_checked_import_form(
     state: &AppState,
     user: &CurrentUser,
     uri: &Uri,
     mp: Multipart,
 ) -> Result<ImportForm, PageError> {
-    let form = read_import_form(mp).await?;
-    crate::forms::check_token(state, user, uri.path(), &form.csrf_token, "未导入任何内容").await?;
-    Ok(form)
+    let form =
+        crate::multipart::read_checked(state, user, uri.path(), mp, "未导入任何内容").await?;
+    let (file_name, file) = form
+        .file
+        .as_ref()
+        .map(|f| (f.name.clone(), f.bytes.clone()))
+        .unwrap_or_default();
+    Ok(ImportForm {
+        step: form.text("step").to_owned(),
+        data: form.text("data").to_owned(),
+        file_name,
+        file,
+    })
 }
 
 /// The store's refusal of one imported row as (field, message).
@@ -374,35 +397,6 @@ pub(super) fn refusal(error: StoreError) -> Result<(String, String), PageError> 
         StoreError::Stale => Ok((String::new(), "清单在导入期间被修改，请重新上传".into())),
         _ => Err(error.into()),
     }
-}
-
-async fn read_import_form(mut mp: Multipart) -> Result<ImportForm, PageError> {
-    let bad = || PageError::BadRequest("上传的表单无法读取，请重新选择文件后提交".into());
-    let mut f = ImportForm::default();
-    while let Some(field) = mp.next_field().await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            PageError::TooLarge
-        } else {
-            bad()
-        }
-    })? {
-        let name = field.name().unwrap_or_default().to_owned();
-        let bytes = field.bytes().await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                PageError::TooLarge
-            } else {
-                bad()
-            }
-        })?;
-        match name.as_str() {
-            "file" => f.file = bytes.to_vec(),
-            "csrf_token" => f.csrf_token = String::from_utf8_lossy(&bytes).into_owned(),
-            "step" => f.step = String::from_utf8_lossy(&bytes).into_owned(),
-            "data" => f.data = String::from_utf8_lossy(&bytes).into_owned(),
-            _ => {}
-        }
-    }
-    Ok(f)
 }
 
 pub(super) fn sheet_errors(errors: Vec<zhifa_sheets::SheetError>) -> Vec<String> {
@@ -427,7 +421,7 @@ async fn import(
     let agency_id = ctx.current.id;
     let page = items_import_page(&user, ctx);
     if bytes.is_empty() {
-        let errors = vec!["请选择要导入的 Excel 文件".into()];
+        let errors = vec![form.empty_message()];
         return Ok(import_outcome(page, errors, vec![], String::new(), None));
     }
     let rows = match zhifa_sheets::read_items(&bytes) {

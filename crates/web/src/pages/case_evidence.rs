@@ -10,7 +10,7 @@ use crate::session::CurrentUser;
 use crate::view::today_beijing;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use zhifa_domain::FieldErrors;
@@ -25,49 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/app/cases/{id}/evidence/{n}", get(download))
 }
 
-/// The evidence form as posted.
-#[derive(Default)]
-struct EvidenceForm {
-    csrf_token: String,
-    input: EvidenceInput,
-    file: Option<EvidenceFile>,
-}
-
-async fn read_form(mut mp: Multipart) -> Result<EvidenceForm, PageError> {
-    let bad = || PageError::BadRequest("上传的表单无法读取，请重新选择文件后提交".into());
-    let too_large = |status: StatusCode| {
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            PageError::TooLarge
-        } else {
-            bad()
-        }
-    };
-    let mut f = EvidenceForm::default();
-    while let Some(field) = mp.next_field().await.map_err(|e| too_large(e.status()))? {
-        let name = field.name().unwrap_or_default().to_owned();
-        let file_name = field.file_name().map(str::to_owned);
-        let bytes = field.bytes().await.map_err(|e| too_large(e.status()))?;
-        let text = || String::from_utf8_lossy(&bytes).chars().take(2000).collect();
-        match name.as_str() {
-            "csrf_token" => f.csrf_token = text(),
-            "kind" => f.input.kind = text(),
-            "name" => f.input.name = text(),
-            "source" => f.input.source = text(),
-            "spec" => f.input.spec = text(),
-            "quantity" => f.input.quantity = text(),
-            "collected_on" => f.input.collected_on = text(),
-            "file" => {
-                f.file = Some(EvidenceFile {
-                    name: file_name.unwrap_or_default(),
-                    bytes: bytes.to_vec(),
-                })
-            }
-            _ => {}
-        }
-    }
-    Ok(f)
-}
-
 async fn add(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -76,20 +33,27 @@ async fn add(
     Path(id): Path<i64>,
     mp: Multipart,
 ) -> Result<Response, PageError> {
-    let form = read_form(mp).await?;
-    // A multipart form is not read by `UserForm`: its token is checked here.
-    crate::forms::check_token(
-        &state,
-        &user,
-        uri.path(),
-        &form.csrf_token,
-        "未登记任何内容",
-    )
-    .await?;
+    // Who may act on this case is decided before the body is read, and the form's token
+    // (its first part) before its file: a refused upload is never read.
+    let path = uri.path().to_owned();
     let (file, actor) = acting_on(&state, &user, method, uri, id).await?;
+    let form = crate::multipart::read_checked(&state, &user, &path, mp, "未登记任何内容").await?;
+    let text = |name: &str| form.text(name).chars().take(2000).collect::<String>();
+    let input = EvidenceInput {
+        kind: text("kind"),
+        name: text("name"),
+        source: text("source"),
+        spec: text("spec"),
+        quantity: text("quantity"),
+        collected_on: text("collected_on"),
+    };
+    let upload = form.file.map(|f| EvidenceFile {
+        name: f.name,
+        bytes: f.bytes,
+    });
     let opened = chrono::NaiveDate::parse_from_str(&file.case.opened_on, "%Y-%m-%d")
         .map_err(|_| PageError::Internal)?;
-    let result = match NewEvidence::parse(&form.input, form.file, opened, today_beijing()) {
+    let result = match NewEvidence::parse(&input, upload, opened, today_beijing()) {
         Err(errors) => {
             // The case page has other forms with a "kind" or "name": name these apart.
             let mut prefixed = FieldErrors::new();

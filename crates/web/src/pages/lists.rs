@@ -491,7 +491,7 @@ async fn import(
     let agency_id = ctx.current.id;
     let page = list_import_page(&user, ctx, kind);
     if bytes.is_empty() {
-        let errors = vec!["请选择要导入的 Excel 文件".into()];
+        let errors = vec![form.empty_message()];
         return Ok(import_outcome(page, errors, vec![], String::new(), None));
     }
     let rows = match zhifa_sheets::read_list(kind, &bytes) {
