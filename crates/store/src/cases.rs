@@ -1001,9 +1001,9 @@ impl Store {
             ));
         }
         let officers = if step.investigative {
-            // Their credentials decide whether the act is lawful (持证执法).
-            tx.guard_case_officers(id).await?;
-            let creds = read_officer_credentials(tx.conn(), &a.officers).await?;
+            // Their credentials decide whether the act is lawful (持证执法): read once,
+            // for the check against their entries and for the decision.
+            let creds = tx.officer_credentials_guarded(id, &a.officers).await?;
             creds
                 .into_iter()
                 .map(|(person_id, (name, credentials))| {
@@ -1609,6 +1609,73 @@ struct CaseUpdate {
 impl WriteTx {
     /// A case as this transaction sees it (the same four reads, one after another on the
     /// transaction's connection).
+    /// The people assigned to a case with their credentials, checked against their entries
+    /// (as `WriteTx::guard_case_officers` does), and the enforcement credentials of
+    /// `people` among them as the 持证执法 check needs them — from the same two reads.
+    pub(crate) async fn officer_credentials_guarded(
+        &mut self,
+        case_id: i64,
+        people: &[i64],
+    ) -> Result<OfficerCredentials, StoreError> {
+        use crate::snapshot::{of_row, returning};
+        const ASSIGNED: &str = "(SELECT person_id FROM case_officers WHERE case_id = $1)";
+        let person_rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM people WHERE id IN {ASSIGNED}",
+            returning("person").expect("a ledgered kind")
+        )))
+        .bind(case_id)
+        .fetch_all(self.conn())
+        .await?;
+        let credential_rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM credentials WHERE person_id IN {ASSIGNED} ORDER BY id",
+            returning("credential").expect("a ledgered kind")
+        )))
+        .bind(case_id)
+        .fetch_all(self.conn())
+        .await?;
+        let mut checked = Vec::new();
+        for r in &person_rows {
+            checked.push(("person", r.try_get("id")?, Some(of_row("person", r)?)));
+        }
+        for r in &credential_rows {
+            checked.push((
+                "credential",
+                r.try_get("id")?,
+                Some(of_row("credential", r)?),
+            ));
+        }
+        self.guard_checked(checked).await?;
+        let mut out = OfficerCredentials::new();
+        for r in &person_rows {
+            let id: i64 = r.try_get("id")?;
+            if people.contains(&id) {
+                out.insert(id, (r.try_get("name")?, Vec::new()));
+            }
+        }
+        for r in &credential_rows {
+            let kind: String = r.try_get("kind")?;
+            let Some(entry) = out.get_mut(&r.try_get::<i64, _>("person_id")?) else {
+                continue;
+            };
+            if kind != CredentialKind::Enforcement.code() {
+                continue;
+            }
+            let status: String = r.try_get("status")?;
+            let status = zhifa_domain::credential::StoredStatus::from_code(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("credential status {status}")))?;
+            let from: String = r.try_get("valid_from")?;
+            let to: String = r.try_get("valid_to")?;
+            entry.1.push((
+                r.try_get("number")?,
+                crate::credentials::validity_of(status, &from, &to),
+            ));
+        }
+        if people.iter().any(|p| !out.contains_key(p)) {
+            return Err(StoreError::field("officers", "所选执法人员不存在"));
+        }
+        Ok(out)
+    }
+
     /// The case file an act decides from, its rows checked against their entries: the
     /// rows are read once, for both (the case row first and locked, as in
     /// `WriteTx::guard_case`).
