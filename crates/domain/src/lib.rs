@@ -17,7 +17,7 @@ pub mod org;
 pub mod procedure;
 pub mod validation;
 
-pub use access::{Capability, Denied, Principal, Role, Scope};
+pub use access::{Capability, Denied, Principal, Role, RoleRefusal, Scope, check_role_set};
 pub use account::{Password, PasswordPolicyError, Username};
 pub use credit_code::{CreditCode, CreditCodeError};
 pub use org::{

@@ -128,6 +128,12 @@ async fn counted_failures(
     Ok(c)
 }
 
+/// No account is written holding roles the 三员 rule forbids together, whoever writes it
+/// (a page, the API, `zhifa init`, the demo).
+fn check_roles(roles: &[Role]) -> Result<(), StoreError> {
+    zhifa_domain::check_role_set(roles).map_err(|e| StoreError::field("roles", e.to_string()))
+}
+
 pub(crate) fn encode_roles(roles: &[Role]) -> String {
     let mut codes: Vec<&str> = roles.iter().map(|r| r.code()).collect();
     codes.sort_unstable();
@@ -553,6 +559,7 @@ impl WriteTx {
         password_hash: &str,
         roles: &[Role],
     ) -> Result<i64, StoreError> {
+        check_roles(roles)?;
         if let Some(p) = person_id {
             let n: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE id = $1 AND agency_id = $2")
@@ -605,6 +612,7 @@ impl WriteTx {
         version: i64,
         roles: &[Role],
     ) -> Result<(), StoreError> {
+        check_roles(roles)?;
         let agency_id = self.user_agency(id).await?;
         self.guard_row("user", id).await?;
         let done = sqlx::query(

@@ -362,6 +362,9 @@ pub struct RoleChoice {
     pub code: &'static str,
     pub label: &'static str,
     pub checked: bool,
+    /// Whether the viewer may change it (`Principal::may_grant`).
+    pub grantable: bool,
+    pub needs_security_admin: bool,
 }
 
 #[derive(Template)]
@@ -370,6 +373,8 @@ pub struct UserListPage {
     pub chrome: Chrome,
     pub ctx: AgencyContext,
     pub users: Vec<(User, String)>,
+    /// Whether the viewer may create accounts (the 系统管理员).
+    pub manages_accounts: bool,
 }
 
 #[derive(Template)]
@@ -383,6 +388,8 @@ pub struct UserFormPage {
     pub person_id: String,
     pub people: Vec<Person>,
     pub roles: Vec<RoleChoice>,
+    /// Whether the viewer may reset the password and disable the account (the 系统管理员).
+    pub manages_accounts: bool,
     pub errors: FieldErrors,
     pub notice: Option<&'static str>,
     pub history: Vec<JournalRow>,

@@ -17,3 +17,4 @@ mod log;
 mod procedures;
 mod rollback;
 mod security;
+mod separation;

@@ -117,7 +117,7 @@ pub fn app_chrome(user: &CurrentUser, active: &str) -> Chrome {
         nav.push(("/app/admin/calendar".into(), "工作日历"));
         nav.push(("/app/admin/case-numbers".into(), "案件编号"));
     }
-    if p.can(Capability::ManageAccounts) {
+    if p.can(Capability::ManageRoles) {
         nav.push(("/app/admin/users".into(), "账号与角色"));
     }
     if p.can(Capability::ViewAuditLog) {

@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 fn capability_href(c: Capability, user: &CurrentUser) -> String {
     match c {
         Capability::ManageOrganisation => "/app/admin/departments".into(),
-        Capability::ManageAccounts => "/app/admin/users".into(),
+        Capability::ManageAccounts | Capability::ManageRoles => "/app/admin/users".into(),
         Capability::ViewDepartmentStaff => match user.principal.department_id {
             Some(d) => format!("/app/departments/{d}"),
             None => "/app/staff".into(),
@@ -74,7 +74,10 @@ async fn home(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
             href: capability_href(c, &user),
         })
         .collect();
-    let tamper_alerts = if p.can(Capability::ViewAuditLog) {
+    // Two capabilities on one page (管理账号, 分配账号角色) make one link, named by the first.
+    let mut seen = std::collections::HashSet::new();
+    capabilities.retain(|c| seen.insert(c.href.clone()));
+    let tamper_alerts = if p.sees_system_alerts() {
         state
             .store
             .tamper_alerts(p.agency_id, 10)
@@ -100,7 +103,7 @@ async fn home(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
         expiring,
         cases: super::cases::dashboard(&state, &user).await?,
         tamper_alerts,
-        halted: if p.can(Capability::ViewAuditLog) {
+        halted: if p.sees_system_alerts() {
             state.store.halted()
         } else {
             vec![]
