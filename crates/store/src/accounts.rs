@@ -547,6 +547,7 @@ pub struct Denial<'a> {
     pub capability: &'a str,
     pub method: &'a str,
     pub path: &'a str,
+    pub client_ip: &'a str,
 }
 
 impl WriteTx {
@@ -876,13 +877,15 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Records a request refused before any permission check (CSRF, origin, bad token).
+    /// Records a request refused before any permission check (CSRF, origin, bad token),
+    /// in the security log (anonymous ones with no agency).
     pub async fn record_refusal(
         &mut self,
         principal: Option<&Principal>,
         what: &'static str,
         method: &str,
         path: &str,
+        client_ip: &str,
     ) -> Result<(), StoreError> {
         let path: String = path.chars().take(200).collect();
         let (agency, subject) = match principal {
@@ -894,7 +897,7 @@ impl WriteTx {
             "access.refused",
             "user",
             subject,
-            serde_json::json!({ "check": what, "method": method, "path": path }),
+            serde_json::json!({ "check": what, "method": method, "path": path, "client_ip": client_ip }),
         );
         Ok(())
     }
@@ -922,7 +925,8 @@ impl WriteTx {
         log_id: i64,
         verifier_key: &str,
     ) {
-        self.record_event(
+        self.record_event_in(
+            log_id,
             agency,
             "ledger.key_rotate",
             "log",

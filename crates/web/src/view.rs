@@ -205,58 +205,7 @@ impl JournalRow {
     }
 }
 
-pub fn action_label(action: &str) -> &'static str {
-    match action {
-        "agency.create" => "新建执法主体",
-        "agency.update" => "修改执法主体",
-        "department.create" => "新建承办机构",
-        "department.update" => "修改承办机构",
-        "person.create" => "新建人员",
-        "person.update" => "修改人员",
-        "leadership.create" => "增加领导小组成员",
-        "leadership.update" => "修改领导小组成员",
-        "leadership.remove" => "移除领导小组成员",
-        "user.create" => "新建账号",
-        "user.roles" => "调整角色",
-        "user.password" => "修改密码",
-        "user.disable" => "停用账号",
-        "user.enable" => "启用账号",
-        "auth.login" => "登录",
-        "auth.logout" => "退出登录",
-        "auth.login_failed" => "登录失败",
-        "auth.locked" => "账号锁定",
-        "access.denied" => "越权访问被拒绝",
-        "token.create" => "创建 API 令牌",
-        "token.revoke" => "吊销 API 令牌",
-        "auth.unlock" => "解除登录锁定",
-        "access.refused" => "请求被拒绝（来源或令牌无效）",
-        "ledger.key_rotate" => "更换日志签名密钥",
-        "credential.create" => "登记执法证件",
-        "credential.update" => "修改执法证件",
-        "credential.status" => "变更证件状态",
-        "credential.token" => "重新生成证件二维码",
-        "item.create" => "新建执法事项",
-        "item.version" => "修订执法事项",
-        "item_version.create" => "新增执法事项版本",
-        "list_entry.create" => "新增清单条目",
-        "list_entry.update" => "修改清单条目",
-        "list_entry.withdraw" => "撤回清单条目",
-        "calendar.year" => "导入年度工作日历",
-        "case_number.pattern" => "设定案件编号规则",
-        "case.open" => "登记案件",
-        "case.act" => "办理案件环节",
-        "case.deadline" => "重算办案期限",
-        "case_officer.assign" => "指派承办人员",
-        "case_officer.declare" => "承办人员作出声明",
-        "case_party.add" => "登记当事人",
-        "case_event.record" => "记录执法过程",
-        "case_evidence.add" => "登记证据",
-        "case_document.issue" => "制作执法文书",
-        "ledger.log_create" => "建立执法记录日志",
-        "integrity.tampered" => "拒绝在被篡改的记录上操作",
-        _ => "其他操作",
-    }
-}
+pub use zhifa_domain::audit::action_label;
 
 fn subject_label(kind: &str) -> &'static str {
     zhifa_store::snapshot::label(kind)

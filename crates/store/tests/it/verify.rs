@@ -601,7 +601,6 @@ async fn an_unreadable_entry_is_found(db: TestDb) {
 async fn a_log_longer_than_one_comparison_chunk_verifies_and_a_late_node_change_is_found(
     db: TestDb,
 ) {
-    use zhifa_store::accounts::Denial;
     let w = world(db).await;
     let s = &w.db.store;
     let p = zhifa_domain::Principal {
@@ -615,16 +614,10 @@ async fn a_log_longer_than_one_comparison_chunk_verifies_and_a_late_node_change_
     // Past the replay's first comparison of recomputed and stored nodes (16,384 entries).
     let mut tx = s.write(Actor::User(1)).await.unwrap();
     for _ in 0..17_000 {
-        tx.record_denial(
-            &p,
-            &Denial {
-                capability: "test",
-                method: "GET",
-                path: "/test",
-            },
-        )
-        .await
-        .unwrap();
+        tx.record_test_event(
+                p.agency_id,
+                serde_json::json!({"capability": "test", "method": "GET", "path": "/test"}),
+            );
     }
     tx.commit().await.unwrap();
     let r = s.verify(&[]).await.unwrap();
@@ -819,7 +812,6 @@ async fn a_log_cut_short_below_its_signed_size_is_found(db: TestDb) {
 /// checked: each one changed alone is named.
 #[tokio::test]
 async fn every_node_and_entry_is_checked_whichever_stretch_reads_it() {
-    use zhifa_store::accounts::Denial;
     let w = world(TestDb::sqlite().await).await;
     let s = &w.db.store;
     let a = w.agency;
@@ -833,12 +825,10 @@ async fn every_node_and_entry_is_checked_whichever_stretch_reads_it() {
     };
     let mut tx = s.write(Actor::User(1)).await.unwrap();
     for _ in 0..60 {
-        let denial = Denial {
-            capability: "test",
-            method: "GET",
-            path: "/test",
-        };
-        tx.record_denial(&p, &denial).await.unwrap();
+        tx.record_test_event(
+            p.agency_id,
+            serde_json::json!({"capability": "test", "method": "GET", "path": "/test"}),
+        );
     }
     tx.commit().await.unwrap();
     let n = s.log_head(a).await.unwrap().size;

@@ -15,6 +15,7 @@ pub struct ApiUser {
     pub principal: Principal,
     method: Method,
     uri: Uri,
+    client_ip: String,
 }
 
 impl FromRequestParts<AppState> for ApiUser {
@@ -36,6 +37,7 @@ impl FromRequestParts<AppState> for ApiUser {
                 "api.token",
                 parts.method.as_str(),
                 parts.uri.path(),
+                &crate::session::client_ip(parts),
             )
             .await;
             return Err(ApiError::Unauthorized);
@@ -44,6 +46,7 @@ impl FromRequestParts<AppState> for ApiUser {
             principal,
             method: parts.method.clone(),
             uri: parts.uri.clone(),
+            client_ip: crate::session::client_ip(parts),
         })
     }
 }
@@ -63,6 +66,7 @@ impl ApiUser {
             scope,
             self.method.as_str(),
             self.uri.path(),
+            &self.client_ip,
         )
         .await
         .map_err(ApiError::from)

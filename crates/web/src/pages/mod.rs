@@ -157,6 +157,7 @@ impl Gate<'_> {
             scope,
             self.method.as_str(),
             self.uri.path(),
+            &self.user.client_ip,
         )
         .await
         .map_err(PageError::from)
