@@ -5,6 +5,8 @@
 //! 及其他与审计相关的信息 — the type is the action below, success or failure is
 //! [`outcome`].
 
+use crate::FieldErrors;
+use chrono::NaiveDate;
 use serde::Serialize;
 
 /// Every action a log entry may carry, with the name the audit trail shows.
@@ -155,6 +157,134 @@ pub fn actions_with(outcome_wanted: Outcome) -> Vec<&'static str> {
 /// 网络运行状态、网络安全事件的技术措施，并按照规定留存相关的网络日志不少于六个月”.
 pub const RETENTION_MONTHS: u32 = 6;
 
+/// Entries on one page of the audit trail.
+pub const PAGE_SIZE: usize = 50;
+
+/// The furthest page: a reading of older records goes by date instead (each page is read
+/// from the newest entry back, so a deep page costs what all the pages before it cost).
+pub const MAX_PAGE: usize = 2000;
+
+/// The most entries one CSV export holds.
+pub const EXPORT_LIMIT: usize = 50_000;
+
+/// The audit trail's filter as typed (query parameters; empty means "any").
+#[derive(Debug, Clone, Default)]
+pub struct TrailInput {
+    pub user: String,
+    pub action: String,
+    pub result: String,
+    pub from: String,
+    pub to: String,
+    pub page: String,
+}
+
+/// The audit trail's filter, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailQuery {
+    /// The account's user name (the caller finds the account).
+    pub user: Option<String>,
+    pub action: Option<&'static str>,
+    pub result: Option<Outcome>,
+    /// From the start of `from` to the end of `to`, Beijing time (epoch ms, the end
+    /// exclusive).
+    pub from_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub page: usize,
+}
+
+/// Midnight at the start of `day`, Beijing time (UTC+8, no daylight saving), epoch ms.
+fn beijing_midnight_ms(day: NaiveDate) -> i64 {
+    day.and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+        .timestamp_millis()
+        - 8 * 3_600_000
+}
+
+fn parse_day(s: &str, field: &str, errors: &mut FieldErrors) -> Option<NaiveDate> {
+    if s.is_empty() {
+        return None;
+    }
+    match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        Ok(d) if (2000..=2100).contains(&chrono::Datelike::year(&d)) => Some(d),
+        Ok(_) => {
+            errors.add(field, "日期应在 2000 年至 2100 年之间");
+            None
+        }
+        Err(_) => {
+            errors.add(field, "日期格式应为“年-月-日”，如 2026-01-31");
+            None
+        }
+    }
+}
+
+impl TrailQuery {
+    /// Checks every field at once; each problem is named in Chinese by its field.
+    pub fn parse(input: &TrailInput) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let user = Some(input.user.trim().to_owned()).filter(|u| !u.is_empty());
+        let action = match input.action.trim() {
+            "" => None,
+            a => parse_action(a).map_err(|m| errors.add("action", m)).ok(),
+        };
+        let result = match input.result.trim() {
+            "" => None,
+            r => Outcome::parse(r).map_err(|m| errors.add("result", m)).ok(),
+        };
+        let from = parse_day(input.from.trim(), "from", &mut errors);
+        let to = parse_day(input.to.trim(), "to", &mut errors);
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            errors.add("to", "结束日期不能早于开始日期");
+        }
+        let page = match input.page.trim() {
+            "" => 1,
+            p if !p.chars().all(|c| c.is_ascii_digit()) || p.trim_start_matches('0').is_empty() => {
+                errors.add("page", "页码应为正整数");
+                1
+            }
+            p => match p.parse::<usize>() {
+                Ok(n) if n <= MAX_PAGE => n,
+                _ => {
+                    errors.add(
+                        "page",
+                        format!("页码过大（最多 {MAX_PAGE} 页）：请按日期缩小范围后查看更早的记录"),
+                    );
+                    1
+                }
+            },
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(TrailQuery {
+            user,
+            action,
+            result,
+            from_ms: from.map(beijing_midnight_ms),
+            until_ms: to.and_then(|t| t.succ_opt()).map(beijing_midnight_ms),
+            page,
+        })
+    }
+
+    /// The actions the trail is limited to (`None`: all); empty when the action and the
+    /// result chosen exclude each other.
+    pub fn actions(&self) -> Option<Vec<&'static str>> {
+        match (self.action, self.result) {
+            (None, None) => None,
+            (Some(a), None) => Some(vec![a]),
+            (None, Some(r)) => Some(actions_with(r)),
+            (Some(a), Some(r)) => Some(if outcome(a) == r { vec![a] } else { vec![] }),
+        }
+    }
+
+    /// Entries before this page.
+    pub fn skip(&self) -> usize {
+        (self.page - 1) * PAGE_SIZE
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +346,74 @@ mod tests {
         assert_eq!(failures.len() + successes.len(), ACTIONS.len());
         assert_eq!(Outcome::parse("failure"), Ok(Outcome::Failure));
         assert!(Outcome::parse("maybe").is_err());
+    }
+
+    fn input(f: impl FnOnce(&mut TrailInput)) -> TrailInput {
+        let mut i = TrailInput::default();
+        f(&mut i);
+        i
+    }
+
+    #[test]
+    fn a_trail_query_is_checked_field_by_field() {
+        let q = TrailQuery::parse(&TrailInput::default()).unwrap();
+        assert_eq!((q.page, q.skip(), q.actions()), (1, 0, None));
+        let q = TrailQuery::parse(&input(|i| {
+            i.user = " officer ".into();
+            i.action = "auth.login".into();
+            i.from = "2026-03-01".into();
+            i.to = "2026-03-01".into();
+            i.page = "3".into();
+        }))
+        .unwrap();
+        assert_eq!(q.user.as_deref(), Some("officer"));
+        assert_eq!(q.actions(), Some(vec!["auth.login"]));
+        // 2026-03-01 00:00 in Beijing is 2026-02-28 16:00 UTC; the day is 24 hours.
+        assert_eq!(q.from_ms, Some(1_772_294_400_000));
+        assert_eq!(q.until_ms, Some(1_772_294_400_000 + 86_400_000));
+        assert_eq!(q.skip(), 2 * PAGE_SIZE);
+        let e = TrailQuery::parse(&input(|i| {
+            i.action = "drop.table".into();
+            i.result = "maybe".into();
+            i.from = "2026-13-01".into();
+            i.to = "yesterday".into();
+            i.page = "0".into();
+        }))
+        .unwrap_err();
+        assert!(
+            e.get("action")
+                .unwrap()
+                .contains("没有“drop.table”这种操作")
+        );
+        assert!(e.get("result").is_some());
+        assert!(e.get("from").unwrap().contains("2026-01-31"));
+        assert!(e.get("to").is_some());
+        assert_eq!(e.get("page"), Some("页码应为正整数"));
+        for huge in ["2001", "99999999999999999999999"] {
+            let e = TrailQuery::parse(&input(|i| i.page = huge.into())).unwrap_err();
+            assert!(e.get("page").unwrap().contains("页码过大"), "{huge}");
+        }
+        let e = TrailQuery::parse(&input(|i| i.page = "-1".into())).unwrap_err();
+        assert_eq!(e.get("page"), Some("页码应为正整数"));
+        let e = TrailQuery::parse(&input(|i| {
+            i.from = "2026-03-02".into();
+            i.to = "2026-03-01".into();
+        }))
+        .unwrap_err();
+        assert_eq!(e.get("to"), Some("结束日期不能早于开始日期"));
+        let e = TrailQuery::parse(&input(|i| i.from = "1970-01-01".into())).unwrap_err();
+        assert!(e.get("from").unwrap().contains("2000"));
+    }
+
+    #[test]
+    fn an_action_and_a_result_that_exclude_each_other_find_nothing() {
+        let q = TrailQuery::parse(&input(|i| {
+            i.action = "auth.login".into();
+            i.result = "failure".into();
+        }))
+        .unwrap();
+        assert_eq!(q.actions(), Some(vec![]));
+        let q = TrailQuery::parse(&input(|i| i.result = "failure".into())).unwrap();
+        assert_eq!(q.actions(), Some(actions_with(Outcome::Failure)));
     }
 }

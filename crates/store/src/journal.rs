@@ -134,9 +134,7 @@ impl Store {
 
     /// Reads the next batch of a stream, newest first, keeping what the filter passes.
     async fn read_back(&self, s: &mut Stream, filter: &AuditFilter) -> Result<(), StoreError> {
-        let mut sql = format!(
-            "SELECT {COLS} FROM {FROM} WHERE j.log_id = $1 AND j.seq < $2"
-        );
+        let mut sql = format!("SELECT {COLS} FROM {FROM} WHERE j.log_id = $1 AND j.seq < $2");
         let mut n = 2;
         if let Some((_, installation)) = s.agency {
             n += 1;
@@ -147,7 +145,9 @@ impl Store {
             });
         }
         if let Some(actions) = &filter.actions {
-            let marks: Vec<String> = (0..actions.len()).map(|k| format!("${}", n + 1 + k)).collect();
+            let marks: Vec<String> = (0..actions.len())
+                .map(|k| format!("${}", n + 1 + k))
+                .collect();
             sql.push_str(&format!(" AND j.action IN ({})", marks.join(", ")));
         }
         sql.push_str(&format!(" ORDER BY j.seq DESC LIMIT {AUDIT_BATCH}"));
@@ -167,12 +167,17 @@ impl Store {
         if let Some(last) = rows.last() {
             s.before = last.try_get("seq")?;
         }
-        let user = filter.user_id.map(|id| (format!("user:{id}"), id.to_string()));
+        let user = filter
+            .user_id
+            .map(|id| (format!("user:{id}"), id.to_string()));
         for e in self.with_entries(&rows).await? {
             let readable = e.leaf_hash.is_some();
             if readable {
                 s.last_at = e.at;
-                if filter.from_ms.is_some_and(|from| e.at < from - OUT_OF_ORDER_MS) {
+                if filter
+                    .from_ms
+                    .is_some_and(|from| e.at < from - OUT_OF_ORDER_MS)
+                {
                     s.done = true;
                     break;
                 }

@@ -292,10 +292,7 @@ pub(crate) async fn append(
     // Logs are locked in ascending id order, so concurrent writers cannot deadlock.
     let mut by_log: BTreeMap<i64, Vec<(usize, Pending)>> = BTreeMap::new();
     for (i, p) in pending.into_iter().enumerate() {
-        by_log
-            .entry(p.log_id)
-            .or_default()
-            .push((i, p));
+        by_log.entry(p.log_id).or_default().push((i, p));
     }
     let mut ids = Vec::new();
     for (log_id, items) in by_log {

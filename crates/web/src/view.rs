@@ -188,7 +188,6 @@ pub struct JournalRow {
     pub at: String,
     pub actor: String,
     pub action: &'static str,
-    pub subject: String,
 }
 
 impl JournalRow {
@@ -200,23 +199,46 @@ impl JournalRow {
             at: fmt_time(e.at),
             actor: actor_name,
             action: action_label(&e.action),
-            subject: format!("{} {}", subject_label(&e.subject_kind), e.subject_id),
         }
     }
 }
 
 pub use zhifa_domain::audit::action_label;
 
-fn subject_label(kind: &str) -> &'static str {
-    zhifa_store::snapshot::label(kind)
-}
-
 #[derive(Template)]
 #[template(path = "app/audit.html")]
 pub struct AuditPage {
     pub chrome: Chrome,
-    pub agency: Agency,
-    pub rows: Vec<JournalRow>,
+    pub ctx: AgencyContext,
+    pub users: Vec<Choice>,
+    pub actions: Vec<Choice>,
+    pub results: Vec<Choice>,
+    pub from: String,
+    pub to: String,
+    pub errors: FieldErrors,
+    pub rows: Vec<AuditRow>,
+    pub page: usize,
+    /// Whether a next page holds more.
+    pub more: bool,
+    /// The filter as a query string (without the page), for the pager.
+    pub filter_query: String,
+    pub export_href: String,
+    pub retention_months: u32,
+}
+
+/// One entry of the audit trail as shown and exported.
+pub struct AuditRow {
+    pub at: String,
+    pub actor: String,
+    pub action: &'static str,
+    pub subject: String,
+    pub result: &'static str,
+    pub failed: bool,
+    pub client_ip: String,
+    /// What was refused, or why a login failed.
+    pub detail: String,
+    /// Which log holds the entry.
+    pub log: String,
 }
 
 /// Which agency an admin page acts on, and the others the user may switch to.

@@ -1278,7 +1278,7 @@ async fn the_demo_cases_are_in_every_procedure_and_many_states(db: TestDb) {
         "an act without a name: {audit}"
     );
     assert!(
-        !audit.contains("<td>记录 "),
+        !audit.contains("\"对象\">记录 "),
         "a subject without a name: {audit}"
     );
     // Filters: overdue, by procedure, by words; odd parameters are ignored, never a 500.

@@ -3,6 +3,7 @@
 
 mod api;
 mod app;
+mod audit_trail;
 mod backup;
 mod browser;
 mod cases;

@@ -81,9 +81,15 @@ async fn security_events_leave_the_agency_log_and_the_trail_finds_them(db: TestD
         .unwrap();
     tx.commit().await.unwrap();
     let mut tx = s.write(Actor::Anonymous).await.unwrap();
-    tx.record_login_failure("jia-officer", Some(&officer), "10.0.0.9", "bad_password", false)
-        .await
-        .unwrap();
+    tx.record_login_failure(
+        "jia-officer",
+        Some(&officer),
+        "10.0.0.9",
+        "bad_password",
+        false,
+    )
+    .await
+    .unwrap();
     tx.record_login_failure("nobody", None, "10.0.0.10", "unknown_user", false)
         .await
         .unwrap();
@@ -127,11 +133,17 @@ async fn security_events_leave_the_agency_log_and_the_trail_finds_them(db: TestD
         "newest first"
     );
     assert_eq!(trail.iter().filter(|a| *a == "auth.login").count(), 1);
-    assert_eq!(trail.iter().filter(|a| *a == "auth.login_failed").count(), 1);
+    assert_eq!(
+        trail.iter().filter(|a| *a == "auth.login_failed").count(),
+        1
+    );
     assert!(trail.contains(&"user.create".to_owned()));
     let (rows, _) = s.audit_trail(&all, 0, 1).await.unwrap();
     let denial = rows[0].payload.as_deref().unwrap();
-    assert!(denial.contains("10.0.0.7") && denial.contains("/app/admin/users"), "{denial}");
+    assert!(
+        denial.contains("10.0.0.7") && denial.contains("/app/admin/users"),
+        "{denial}"
+    );
 
     // With the installation's entries: the unknown name, with its address.
     let installation = AuditFilter {

@@ -615,9 +615,9 @@ async fn a_log_longer_than_one_comparison_chunk_verifies_and_a_late_node_change_
     let mut tx = s.write(Actor::User(1)).await.unwrap();
     for _ in 0..17_000 {
         tx.record_test_event(
-                p.agency_id,
-                serde_json::json!({"capability": "test", "method": "GET", "path": "/test"}),
-            );
+            p.agency_id,
+            serde_json::json!({"capability": "test", "method": "GET", "path": "/test"}),
+        );
     }
     tx.commit().await.unwrap();
     let r = s.verify(&[]).await.unwrap();

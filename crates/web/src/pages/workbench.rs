@@ -6,10 +6,10 @@ use crate::error::PageError;
 use crate::forms::UserForm;
 use crate::session::CurrentUser;
 use crate::view::{
-    AppHome, AuditPage, CapabilityLink, DepartmentStaffPage, JournalRow, PasswordPage, StaffPage,
+    AppHome, CapabilityLink, DepartmentStaffPage, JournalRow, PasswordPage, StaffPage,
 };
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -25,7 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/app/my-department", get(my_department))
         .route("/app/departments/{id}", get(department_staff))
         .route("/app/staff", get(staff))
-        .route("/app/audit", get(audit))
 }
 
 fn capability_href(c: Capability, user: &CurrentUser) -> String {
@@ -313,40 +312,4 @@ pub async fn history(state: &AppState, kind: &str, id: i64) -> Result<Vec<Journa
 #[serde(default)]
 pub struct AgencyQuery {
     pub agency: Option<String>,
-}
-
-async fn audit(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    method: Method,
-    uri: Uri,
-    Query(q): Query<AgencyQuery>,
-) -> Result<Response, PageError> {
-    let tree = AgencyTree::load(&state).await?;
-    let agency_id = super::admin_org::requested_agency(&q, &user)?;
-    let gate = Gate {
-        state: &state,
-        user: &user,
-        method,
-        uri,
-    };
-    gate.require(
-        Capability::ViewAuditLog,
-        &Scope::Agency(tree.scope(agency_id)),
-    )
-    .await?;
-    let agency = tree.get(agency_id).cloned().ok_or(PageError::NotFound)?;
-    let names = actor_names(&state).await?;
-    let rows = state
-        .store
-        .journal_for_agency(agency_id, 200)
-        .await?
-        .iter()
-        .map(|e| JournalRow::from(e, actor_label(&names, &e.actor)))
-        .collect();
-    Ok(html(&AuditPage {
-        chrome: app_chrome(&user, "/app/audit"),
-        agency,
-        rows,
-    }))
 }
