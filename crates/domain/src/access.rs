@@ -194,7 +194,7 @@ impl Capability {
             Capability::ManageRoles => "分配账号角色",
             Capability::ViewDepartmentStaff => "查看本部门人员及联系方式",
             Capability::ViewAgencyStaff => "查看本单位全体人员及联系方式",
-            Capability::ViewAuditLog => "查阅操作与登录记录",
+            Capability::ViewAuditLog => "查阅审计记录（变更、登录与越权访问）",
             Capability::ManageCredentials => "管理执法证件（登记、暂扣、注销）",
             Capability::ManageLists => "维护执法事项清单",
             Capability::ViewCases => "查看执法案件",

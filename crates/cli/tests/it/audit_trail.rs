@@ -162,6 +162,18 @@ async fn only_the_audit_roles_read_the_trail_and_the_security_log_is_not_public(
             assert_eq!(s, status, "{who} {path}");
         }
     }
+    // An account's page shows its changes, not its logins (those are the trail's).
+    let officer = app.login("officer").await;
+    drop(officer);
+    let id = app.store.user_by_username("officer").await.unwrap().id;
+    let (_, page) = get(
+        &app.login("admin").await,
+        &app,
+        &format!("/app/admin/users/{id}"),
+    )
+    .await;
+    assert!(page.contains("<strong>新建账号</strong>"), "{page}");
+    assert!(!page.contains("<strong>登录</strong>"), "{page}");
     // The logins above are in the security log, not in the agency's public log.
     let agency = app.agency_id().await;
     let public = app.store.journal_for_agency(agency, 100_000).await.unwrap();

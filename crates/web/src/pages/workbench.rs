@@ -263,14 +263,19 @@ pub fn actor_label(names: &HashMap<String, String>, actor: &str) -> String {
     }
 }
 
-/// A record's history from the log: who, when, what — and for each entry whether a signed
+/// A record's history from the log (its changes; not the logins and denials of an account,
+/// which the audit trail shows): who, when, what — and for each entry whether a signed
 /// checkpoint covers it yet, with a link to check its inclusion on the public 记录核验 page.
 pub async fn history(state: &AppState, kind: &str, id: i64) -> Result<Vec<JournalRow>, PageError> {
     let names = actor_names(state).await?;
-    let entries = state
+    // Logins, failures and denials are the audit trail's, read by the audit roles only.
+    let entries: Vec<_> = state
         .store
         .journal_for_subject(kind, &id.to_string())
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|e| !zhifa_domain::audit::is_security_event(&e.action))
+        .collect();
     let slugs: HashMap<i64, String> = state
         .store
         .list_agencies()
