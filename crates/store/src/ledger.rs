@@ -34,6 +34,11 @@ const INSTALLATION_LOGS: [(i64, &str); 2] = [
     (SYSTEM_LOG, SYSTEM_LOG_NAME),
 ];
 
+/// The checkpoint origins of the installation's own logs.
+pub(crate) fn installation_origins() -> impl Iterator<Item = String> {
+    INSTALLATION_LOGS.iter().map(|(_, name)| origin_for(name))
+}
+
 /// The log an entry of `agency_id` with `action` goes to.
 pub(crate) fn log_for(agency_id: Option<i64>, action: &str) -> i64 {
     if zhifa_domain::audit::is_security_event(action) {

@@ -20,6 +20,7 @@ on_both_backends!(
     a_rotated_key_keeps_old_checkpoints_verifiable,
     a_retired_key_cannot_sign_later_checkpoints,
     an_agency_deleted_with_its_whole_log_is_found,
+    the_security_log_deleted_whole_is_found_against_what_was_signed,
     the_checkpointer_refuses_a_forged_or_truncated_head,
     erased_payloads_and_journal_flags_cannot_hide_a_changed_row,
     a_changed_tree_node_is_found,
@@ -445,6 +446,38 @@ async fn an_agency_deleted_with_its_whole_log_is_found(db: TestDb) {
     failed_with(
         &s.verify(&[]).await.unwrap(),
         &format!("系统日志登记的日志 {a} 已不存在"),
+    );
+}
+
+/// Nothing announces the installation's own logs, so the security log deleted whole (its
+/// head row too) is found against the signer's records beside the key.
+async fn the_security_log_deleted_whole_is_found_against_what_was_signed(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    let mut tx = s.write(Actor::Anonymous).await.unwrap();
+    tx.record_login_failure("nobody", None, "10.0.0.1", "unknown_user", false)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    s.checkpoint_all(&w.keys).await.unwrap();
+    assert!(s.rollback_findings(&w.keys).await.unwrap().is_empty());
+    let log = zhifa_store::ledger::SECURITY_LOG;
+    for table in [
+        "ledger_checkpoints",
+        "ledger_keys",
+        "ledger_hash_chunks",
+        "ledger_entry_chunks",
+        "journal",
+        "ledger_logs",
+    ] {
+        sql(s, &format!("DELETE FROM {table} WHERE log_id = {log}")).await;
+    }
+    let found = s.rollback_findings(&w.keys).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].to_string().contains("zhifa/_security"),
+        "{}",
+        found[0]
     );
 }
 
