@@ -5,12 +5,18 @@
 
 use serde::Serialize;
 
-/// A role of the plan's organisation.
+/// A role of the plan's organisation, or one of the three separated administrator roles
+/// (三员) that 等保 2.0 level 3 asks of the system itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// 管理员
+    /// 系统管理员 — organisation, accounts, lists, credentials (code `admin`, as stored
+    /// before the 三员 were separated).
     Admin,
+    /// 安全管理员 — grants the roles that carry authority over others' work.
+    SecurityAdmin,
+    /// 审计管理员 — reads the audit trail.
+    AuditAdmin,
     /// 执法人员
     Officer,
     /// 部门负责人
@@ -24,8 +30,10 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 8] = [
         Role::Admin,
+        Role::SecurityAdmin,
+        Role::AuditAdmin,
         Role::Officer,
         Role::DepartmentHead,
         Role::LegalReviewer,
@@ -36,6 +44,8 @@ impl Role {
     pub fn code(self) -> &'static str {
         match self {
             Role::Admin => "admin",
+            Role::SecurityAdmin => "security_admin",
+            Role::AuditAdmin => "audit_admin",
             Role::Officer => "officer",
             Role::DepartmentHead => "department_head",
             Role::LegalReviewer => "legal_reviewer",
@@ -46,7 +56,9 @@ impl Role {
 
     pub fn label(self) -> &'static str {
         match self {
-            Role::Admin => "管理员",
+            Role::Admin => "系统管理员",
+            Role::SecurityAdmin => "安全管理员",
+            Role::AuditAdmin => "审计管理员",
             Role::Officer => "执法人员",
             Role::DepartmentHead => "部门负责人",
             Role::LegalReviewer => "法制审核人员",
@@ -58,6 +70,65 @@ impl Role {
     pub fn from_code(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.code() == code)
     }
+
+    /// One of the three separated administrator roles (三员: 系统管理员, 安全管理员,
+    /// 审计管理员) — GB/T 22239-2019 8.1.4.2 d) 应授予管理用户所需的最小权限，实现管理用户
+    /// 的权限分离; 8.1.5.1–8.1.5.3 give each its own duties.
+    pub fn is_administrator(self) -> bool {
+        matches!(self, Role::Admin | Role::SecurityAdmin | Role::AuditAdmin)
+    }
+
+    /// Roles with authority over others' work (法制审核, 乡领导's approvals, 执法监督):
+    /// granting or withdrawing them is an authorisation of subjects, the 安全管理员's duty
+    /// (GB/T 22239-2019 8.1.5.3 a) 应通过安全管理员对主体进行授权).
+    pub fn needs_security_admin(self) -> bool {
+        matches!(self, Role::Leader | Role::LegalReviewer | Role::Supervisor)
+    }
+}
+
+/// Why a set of roles, or a change of an account's roles, is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoleRefusal {
+    #[error(
+        "一个账号不能同时担任“{0}”和“{1}”：系统管理员、安全管理员、审计管理员须由不同账号担任（三员分立）"
+    )]
+    TwoAdministratorRoles(&'static str, &'static str),
+    #[error("担任“{0}”的账号不能同时担任业务角色“{1}”：三员须专职，不办理业务")]
+    AdministratorWithBusinessRole(&'static str, &'static str),
+    #[error("不能修改自己的角色，请由其他管理员办理")]
+    OwnRoles,
+    #[error("授予或取消“{0}”角色须由安全管理员办理")]
+    NeedsSecurityAdmin(&'static str),
+    #[error("您无权授予或取消“{0}”角色")]
+    NotGrantable(&'static str),
+}
+
+/// Whether an account may hold `roles` together: at most one of the 三员, and a 三员
+/// holds no business role (GB/T 22239-2019 8.1.4.2 d) 权限分离; 8.1.7.2 应配备专职安全
+/// 管理员). Checked by the store before any account's roles are written.
+pub fn check_role_set(roles: &[Role]) -> Result<(), RoleRefusal> {
+    let mut admin: Option<Role> = None;
+    let mut business: Option<Role> = None;
+    for &r in roles {
+        if r.is_administrator() {
+            match admin {
+                Some(a) if a != r => {
+                    let (a, b) = if a < r { (a, r) } else { (r, a) };
+                    return Err(RoleRefusal::TwoAdministratorRoles(a.label(), b.label()));
+                }
+                _ => admin = Some(r),
+            }
+        } else {
+            business.get_or_insert(r);
+        }
+    }
+    match (admin, business) {
+        (Some(a), Some(b)) => Err(RoleRefusal::AdministratorWithBusinessRole(
+            a.label(),
+            b.label(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Something a user may be allowed to do.
@@ -66,8 +137,10 @@ impl Role {
 pub enum Capability {
     /// Create and edit agencies, departments, people and the leadership group.
     ManageOrganisation,
-    /// Create accounts, assign roles, disable accounts, reset passwords.
+    /// Create accounts, disable them, reset passwords.
     ManageAccounts,
+    /// See accounts and change their roles (which roles: [`Principal::may_grant`]).
+    ManageRoles,
     /// See the staff of a department, with their internal phone numbers.
     ViewDepartmentStaff,
     /// See the staff of the whole agency.
@@ -86,11 +159,12 @@ pub enum Capability {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 9] = [
+    pub const ALL: [Capability; 10] = [
         Capability::ViewCases,
         Capability::HandleCases,
         Capability::ManageOrganisation,
         Capability::ManageAccounts,
+        Capability::ManageRoles,
         Capability::ManageCredentials,
         Capability::ManageLists,
         Capability::ViewDepartmentStaff,
@@ -102,6 +176,7 @@ impl Capability {
         match self {
             Capability::ManageOrganisation => "manage_organisation",
             Capability::ManageAccounts => "manage_accounts",
+            Capability::ManageRoles => "manage_roles",
             Capability::ViewDepartmentStaff => "view_department_staff",
             Capability::ViewAgencyStaff => "view_agency_staff",
             Capability::ViewAuditLog => "view_audit_log",
@@ -115,10 +190,11 @@ impl Capability {
     pub fn label(self) -> &'static str {
         match self {
             Capability::ManageOrganisation => "管理执法主体、承办机构、人员和领导小组",
-            Capability::ManageAccounts => "管理账号与角色",
+            Capability::ManageAccounts => "管理账号（新建、重置密码、停用）",
+            Capability::ManageRoles => "分配账号角色",
             Capability::ViewDepartmentStaff => "查看本部门人员及联系方式",
             Capability::ViewAgencyStaff => "查看本单位全体人员及联系方式",
-            Capability::ViewAuditLog => "查阅操作与登录记录",
+            Capability::ViewAuditLog => "查阅审计记录（变更、登录与越权访问）",
             Capability::ManageCredentials => "管理执法证件（登记、暂扣、注销）",
             Capability::ManageLists => "维护执法事项清单",
             Capability::ViewCases => "查看执法案件",
@@ -132,10 +208,17 @@ impl Capability {
         use Role::*;
         match self {
             ManageOrganisation | ManageAccounts | ManageCredentials | ManageLists => role == Admin,
+            // The 系统管理员 sets accounts up, the 安全管理员 authorises them
+            // (GB/T 22239-2019 8.1.5.1, 8.1.5.3); which roles each may change is
+            // `Principal::may_grant`.
+            ManageRoles => matches!(role, Admin | SecurityAdmin),
             ViewDepartmentStaff => true,
             ViewAgencyStaff => matches!(role, Admin | Leader | Supervisor | LegalReviewer),
-            ViewAuditLog => matches!(role, Admin | Supervisor),
-            ViewCases => role != Admin,
+            // 审计管理员 (GB/T 22239-2019 8.1.5.2 应通过审计管理员对审计记录进行分析) and the
+            // 执法监督 of the plan; the 系统管理员 does not read the record of its own acts.
+            ViewAuditLog => matches!(role, AuditAdmin | Supervisor),
+            // The 三员 manage the system and read no business data.
+            ViewCases => !role.is_administrator(),
             HandleCases => matches!(role, Officer | DepartmentHead | LegalReviewer | Leader),
         }
     }
@@ -229,6 +312,53 @@ impl Principal {
         if allowed { Ok(()) } else { Err(denied) }
     }
 
+    /// Whether this principal sees the system's alerts (a tampered row, a rolled-back
+    /// log) on the home page: the three administrators and the 监督人员.
+    pub fn sees_system_alerts(&self) -> bool {
+        self.roles
+            .iter()
+            .any(|r| r.is_administrator() || *r == Role::Supervisor)
+    }
+
+    /// Whether this principal may grant or withdraw `role` (what the roles form offers
+    /// and what [`Principal::check_role_change`] accepts). Roles with authority over
+    /// others' work need the 安全管理员 (GB/T 22239-2019 8.1.5.3 a)); the others, the 三员
+    /// included, may also be set by the 系统管理员, who sets accounts up (8.1.5.1) — an
+    /// installation starts with one 系统管理员 (`zhifa init`), who names the other two.
+    pub fn may_grant(&self, role: Role) -> bool {
+        if role.needs_security_admin() {
+            self.has_role(Role::SecurityAdmin)
+        } else {
+            self.can(Capability::ManageRoles)
+        }
+    }
+
+    /// The rule for changing the roles of an account (`target`, or a new one when
+    /// `None`) from `before` to `after`: nobody changes their own roles (权限分离,
+    /// GB/T 22239-2019 8.1.4.2 d) — no one widens or narrows their own authority); the
+    /// new set must be allowed ([`check_role_set`]); each role added or removed must be
+    /// one this principal may grant ([`Principal::may_grant`]).
+    pub fn check_role_change(
+        &self,
+        target: Option<i64>,
+        before: &[Role],
+        after: &[Role],
+    ) -> Result<(), RoleRefusal> {
+        let changed: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| before.contains(r) != after.contains(r))
+            .collect();
+        if target == Some(self.user_id) && !changed.is_empty() {
+            return Err(RoleRefusal::OwnRoles);
+        }
+        check_role_set(after)?;
+        match changed.into_iter().find(|&r| !self.may_grant(r)) {
+            Some(r) if r.needs_security_admin() => Err(RoleRefusal::NeedsSecurityAdmin(r.label())),
+            Some(r) => Err(RoleRefusal::NotGrantable(r.label())),
+            None => Ok(()),
+        }
+    }
+
     /// Capabilities this principal holds, for the home page.
     pub fn capabilities(&self) -> Vec<Capability> {
         Capability::ALL
@@ -320,5 +450,136 @@ mod tests {
         };
         assert!(p.authorize(Capability::ViewDepartmentStaff, &d).is_ok());
         assert!(p.authorize(Capability::ManageAccounts, &d).is_err());
+    }
+
+    // 三员 (GB/T 22239-2019 8.1.4.2 d), 8.1.5.1–8.1.5.3).
+
+    #[test]
+    fn no_account_holds_two_administrator_roles() {
+        use Role::*;
+        for (a, b) in [
+            (Admin, SecurityAdmin),
+            (Admin, AuditAdmin),
+            (SecurityAdmin, AuditAdmin),
+        ] {
+            let e = check_role_set(&[b, a]).unwrap_err();
+            assert_eq!(e, RoleRefusal::TwoAdministratorRoles(a.label(), b.label()));
+            assert!(e.to_string().contains("三员分立"), "{e}");
+        }
+        for r in [Admin, SecurityAdmin, AuditAdmin] {
+            assert_eq!(check_role_set(&[r, r]), Ok(()));
+        }
+    }
+
+    #[test]
+    fn an_administrator_holds_no_business_role() {
+        use Role::*;
+        for admin in [Admin, SecurityAdmin, AuditAdmin] {
+            for business in Role::ALL.into_iter().filter(|r| !r.is_administrator()) {
+                assert_eq!(
+                    check_role_set(&[admin, business]),
+                    Err(RoleRefusal::AdministratorWithBusinessRole(
+                        admin.label(),
+                        business.label()
+                    ))
+                );
+            }
+        }
+        assert_eq!(check_role_set(&[DepartmentHead, Officer, Leader]), Ok(()));
+        assert_eq!(check_role_set(&[]), Ok(()));
+    }
+
+    #[test]
+    fn nobody_changes_their_own_roles() {
+        let mut p = principal(&[Role::SecurityAdmin], None);
+        p.user_id = 7;
+        let own = &[Role::SecurityAdmin];
+        assert_eq!(
+            p.check_role_change(Some(7), own, &[]),
+            Err(RoleRefusal::OwnRoles)
+        );
+        assert_eq!(
+            p.check_role_change(Some(7), own, &[Role::SecurityAdmin, Role::Leader]),
+            Err(RoleRefusal::OwnRoles)
+        );
+        // Saving the same roles changes nothing and is no change of one's own roles.
+        assert_eq!(p.check_role_change(Some(7), own, own), Ok(()));
+        assert_eq!(p.check_role_change(Some(8), &[], &[Role::Leader]), Ok(()));
+    }
+
+    #[test]
+    fn roles_of_authority_need_the_security_admin() {
+        let system = principal(&[Role::Admin], None);
+        let security = principal(&[Role::SecurityAdmin], None);
+        let audit = principal(&[Role::AuditAdmin], None);
+        for r in [Role::Leader, Role::LegalReviewer, Role::Supervisor] {
+            assert!(!system.may_grant(r) && security.may_grant(r) && !audit.may_grant(r));
+            assert_eq!(
+                system.check_role_change(Some(2), &[Role::Officer], &[Role::Officer, r]),
+                Err(RoleRefusal::NeedsSecurityAdmin(r.label()))
+            );
+            // Withdrawing is the same authority as granting.
+            assert_eq!(
+                system.check_role_change(Some(2), &[r], &[]),
+                Err(RoleRefusal::NeedsSecurityAdmin(r.label()))
+            );
+            assert_eq!(security.check_role_change(Some(2), &[], &[r]), Ok(()));
+            assert_eq!(security.check_role_change(None, &[], &[r]), Ok(()));
+        }
+        for r in [
+            Role::Officer,
+            Role::DepartmentHead,
+            Role::Admin,
+            Role::SecurityAdmin,
+            Role::AuditAdmin,
+        ] {
+            assert!(system.may_grant(r) && security.may_grant(r) && !audit.may_grant(r));
+            assert_eq!(
+                audit.check_role_change(Some(2), &[], &[r]),
+                Err(RoleRefusal::NotGrantable(r.label()))
+            );
+        }
+        // A role the principal cannot grant, kept as it was, does not block the others.
+        assert_eq!(
+            system.check_role_change(Some(2), &[Role::Leader], &[Role::Leader, Role::Officer]),
+            Ok(())
+        );
+        // The set rule comes first: two 三员 roles are refused whoever grants them.
+        assert_eq!(
+            security.check_role_change(Some(2), &[], &[Role::Admin, Role::AuditAdmin]),
+            Err(RoleRefusal::TwoAdministratorRoles(
+                Role::Admin.label(),
+                Role::AuditAdmin.label()
+            ))
+        );
+    }
+
+    #[test]
+    fn the_audit_trail_is_read_by_the_audit_admin_and_supervisors_only() {
+        let agency = Scope::Agency(agency(10, &[]));
+        for r in Role::ALL {
+            let p = principal(&[r], None);
+            assert_eq!(
+                p.authorize(Capability::ViewAuditLog, &agency).is_ok(),
+                matches!(r, Role::AuditAdmin | Role::Supervisor),
+                "{r:?}"
+            );
+            // The 三员 read no cases; the 安全管理员 and 审计管理员 manage nothing else.
+            if r.is_administrator() {
+                assert!(p.authorize(Capability::ViewCases, &agency).is_err());
+                assert!(p.sees_system_alerts());
+            }
+        }
+        let security = principal(&[Role::SecurityAdmin], None);
+        assert_eq!(
+            security.capabilities(),
+            vec![Capability::ManageRoles, Capability::ViewDepartmentStaff]
+        );
+        let audit = principal(&[Role::AuditAdmin], None);
+        assert_eq!(
+            audit.capabilities(),
+            vec![Capability::ViewDepartmentStaff, Capability::ViewAuditLog]
+        );
+        assert!(!principal(&[Role::Officer], Some(3)).sees_system_alerts());
     }
 }

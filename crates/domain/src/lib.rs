@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod account;
+pub mod audit;
 pub mod calendar;
 pub mod case;
 pub mod catalog;
@@ -18,7 +19,7 @@ pub mod procedure;
 pub mod token;
 pub mod validation;
 
-pub use access::{Capability, Denied, Principal, Role, Scope};
+pub use access::{Capability, Denied, Principal, Role, RoleRefusal, Scope, check_role_set};
 pub use account::{Password, PasswordPolicyError, Username};
 pub use credit_code::{CreditCode, CreditCodeError};
 pub use org::{

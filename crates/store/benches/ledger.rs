@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use zhifa_domain::org::AgencyInput;
 use zhifa_domain::{NewAgency, Principal};
 use zhifa_ledger::tree::{inclusion_plan, verify_inclusion};
-use zhifa_store::accounts::Denial;
 use zhifa_store::{Actor, Store};
 
 const BATCH: usize = 1000;
@@ -50,16 +49,10 @@ async fn append(store: &Store, agency: i64, n: usize) -> Duration {
     while done < n {
         let mut tx = store.write(Actor::User(1)).await.unwrap();
         for _ in 0..BATCH.min(n - done) {
-            tx.record_denial(
-                &p,
-                &Denial {
-                    capability: "bench",
-                    method: "GET",
-                    path: "/bench",
-                },
-            )
-            .await
-            .unwrap();
+            tx.record_test_event(
+                p.agency_id,
+                serde_json::json!({"capability": "bench", "method": "GET", "path": "/bench"}),
+            );
         }
         tx.commit().await.unwrap();
         done += BATCH;
@@ -198,16 +191,10 @@ async fn bench_append_single(n: usize, tasks: usize) {
                 let p = principal(a);
                 for _ in 0..n / tasks {
                     let mut tx = s.write(Actor::User(1)).await.unwrap();
-                    tx.record_denial(
-                        &p,
-                        &Denial {
-                            capability: "bench",
-                            method: "GET",
-                            path: "/bench",
-                        },
-                    )
-                    .await
-                    .unwrap();
+                    tx.record_test_event(
+                p.agency_id,
+                serde_json::json!({"capability": "bench", "method": "GET", "path": "/bench"}),
+            );
                     tx.commit().await.unwrap();
                 }
             }));

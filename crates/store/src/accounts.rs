@@ -128,6 +128,12 @@ async fn counted_failures(
     Ok(c)
 }
 
+/// No account is written holding roles the 三员 rule forbids together, whoever writes it
+/// (a page, the API, `zhifa init`, the demo).
+fn check_roles(roles: &[Role]) -> Result<(), StoreError> {
+    zhifa_domain::check_role_set(roles).map_err(|e| StoreError::field("roles", e.to_string()))
+}
+
 pub(crate) fn encode_roles(roles: &[Role]) -> String {
     let mut codes: Vec<&str> = roles.iter().map(|r| r.code()).collect();
     codes.sort_unstable();
@@ -598,6 +604,7 @@ pub struct Denial<'a> {
     pub capability: &'a str,
     pub method: &'a str,
     pub path: &'a str,
+    pub client_ip: &'a str,
 }
 
 impl WriteTx {
@@ -610,6 +617,7 @@ impl WriteTx {
         password_hash: &str,
         roles: &[Role],
     ) -> Result<i64, StoreError> {
+        check_roles(roles)?;
         if let Some(p) = person_id {
             let n: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE id = $1 AND agency_id = $2")
@@ -662,6 +670,7 @@ impl WriteTx {
         version: i64,
         roles: &[Role],
     ) -> Result<(), StoreError> {
+        check_roles(roles)?;
         let agency_id = self.user_agency(id).await?;
         self.guard_row("user", id).await?;
         let done = sqlx::query(
@@ -925,13 +934,15 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Records a request refused before any permission check (CSRF, origin, bad token).
+    /// Records a request refused before any permission check (CSRF, origin, bad token),
+    /// in the security log (anonymous ones with no agency).
     pub async fn record_refusal(
         &mut self,
         principal: Option<&Principal>,
         what: &'static str,
         method: &str,
         path: &str,
+        client_ip: &str,
     ) -> Result<(), StoreError> {
         let path: String = path.chars().take(200).collect();
         let (agency, subject) = match principal {
@@ -943,7 +954,7 @@ impl WriteTx {
             "access.refused",
             "user",
             subject,
-            serde_json::json!({ "check": what, "method": method, "path": path }),
+            serde_json::json!({ "check": what, "method": method, "path": path, "client_ip": client_ip }),
         );
         Ok(())
     }
@@ -971,7 +982,8 @@ impl WriteTx {
         log_id: i64,
         verifier_key: &str,
     ) {
-        self.record_event(
+        self.record_event_in(
+            log_id,
             agency,
             "ledger.key_rotate",
             "log",

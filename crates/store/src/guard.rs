@@ -267,7 +267,7 @@ impl WriteTx {
                 kind,
                 id,
                 finding: Finding::IdReused,
-                agency_id: Some(l.log_id).filter(|l| *l != SYSTEM_LOG),
+                agency_id: crate::ledger::agency_of(l.log_id),
             }));
         }
         Ok(())
@@ -372,7 +372,7 @@ impl Store {
                 Some(l) => self.check_against(kind, id, row.as_deref(), l, &logs, &entries),
             };
             if let Some(finding) = finding {
-                let agency_id = l.map(|l| l.log_id).filter(|l| *l != SYSTEM_LOG);
+                let agency_id = l.and_then(|l| crate::ledger::agency_of(l.log_id));
                 return Ok(Some(Tampered {
                     kind,
                     id,

@@ -350,7 +350,7 @@ impl Store {
         keys.install(&head.origin, &pending)?;
         // The rotation is itself an entry of the log, so the next checkpoint — signed
         // with the new key — covers it.
-        let agency = (log_id != crate::ledger::SYSTEM_LOG).then_some(log_id);
+        let agency = crate::ledger::agency_of(log_id);
         let mut tx = self.write(crate::Actor::System("key-rotation")).await?;
         tx.record_key_rotation(agency, log_id, &signer.verifier_key());
         tx.commit().await?;

@@ -21,6 +21,41 @@ use zhifa_ledger::{Hash, HashAlg};
 pub const SYSTEM_LOG: i64 = 0;
 pub const SYSTEM_LOG_NAME: &str = "_system";
 
+/// The installation's security log: logins, failures, lockouts, denials and refused
+/// requests of every agency ([`zhifa_domain::audit::is_security_event`]). Merkle-logged,
+/// signed and verified like the others, but never published: no name reaches it
+/// ([`Store::log_id_by_name`]), and only the audit roles read it (the audit trail).
+pub const SECURITY_LOG: i64 = -1;
+pub const SECURITY_LOG_NAME: &str = "_security";
+
+/// The installation's own logs, created on first use (agencies' logs are made with them).
+const INSTALLATION_LOGS: [(i64, &str); 2] = [
+    (SECURITY_LOG, SECURITY_LOG_NAME),
+    (SYSTEM_LOG, SYSTEM_LOG_NAME),
+];
+
+/// The checkpoint origins of the installation's own logs.
+pub(crate) fn installation_origins() -> impl Iterator<Item = String> {
+    INSTALLATION_LOGS.iter().map(|(_, name)| origin_for(name))
+}
+
+/// The log an entry of `agency_id` with `action` goes to.
+pub(crate) fn log_for(agency_id: Option<i64>, action: &str) -> i64 {
+    if zhifa_domain::audit::is_security_event(action) {
+        SECURITY_LOG
+    } else {
+        agency_id.unwrap_or(SYSTEM_LOG)
+    }
+}
+
+/// The agency whose log `log_id` is (`None` for the installation's logs).
+pub(crate) fn agency_of(log_id: i64) -> Option<i64> {
+    INSTALLATION_LOGS
+        .iter()
+        .all(|(id, _)| *id != log_id)
+        .then_some(log_id)
+}
+
 /// A log's identity and head.
 #[derive(Debug, Clone)]
 pub struct LogHead {
@@ -99,19 +134,32 @@ pub(crate) async fn lock_head(
     {
         return head(&r);
     }
-    if log_id != SYSTEM_LOG {
+    let Some((_, name)) = INSTALLATION_LOGS.iter().find(|(id, _)| *id == log_id) else {
         return Err(StoreError::Corrupt(format!("agency {log_id} has no log")));
-    }
-    // The installation's own log is created on first use (SHA-256, unless the first
-    // agency made it first); concurrent creators agree.
-    create_system_log(conn, HashAlg::Sha256, now).await?;
+    };
+    // The installation's own logs are created on first use (SHA-256, unless the first
+    // agency made them first, with its own choice); concurrent creators agree.
+    create_installation_log(conn, log_id, name, HashAlg::Sha256, now).await?;
     let r = sqlx::query(sql).bind(log_id).fetch_one(&mut *conn).await?;
     head(&r)
 }
 
-/// Creates the installation's own log with `alg` unless it exists (then nothing changes).
+/// Creates the installation's own logs with `alg` unless they exist (then nothing changes).
 pub(crate) async fn create_system_log(
     conn: &mut AnyConnection,
+    alg: HashAlg,
+    now: i64,
+) -> Result<(), StoreError> {
+    for (log_id, name) in INSTALLATION_LOGS {
+        create_installation_log(conn, log_id, name, alg, now).await?;
+    }
+    Ok(())
+}
+
+async fn create_installation_log(
+    conn: &mut AnyConnection,
+    log_id: i64,
+    name: &str,
     alg: HashAlg,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -119,9 +167,9 @@ pub(crate) async fn create_system_log(
         "INSERT INTO ledger_logs (log_id, origin, name, hash_alg, size, root, created_at)
          VALUES ($1, $2, $3, $4, 0, $5, $6) ON CONFLICT (log_id) DO NOTHING",
     )
-    .bind(SYSTEM_LOG)
-    .bind(origin_for(SYSTEM_LOG_NAME))
-    .bind(SYSTEM_LOG_NAME)
+    .bind(log_id)
+    .bind(origin_for(name))
+    .bind(name.to_owned())
     .bind(alg.code())
     .bind(alg.empty_root().to_vec())
     .bind(now)
@@ -273,10 +321,7 @@ pub(crate) async fn append(
     // Logs are locked in ascending id order, so concurrent writers cannot deadlock.
     let mut by_log: BTreeMap<i64, Vec<(usize, Pending)>> = BTreeMap::new();
     for (i, p) in pending.into_iter().enumerate() {
-        by_log
-            .entry(p.agency_id.unwrap_or(SYSTEM_LOG))
-            .or_default()
-            .push((i, p));
+        by_log.entry(p.log_id).or_default().push((i, p));
     }
     let mut ids = Vec::new();
     for (log_id, items) in by_log {

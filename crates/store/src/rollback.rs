@@ -60,13 +60,22 @@ impl std::fmt::Display for Unmet {
 }
 
 impl KeyStore {
-    /// What this key store signed for each of `heads` (logs it never signed are absent).
+    /// What this key store signed for each of `heads` (logs it never signed are absent),
+    /// and for the installation's own logs even when `heads` lacks them: an agency log is
+    /// announced in the installation's log (`zhifa verify` misses none), but nothing
+    /// announces the installation's logs, so one deleted whole is found here.
     pub fn signed_heads(&self, heads: &[LogHead]) -> Result<Vec<SignedHead>, StoreError> {
+        let mut origins: Vec<String> = heads.iter().map(|h| h.origin.clone()).collect();
+        for origin in crate::ledger::installation_origins() {
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
         let mut out = Vec::new();
-        for h in heads {
-            if let Some((size, root)) = self.last_signed(&h.origin)? {
+        for origin in origins {
+            if let Some((size, root)) = self.last_signed(&origin)? {
                 out.push(SignedHead {
-                    origin: h.origin.clone(),
+                    origin,
                     size,
                     root,
                     source: "签名记录 / signer's record".into(),

@@ -6,7 +6,8 @@ use zhifa_domain::{Capability, Principal, Scope};
 use zhifa_store::Actor;
 use zhifa_store::accounts::Denial;
 
-/// Allows or refuses; a refusal is journalled with the method and path tried.
+/// Allows or refuses; a refusal is journalled with the method and path tried and the
+/// client's address.
 pub async fn require(
     state: &AppState,
     principal: &Principal,
@@ -14,11 +15,12 @@ pub async fn require(
     scope: &Scope,
     method: &str,
     path: &str,
+    client_ip: &str,
 ) -> Result<(), Denied> {
     match principal.authorize(capability, scope) {
         Ok(()) => Ok(()),
         Err(_) => {
-            record_denial(state, principal, capability, method, path).await;
+            record_denial(state, principal, capability, method, path, client_ip).await;
             Err(Denied)
         }
     }
@@ -31,6 +33,7 @@ pub async fn record_denial(
     capability: Capability,
     method: &str,
     path: &str,
+    client_ip: &str,
 ) {
     tracing::warn!(user = %principal.username, capability = capability.code(), %path, "access denied");
     let result = async {
@@ -41,6 +44,7 @@ pub async fn record_denial(
                 capability: capability.code(),
                 method,
                 path,
+                client_ip,
             },
         )
         .await?;
@@ -60,13 +64,15 @@ pub async fn record_refusal(
     what: &'static str,
     method: &str,
     path: &str,
+    client_ip: &str,
 ) {
     let actor = principal
         .map(|p| Actor::User(p.user_id))
         .unwrap_or(Actor::Anonymous);
     let result = async {
         let mut tx = state.store.write(actor).await?;
-        tx.record_refusal(principal, what, method, path).await?;
+        tx.record_refusal(principal, what, method, path, client_ip)
+            .await?;
         tx.commit().await
     }
     .await;

@@ -52,6 +52,10 @@ pub async fn origin_guard(State(state): State<AppState>, req: Request, next: Nex
         "csrf.origin",
         req.method().as_str(),
         req.uri().path(),
+        &req.extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_default(),
     )
     .await;
     error_page(

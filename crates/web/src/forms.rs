@@ -88,7 +88,15 @@ pub async fn check_token(
     if constant_time_eq(token, &user.csrf_token) {
         return Ok(());
     }
-    crate::access::record_refusal(state, Some(&user.principal), "csrf.token", "POST", path).await;
+    crate::access::record_refusal(
+        state,
+        Some(&user.principal),
+        "csrf.token",
+        "POST",
+        path,
+        &user.client_ip,
+    )
+    .await;
     Err(PageError::Forbidden(format!(
         "表单已过期或来源不可信（CSRF 校验失败），{unchanged}。请返回、刷新页面后重试。"
     )))

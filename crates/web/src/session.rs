@@ -53,6 +53,8 @@ pub struct CurrentUser {
     pub session_hash: String,
     pub agency_name: String,
     pub department_name: Option<String>,
+    /// The address the request came from, for the record of what it was refused.
+    pub client_ip: String,
 }
 
 /// Compares secrets in time independent of where they differ (the store's one comparison).
@@ -84,6 +86,7 @@ impl CurrentUser {
             session_hash: hash,
             agency_name: rec.agency_name,
             department_name: rec.department_name,
+            client_ip: client_ip(parts),
         }))
     }
 }

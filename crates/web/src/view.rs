@@ -190,7 +190,6 @@ pub struct JournalRow {
     pub at: String,
     pub actor: String,
     pub action: &'static str,
-    pub subject: String,
 }
 
 impl JournalRow {
@@ -202,78 +201,46 @@ impl JournalRow {
             at: fmt_time(e.at),
             actor: actor_name,
             action: action_label(&e.action),
-            subject: format!("{} {}", subject_label(&e.subject_kind), e.subject_id),
         }
     }
 }
 
-pub fn action_label(action: &str) -> &'static str {
-    match action {
-        "agency.create" => "新建执法主体",
-        "agency.update" => "修改执法主体",
-        "department.create" => "新建承办机构",
-        "department.update" => "修改承办机构",
-        "person.create" => "新建人员",
-        "person.update" => "修改人员",
-        "leadership.create" => "增加领导小组成员",
-        "leadership.update" => "修改领导小组成员",
-        "leadership.remove" => "移除领导小组成员",
-        "user.create" => "新建账号",
-        "user.roles" => "调整角色",
-        "user.password" => "修改密码",
-        "user.disable" => "停用账号",
-        "user.enable" => "启用账号",
-        "auth.login" => "登录",
-        "auth.logout" => "退出登录",
-        "auth.login_failed" => "登录失败",
-        "auth.locked" => "账号锁定",
-        "access.denied" => "越权访问被拒绝",
-        "token.create" => "创建 API 令牌",
-        "token.revoke" => "吊销 API 令牌",
-        "auth.unlock" => "解除登录锁定",
-        "access.refused" => "请求被拒绝（来源或令牌无效）",
-        "ledger.key_rotate" => "更换日志签名密钥",
-        "credential.create" => "登记执法证件",
-        "credential.update" => "修改执法证件",
-        "credential.status" => "变更证件状态",
-        "credential.token" => "重新生成证件二维码",
-        "item.create" => "新建执法事项",
-        "item.version" => "修订执法事项",
-        "item_version.create" => "新增执法事项版本",
-        "list_entry.create" => "新增清单条目",
-        "list_entry.update" => "修改清单条目",
-        "list_entry.withdraw" => "撤回清单条目",
-        "calendar.year" => "导入年度工作日历",
-        "case_number.pattern" => "设定案件编号规则",
-        "case.open" => "登记案件",
-        "case.act" => "办理案件环节",
-        "case.deadline" => "重算办案期限",
-        "case_officer.assign" => "指派承办人员",
-        "case_officer.declare" => "承办人员作出声明",
-        "case_party.add" => "登记当事人",
-        "case_event.record" => "记录执法过程",
-        "case_evidence.add" => "登记证据",
-        "case_document.issue" => "制作执法文书",
-        "ledger.log_create" => "建立执法记录日志",
-        "integrity.tampered" => "拒绝在被篡改的记录上操作",
-        "witness.trust" => "登记为其见证的日志",
-        "witness.reset" => "重置对某日志的见证",
-        "witness.use" => "登记见证方",
-        "witness.drop" => "移除见证方",
-        _ => "其他操作",
-    }
-}
-
-fn subject_label(kind: &str) -> &'static str {
-    zhifa_store::snapshot::label(kind)
-}
+pub use zhifa_domain::audit::action_label;
 
 #[derive(Template)]
 #[template(path = "app/audit.html")]
 pub struct AuditPage {
     pub chrome: Chrome,
-    pub agency: Agency,
-    pub rows: Vec<JournalRow>,
+    pub ctx: AgencyContext,
+    pub users: Vec<Choice>,
+    pub actions: Vec<Choice>,
+    pub results: Vec<Choice>,
+    pub from: String,
+    pub to: String,
+    pub errors: FieldErrors,
+    pub rows: Vec<AuditRow>,
+    pub page: usize,
+    /// Whether a next page holds more.
+    pub more: bool,
+    /// The filter as a query string (without the page), for the pager.
+    pub filter_query: String,
+    pub export_href: String,
+    pub retention_months: u32,
+}
+
+/// One entry of the audit trail as shown and exported.
+pub struct AuditRow {
+    pub at: String,
+    pub actor: String,
+    pub action: &'static str,
+    pub subject: String,
+    pub result: &'static str,
+    pub failed: bool,
+    pub client_ip: String,
+    /// What was refused, or why a login failed.
+    pub detail: String,
+    /// Which log holds the entry.
+    pub log: String,
 }
 
 /// Which agency an admin page acts on, and the others the user may switch to.
@@ -372,6 +339,9 @@ pub struct RoleChoice {
     pub code: &'static str,
     pub label: &'static str,
     pub checked: bool,
+    /// Whether the viewer may change it (`Principal::may_grant`).
+    pub grantable: bool,
+    pub needs_security_admin: bool,
 }
 
 #[derive(Template)]
@@ -380,6 +350,8 @@ pub struct UserListPage {
     pub chrome: Chrome,
     pub ctx: AgencyContext,
     pub users: Vec<(User, String)>,
+    /// Whether the viewer may create accounts (the 系统管理员).
+    pub manages_accounts: bool,
 }
 
 #[derive(Template)]
@@ -393,6 +365,8 @@ pub struct UserFormPage {
     pub person_id: String,
     pub people: Vec<Person>,
     pub roles: Vec<RoleChoice>,
+    /// Whether the viewer may reset the password and disable the account (the 系统管理员).
+    pub manages_accounts: bool,
     pub errors: FieldErrors,
     pub notice: Option<&'static str>,
     pub history: Vec<JournalRow>,

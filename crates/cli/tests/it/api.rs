@@ -626,6 +626,7 @@ async fn accounts_are_managed_through_the_api(db: TestDb) {
     assert_eq!(r.status(), StatusCode::CREATED);
     let u: Value = r.json().await.unwrap();
     let id = u["id"].as_i64().unwrap();
+    // 乡领导 is granted by the 安全管理员, not the 系统管理员 (三员).
     let r = client
         .put(app.url(&format!("/api/v1/users/{id}/roles")))
         .bearer_auth(&token)
@@ -633,9 +634,35 @@ async fn accounts_are_managed_through_the_api(db: TestDb) {
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("须由安全管理员办理"),
+        "{body}"
+    );
+    let security = app.api_token("security").await;
+    let r = client
+        .put(app.url(&format!("/api/v1/users/{id}/roles")))
+        .bearer_auth(&security)
+        .json(&json!({"roles": ["officer", "leader"], "version": u["version"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let u: Value = r.json().await.unwrap();
     assert_eq!(u["roles"], json!(["officer", "leader"]));
+    // The 安全管理员 cannot create accounts or disable them: that is the 系统管理员's.
+    let r = client
+        .put(app.url(&format!("/api/v1/users/{id}/disabled")))
+        .bearer_auth(&security)
+        .json(&json!({"disabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
     app.login_with("zhaoliu", "Strong#Pass9").await;
     let r = client
         .put(app.url(&format!("/api/v1/users/{id}/disabled")))

@@ -67,7 +67,10 @@ async fn each_demo_role_logs_in_to_a_home_page_fit_for_the_role(db: TestDb) {
             account.username
         );
         assert!(html.contains(&account.department));
-        let is_admin = account.roles.iter().any(|r| r == "admin");
+        let is_admin = account
+            .roles
+            .iter()
+            .any(|r| r == "admin" || r == "security_admin");
         assert_eq!(
             html.contains("/app/admin/users"),
             is_admin,
@@ -77,7 +80,7 @@ async fn each_demo_role_logs_in_to_a_home_page_fit_for_the_role(db: TestDb) {
         let audits = account
             .roles
             .iter()
-            .any(|r| r == "admin" || r == "supervisor");
+            .any(|r| r == "audit_admin" || r == "supervisor");
         assert_eq!(
             html.contains("/app/audit"),
             audits,
@@ -261,7 +264,9 @@ async fn admin_manages_the_organisation_through_forms(db: TestDb) {
     assert_eq!(history[0].action, "department.create");
     let admin = app.store.user_by_username("admin").await.unwrap();
     assert_eq!(history[0].actor, format!("user:{}", admin.id));
-    let audit = c
+    let audit = app
+        .login("auditor")
+        .await
         .get(app.url("/app/audit"))
         .send()
         .await
@@ -368,7 +373,7 @@ async fn unknown_pages_get_chinese_error_pages(db: TestDb) {
 /// cannot read, never a 500.
 async fn history_pages_still_show_when_a_log_chunk_is_damaged(db: TestDb) {
     let app = TestApp::start(db).await;
-    let c = app.login("admin").await;
+    let auditor = app.login("auditor").await;
     let a = app.agency_id().await;
     let damaged = match app.store.backend() {
         // Text where bytes belong: the driver cannot read it as bytes.
@@ -383,7 +388,7 @@ async fn history_pages_still_show_when_a_log_chunk_is_damaged(db: TestDb) {
         ))
         .await
         .unwrap();
-    let r = c.get(app.url("/app/audit")).send().await.unwrap();
+    let r = auditor.get(app.url("/app/audit")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let page = r.text().await.unwrap();
     assert!(page.contains("日志条目无法读取"), "{page}");

@@ -89,8 +89,15 @@ async fn a_client_verifies_the_demo_log_with_only_the_c2sp_formats(db: TestDb) {
         n += 1;
     }
     assert_eq!(root_of(HashAlg::Sha256, &leaves), cp.root);
-    // A failed login of an unknown name lands in the installation's own log, which is
-    // published the same way once signed.
+    // A failed login of an unknown name is a security event: it lands in the
+    // installation's security log, which is signed but never published, and the
+    // installation's public log does not grow.
+    // (made on first use: this test has signed nobody in yet)
+    let security = app
+        .store
+        .log_head(zhifa_store::ledger::SECURITY_LOG)
+        .await
+        .map_or(0, |h| h.size);
     let r = app
         .try_login(&app.client(), "nobody-here", "Wrong#2026")
         .await;
@@ -99,9 +106,19 @@ async fn a_client_verifies_the_demo_log_with_only_the_c2sp_formats(db: TestDb) {
     let (status, note) = text(&app, "/log/_system/checkpoint").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        note.starts_with("zhifa/_system\n2\n"),
-        "the announcement of the demo log, then the failure: {note}"
+        note.starts_with("zhifa/_system\n1\n"),
+        "only the announcement of the demo log: {note}"
     );
+    let head = app
+        .store
+        .log_head(zhifa_store::ledger::SECURITY_LOG)
+        .await
+        .unwrap();
+    assert_eq!(head.size, security + 1);
+    let signed = app.store.latest_checkpoint(head.log_id).await.unwrap();
+    assert_eq!(signed.map(|(size, _)| size), Some(head.size));
+    let (status, _) = text(&app, "/log/_security/checkpoint").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 fn b64(v: &Value) -> Vec<u8> {

@@ -3,6 +3,7 @@
 
 mod api;
 mod app;
+mod audit_trail;
 mod backup;
 mod browser;
 mod cases;
@@ -18,5 +19,6 @@ mod logins;
 mod procedures;
 mod rollback;
 mod security;
+mod separation;
 mod uploads;
 mod witness;

@@ -137,25 +137,32 @@ async fn every_change_is_an_entry_and_the_stored_tree_matches_the_entries(db: Te
         .unwrap();
     }
 
-    // Events without an agency go to the installation's own log.
+    // A failed login of an unknown name is a security event: it goes to the
+    // installation's security log; the installation's own log holds the announcement of
+    // the agency's log only.
     let mut tx = s.write(Actor::Anonymous).await.unwrap();
     tx.record_login_failure("nobody", None, "127.0.0.1", "unknown_user", false)
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    // The installation's log: the announcement of the agency's log, then the failure.
     let system = s.log_head(zhifa_store::ledger::SYSTEM_LOG).await.unwrap();
-    assert_eq!(system.size, 2);
+    assert_eq!(system.size, 1);
     let first = Entry::decode(&s.log_entries(0, 0, 1).await.unwrap()[0].1).unwrap();
     assert_eq!(
         (first.action.as_str(), first.subject_id.as_str()),
         ("ledger.log_create", a.to_string().as_str())
     );
-    let bytes = &s.log_entries(0, 1, 2).await.unwrap()[0].1;
+    let security = zhifa_store::ledger::SECURITY_LOG;
+    assert_eq!(s.log_head(security).await.unwrap().size, 1);
+    let bytes = &s.log_entries(security, 0, 1).await.unwrap()[0].1;
     let e = Entry::decode(bytes).unwrap();
     assert_eq!(
-        (e.subject_kind.as_str(), e.subject_id.as_str()),
-        ("username", "unknown")
+        (
+            e.agency.as_str(),
+            e.subject_kind.as_str(),
+            e.subject_id.as_str()
+        ),
+        ("_security", "username", "unknown")
     );
     assert!(
         !String::from_utf8_lossy(bytes).contains("nobody"),

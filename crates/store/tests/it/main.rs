@@ -1,5 +1,6 @@
 //! Store stories, each run on SQLite and (when configured) PostgreSQL.
 
+mod audit;
 mod backup;
 mod guard;
 mod ledger;

@@ -24,7 +24,54 @@ on_both_backends!(
     strings_are_stored_literally,
     migrate_twice_is_a_no_op,
     rolled_back_write_leaves_no_journal,
+    no_account_is_written_with_two_administrator_roles,
 );
+
+/// Whoever writes (here the command line, with no principal), the store refuses a set of
+/// roles the 三员 rule forbids, before writing anything.
+async fn no_account_is_written_with_two_administrator_roles(db: TestDb) {
+    let s = &db.store;
+    let mut tx = s.write(Actor::System("test")).await.unwrap();
+    let a = tx
+        .create_agency(&agency("城关镇人民政府", "cg", "914403001922038216", None))
+        .await
+        .unwrap();
+    let id = tx
+        .create_user(
+            a,
+            None,
+            &Username::parse("audit").unwrap(),
+            "审计",
+            "$argon2id$fake",
+            &[Role::AuditAdmin],
+        )
+        .await
+        .unwrap();
+    let e = tx
+        .create_user(
+            a,
+            None,
+            &Username::parse("both").unwrap(),
+            "两者",
+            "$argon2id$fake",
+            &[Role::Admin, Role::SecurityAdmin],
+        )
+        .await
+        .unwrap_err();
+    let StoreError::Invalid(f) = e else {
+        panic!("{e:?}")
+    };
+    assert!(f.get("roles").unwrap().contains("三员分立"));
+    let e = tx
+        .set_user_roles(id, 1, &[Role::AuditAdmin, Role::Supervisor])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
+    tx.commit().await.unwrap();
+    assert_eq!(s.user(id).await.unwrap().roles, vec![Role::AuditAdmin]);
+    assert!(s.user_by_username("both").await.is_err());
+    assert_eq!(s.journal_count("user.roles").await.unwrap(), 0);
+}
 
 async fn organisation_story(db: TestDb) {
     let s = &db.store;

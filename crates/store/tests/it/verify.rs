@@ -20,6 +20,7 @@ on_both_backends!(
     a_rotated_key_keeps_old_checkpoints_verifiable,
     a_retired_key_cannot_sign_later_checkpoints,
     an_agency_deleted_with_its_whole_log_is_found,
+    the_security_log_deleted_whole_is_found_against_what_was_signed,
     the_checkpointer_refuses_a_forged_or_truncated_head,
     erased_payloads_and_journal_flags_cannot_hide_a_changed_row,
     a_changed_tree_node_is_found,
@@ -449,6 +450,38 @@ async fn an_agency_deleted_with_its_whole_log_is_found(db: TestDb) {
     );
 }
 
+/// Nothing announces the installation's own logs, so the security log deleted whole (its
+/// head row too) is found against the signer's records beside the key.
+async fn the_security_log_deleted_whole_is_found_against_what_was_signed(db: TestDb) {
+    let w = world(db).await;
+    let s = &w.db.store;
+    let mut tx = s.write(Actor::Anonymous).await.unwrap();
+    tx.record_login_failure("nobody", None, "10.0.0.1", "unknown_user", false)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    s.checkpoint_all(&w.keys).await.unwrap();
+    assert!(s.rollback_findings(&w.keys).await.unwrap().is_empty());
+    let log = zhifa_store::ledger::SECURITY_LOG;
+    for table in [
+        "ledger_checkpoints",
+        "ledger_keys",
+        "ledger_hash_chunks",
+        "ledger_entry_chunks",
+        "journal",
+        "ledger_logs",
+    ] {
+        sql(s, &format!("DELETE FROM {table} WHERE log_id = {log}")).await;
+    }
+    let found = s.rollback_findings(&w.keys).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].to_string().contains("zhifa/_security"),
+        "{}",
+        found[0]
+    );
+}
+
 async fn a_retired_key_cannot_sign_later_checkpoints(db: TestDb) {
     let w = world(db).await;
     let s = &w.db.store;
@@ -602,7 +635,6 @@ async fn an_unreadable_entry_is_found(db: TestDb) {
 async fn a_log_longer_than_one_comparison_chunk_verifies_and_a_late_node_change_is_found(
     db: TestDb,
 ) {
-    use zhifa_store::accounts::Denial;
     let w = world(db).await;
     let s = &w.db.store;
     let p = zhifa_domain::Principal {
@@ -616,16 +648,10 @@ async fn a_log_longer_than_one_comparison_chunk_verifies_and_a_late_node_change_
     // Past the replay's first comparison of recomputed and stored nodes (16,384 entries).
     let mut tx = s.write(Actor::User(1)).await.unwrap();
     for _ in 0..17_000 {
-        tx.record_denial(
-            &p,
-            &Denial {
-                capability: "test",
-                method: "GET",
-                path: "/test",
-            },
-        )
-        .await
-        .unwrap();
+        tx.record_test_event(
+            p.agency_id,
+            serde_json::json!({"capability": "test", "method": "GET", "path": "/test"}),
+        );
     }
     tx.commit().await.unwrap();
     let r = s.verify(&[]).await.unwrap();
@@ -820,7 +846,6 @@ async fn a_log_cut_short_below_its_signed_size_is_found(db: TestDb) {
 /// checked: each one changed alone is named.
 #[tokio::test]
 async fn every_node_and_entry_is_checked_whichever_stretch_reads_it() {
-    use zhifa_store::accounts::Denial;
     let w = world(TestDb::sqlite().await).await;
     let s = &w.db.store;
     let a = w.agency;
@@ -834,12 +859,10 @@ async fn every_node_and_entry_is_checked_whichever_stretch_reads_it() {
     };
     let mut tx = s.write(Actor::User(1)).await.unwrap();
     for _ in 0..60 {
-        let denial = Denial {
-            capability: "test",
-            method: "GET",
-            path: "/test",
-        };
-        tx.record_denial(&p, &denial).await.unwrap();
+        tx.record_test_event(
+            p.agency_id,
+            serde_json::json!({"capability": "test", "method": "GET", "path": "/test"}),
+        );
     }
     tx.commit().await.unwrap();
     let n = s.log_head(a).await.unwrap().size;

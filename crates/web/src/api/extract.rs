@@ -16,6 +16,7 @@ pub struct ApiUser {
     pub principal: Principal,
     method: Method,
     uri: Uri,
+    client_ip: String,
 }
 
 impl FromRequestParts<AppState> for ApiUser {
@@ -37,6 +38,7 @@ impl FromRequestParts<AppState> for ApiUser {
                 "api.token",
                 parts.method.as_str(),
                 parts.uri.path(),
+                &crate::session::client_ip(parts),
             )
             .await;
             return Err(ApiError::Unauthorized);
@@ -60,6 +62,7 @@ impl FromRequestParts<AppState> for ApiUser {
                 action,
                 parts.method.as_str(),
                 parts.uri.path(),
+                &crate::session::client_ip(parts),
             )
             .await;
             return Err(error);
@@ -68,6 +71,7 @@ impl FromRequestParts<AppState> for ApiUser {
             principal: grant.principal,
             method: parts.method.clone(),
             uri: parts.uri.clone(),
+            client_ip: crate::session::client_ip(parts),
         })
     }
 }
@@ -87,6 +91,7 @@ impl ApiUser {
             scope,
             self.method.as_str(),
             self.uri.path(),
+            &self.client_ip,
         )
         .await
         .map_err(ApiError::from)

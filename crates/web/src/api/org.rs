@@ -488,7 +488,7 @@ async fn delete_leadership(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Accounts of an agency (needs 管理账号与角色).
+/// Accounts of an agency (needs 分配账号角色).
 #[utoipa::path(get, path = "/api/v1/agencies/{id}/users", tag = "账号", security(("bearer" = [])),
     params(("id" = i64, Path, description = "执法主体 id")),
     responses((status = 200, body = Vec<UserView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -498,7 +498,7 @@ async fn list_users(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<UserView>>> {
     let (_, scope) = agency_scope(&state, id).await?;
-    user.require(&state, Capability::ManageAccounts, &scope)
+    user.require(&state, Capability::ManageRoles, &scope)
         .await?;
     Ok(Json(
         state
@@ -511,7 +511,8 @@ async fn list_users(
     ))
 }
 
-/// Creates an account (needs 管理账号与角色). The password must meet the policy.
+/// Creates an account (needs 管理账号; its roles, [`zhifa_domain::Principal::check_role_change`]).
+/// The password must meet the policy.
 #[utoipa::path(post, path = "/api/v1/agencies/{id}/users", tag = "账号", security(("bearer" = [])),
     params(("id" = i64, Path, description = "执法主体 id")), request_body = UserRequest,
     responses((status = 201, body = UserView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -535,6 +536,9 @@ async fn create_user(
         .map_err(|e| errors.add("password", e.to_string()))
         .ok();
     let roles = parse_roles(&body.roles, &mut errors);
+    if let Err(e) = user.principal.check_role_change(None, &[], &roles) {
+        errors.add("roles", e.to_string());
+    }
     let (Some(username), Some(display_name), Some(password)) = (username, display_name, password)
     else {
         return Err(ApiError::Invalid(errors));
@@ -568,16 +572,16 @@ fn parse_roles(codes: &[String], errors: &mut FieldErrors) -> Vec<Role> {
     roles
 }
 
-/// Loads an account and checks 管理账号与角色 on its agency.
+/// Loads an account and checks `capability` on its agency.
 async fn target_user(
     state: &AppState,
     user: &ApiUser,
     id: i64,
+    capability: Capability,
 ) -> ApiResult<zhifa_store::accounts::User> {
     let target = state.store.user(id).await?;
     let (_, scope) = agency_scope(state, target.agency_id).await?;
-    user.require(state, Capability::ManageAccounts, &scope)
-        .await?;
+    user.require(state, capability, &scope).await?;
     Ok(target)
 }
 
@@ -589,7 +593,11 @@ async fn get_user(
     user: ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<UserView>> {
-    Ok(Json(target_user(&state, &user, id).await?.into()))
+    Ok(Json(
+        target_user(&state, &user, id, Capability::ManageRoles)
+            .await?
+            .into(),
+    ))
 }
 
 /// Replaces an account's roles.
@@ -602,11 +610,15 @@ async fn set_user_roles(
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<RolesRequest>,
 ) -> ApiResult<Json<UserView>> {
-    let target = target_user(&state, &user, id).await?;
+    let target = target_user(&state, &user, id, Capability::ManageRoles).await?;
     let mut errors = FieldErrors::new();
     let roles = parse_roles(&body.roles, &mut errors);
-    if target.id == user.principal.user_id && !roles.contains(&Role::Admin) {
-        errors.add("roles", "不能取消自己的管理员角色");
+    if errors.is_empty()
+        && let Err(e) = user
+            .principal
+            .check_role_change(Some(target.id), &target.roles, &roles)
+    {
+        errors.add("roles", e.to_string());
     }
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
@@ -630,7 +642,7 @@ async fn set_user_disabled(
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<DisabledRequest>,
 ) -> ApiResult<Json<UserView>> {
-    let target = target_user(&state, &user, id).await?;
+    let target = target_user(&state, &user, id, Capability::ManageAccounts).await?;
     if body.disabled && target.id == user.principal.user_id {
         return Err(ApiError::Invalid(FieldErrors::single(
             "disabled",

@@ -28,13 +28,18 @@ pub fn router() -> Router<AppState> {
         .route("/app/admin/users/{id}/enable", post(user_enable))
 }
 
-fn role_choices(selected: &[Role]) -> Vec<RoleChoice> {
+/// The roles form: every role, ticked as `selected`; those `principal` may not grant
+/// ([`zhifa_domain::Principal::may_grant`], the rule the handlers check) are shown but
+/// cannot be changed (a ticked one is sent unchanged).
+fn role_choices(principal: &zhifa_domain::Principal, selected: &[Role]) -> Vec<RoleChoice> {
     Role::ALL
         .into_iter()
         .map(|r| RoleChoice {
             code: r.code(),
             label: r.label(),
             checked: selected.contains(&r),
+            grantable: principal.may_grant(r),
+            needs_security_admin: r.needs_security_admin(),
         })
         .collect()
 }
@@ -75,7 +80,7 @@ async fn users(
         &user,
         method,
         uri,
-        Capability::ManageAccounts,
+        Capability::ManageRoles,
         agency_id,
     )
     .await?;
@@ -93,6 +98,7 @@ async fn users(
         chrome: app_chrome(&user, "/app/admin/users"),
         ctx,
         users,
+        manages_accounts: user.principal.can(Capability::ManageAccounts),
     }))
 }
 
@@ -116,7 +122,8 @@ async fn new_page(
             display_name,
             person_id,
             people: people.into_iter().filter(|p| p.active).collect(),
-            roles: role_choices(&roles),
+            roles: role_choices(&user.principal, &roles),
+            manages_accounts: true,
             errors,
             notice: None,
             history: vec![],
@@ -183,6 +190,9 @@ async fn user_create(
         .to_owned();
     let person_raw = form.get("person_id").unwrap_or_default().trim().to_owned();
     let roles = parse_roles(&form, &mut errors);
+    if let Err(e) = user.principal.check_role_change(None, &[], &roles) {
+        errors.add("roles", e.to_string());
+    }
     let username = Username::parse(&username_raw)
         .map_err(|m| errors.add("username", m))
         .ok();
@@ -278,7 +288,8 @@ async fn manage_page(
         &UserFormPage {
             chrome: app_chrome(user, "/app/admin/users"),
             ctx,
-            roles: role_choices(&target.roles),
+            roles: role_choices(&user.principal, &target.roles),
+            manages_accounts: user.principal.can(Capability::ManageAccounts),
             user: Some(target),
             username: String::new(),
             display_name: String::new(),
@@ -291,24 +302,17 @@ async fn manage_page(
     ))
 }
 
-/// Loads the target account and checks `ManageAccounts` on its agency.
+/// Loads the target account and checks `capability` on its agency.
 async fn target(
     state: &AppState,
     user: &CurrentUser,
     method: Method,
     uri: Uri,
     id: i64,
+    capability: Capability,
 ) -> Result<(User, AgencyContext), PageError> {
     let target = state.store.user(id).await?;
-    let ctx = agency_context(
-        state,
-        user,
-        method,
-        uri,
-        Capability::ManageAccounts,
-        target.agency_id,
-    )
-    .await?;
+    let ctx = agency_context(state, user, method, uri, capability, target.agency_id).await?;
     Ok((target, ctx))
 }
 
@@ -319,7 +323,7 @@ async fn user_manage(
     uri: Uri,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let (t, ctx) = target(&state, &user, method, uri, id).await?;
+    let (t, ctx) = target(&state, &user, method, uri, id, Capability::ManageRoles).await?;
     manage_page(
         &state,
         &user,
@@ -339,12 +343,16 @@ async fn user_roles(
     Path(id): Path<i64>,
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
-    let (t, ctx) = target(&state, &user, method, uri, id).await?;
+    let (t, ctx) = target(&state, &user, method, uri, id, Capability::ManageRoles).await?;
     let version = form_version(&form)?;
     let mut errors = FieldErrors::new();
     let roles = parse_roles(&form, &mut errors);
-    if t.id == user.principal.user_id && !roles.contains(&Role::Admin) {
-        errors.add("roles", "不能取消自己的管理员角色（以免无人可管理账号）");
+    if errors.is_empty()
+        && let Err(e) = user
+            .principal
+            .check_role_change(Some(t.id), &t.roles, &roles)
+    {
+        errors.add("roles", e.to_string());
     }
     if errors.is_empty() {
         let mut tx = state
@@ -382,7 +390,7 @@ async fn user_password(
     Path(id): Path<i64>,
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
-    let (t, ctx) = target(&state, &user, method, uri, id).await?;
+    let (t, ctx) = target(&state, &user, method, uri, id, Capability::ManageAccounts).await?;
     let username = Username::parse(&t.username).ok();
     match Password::parse(&form.get("password").unwrap_or_default(), username.as_ref()) {
         Ok(pw) => {
@@ -423,7 +431,7 @@ async fn set_disabled(
     user: CurrentUser,
     disabled: bool,
 ) -> Result<Response, PageError> {
-    let (t, ctx) = target(&state, &user, method, uri, id).await?;
+    let (t, ctx) = target(&state, &user, method, uri, id, Capability::ManageAccounts).await?;
     if disabled && t.id == user.principal.user_id {
         let errors = FieldErrors::single("disabled", "不能停用自己的账号");
         return manage_page(&state, &user, ctx, t, StatusCode::BAD_REQUEST, errors, None).await;

@@ -5,6 +5,7 @@ mod admin_case_numbers;
 mod admin_catalog;
 mod admin_org;
 mod admin_users;
+mod audit;
 mod auth;
 mod case_archive;
 pub(crate) mod case_docs;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(health::router())
         .merge(workbench::router())
+        .merge(audit::router())
         .merge(admin_org::router())
         .merge(admin_users::router())
         .merge(credentials::router())
@@ -117,11 +119,11 @@ pub fn app_chrome(user: &CurrentUser, active: &str) -> Chrome {
         nav.push(("/app/admin/calendar".into(), "工作日历"));
         nav.push(("/app/admin/case-numbers".into(), "案件编号"));
     }
-    if p.can(Capability::ManageAccounts) {
+    if p.can(Capability::ManageRoles) {
         nav.push(("/app/admin/users".into(), "账号与角色"));
     }
     if p.can(Capability::ViewAuditLog) {
-        nav.push(("/app/audit".into(), "操作记录"));
+        nav.push(("/app/audit".into(), "审计记录"));
     }
     nav.push(("/".into(), "公示网站"));
     Chrome {
@@ -157,6 +159,7 @@ impl Gate<'_> {
             scope,
             self.method.as_str(),
             self.uri.path(),
+            &self.user.client_ip,
         )
         .await
         .map_err(PageError::from)

@@ -6,10 +6,10 @@ use crate::error::PageError;
 use crate::forms::UserForm;
 use crate::session::CurrentUser;
 use crate::view::{
-    AppHome, AuditPage, CapabilityLink, DepartmentStaffPage, JournalRow, PasswordPage, StaffPage,
+    AppHome, CapabilityLink, DepartmentStaffPage, JournalRow, PasswordPage, StaffPage,
 };
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -25,13 +25,12 @@ pub fn router() -> Router<AppState> {
         .route("/app/my-department", get(my_department))
         .route("/app/departments/{id}", get(department_staff))
         .route("/app/staff", get(staff))
-        .route("/app/audit", get(audit))
 }
 
 fn capability_href(c: Capability, user: &CurrentUser) -> String {
     match c {
         Capability::ManageOrganisation => "/app/admin/departments".into(),
-        Capability::ManageAccounts => "/app/admin/users".into(),
+        Capability::ManageAccounts | Capability::ManageRoles => "/app/admin/users".into(),
         Capability::ViewDepartmentStaff => match user.principal.department_id {
             Some(d) => format!("/app/departments/{d}"),
             None => "/app/staff".into(),
@@ -74,7 +73,10 @@ async fn home(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
             href: capability_href(c, &user),
         })
         .collect();
-    let tamper_alerts = if p.can(Capability::ViewAuditLog) {
+    // Two capabilities on one page (管理账号, 分配账号角色) make one link, named by the first.
+    let mut seen = std::collections::HashSet::new();
+    capabilities.retain(|c| seen.insert(c.href.clone()));
+    let tamper_alerts = if p.sees_system_alerts() {
         state
             .store
             .tamper_alerts(p.agency_id, 10)
@@ -100,12 +102,12 @@ async fn home(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
         expiring,
         cases: super::cases::dashboard(&state, &user).await?,
         tamper_alerts,
-        halted: if p.can(Capability::ViewAuditLog) {
+        halted: if p.sees_system_alerts() {
             state.store.halted()
         } else {
             vec![]
         },
-        witness_problems: if p.can(Capability::ViewAuditLog) {
+        witness_problems: if p.sees_system_alerts() {
             state
                 .store
                 .witness_runs()
@@ -273,14 +275,19 @@ pub fn actor_label(names: &HashMap<String, String>, actor: &str) -> String {
     }
 }
 
-/// A record's history from the log: who, when, what — and for each entry whether a signed
+/// A record's history from the log (its changes; not the logins and denials of an account,
+/// which the audit trail shows): who, when, what — and for each entry whether a signed
 /// checkpoint covers it yet, with a link to check its inclusion on the public 记录核验 page.
 pub async fn history(state: &AppState, kind: &str, id: i64) -> Result<Vec<JournalRow>, PageError> {
     let names = actor_names(state).await?;
-    let entries = state
+    // Logins, failures and denials are the audit trail's, read by the audit roles only.
+    let entries: Vec<_> = state
         .store
         .journal_for_subject(kind, &id.to_string())
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|e| !zhifa_domain::audit::is_security_event(&e.action))
+        .collect();
     let slugs: HashMap<i64, String> = state
         .store
         .list_agencies()
@@ -322,40 +329,4 @@ pub async fn history(state: &AppState, kind: &str, id: i64) -> Result<Vec<Journa
 #[serde(default)]
 pub struct AgencyQuery {
     pub agency: Option<String>,
-}
-
-async fn audit(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    method: Method,
-    uri: Uri,
-    Query(q): Query<AgencyQuery>,
-) -> Result<Response, PageError> {
-    let tree = AgencyTree::load(&state).await?;
-    let agency_id = super::admin_org::requested_agency(&q, &user)?;
-    let gate = Gate {
-        state: &state,
-        user: &user,
-        method,
-        uri,
-    };
-    gate.require(
-        Capability::ViewAuditLog,
-        &Scope::Agency(tree.scope(agency_id)),
-    )
-    .await?;
-    let agency = tree.get(agency_id).cloned().ok_or(PageError::NotFound)?;
-    let names = actor_names(&state).await?;
-    let rows = state
-        .store
-        .journal_for_agency(agency_id, 200)
-        .await?
-        .iter()
-        .map(|e| JournalRow::from(e, actor_label(&names, &e.actor)))
-        .collect();
-    Ok(html(&AuditPage {
-        chrome: app_chrome(&user, "/app/audit"),
-        agency,
-        rows,
-    }))
 }
