@@ -137,6 +137,12 @@ impl Store {
 
     /// The size of a log's newest checkpoint that `witness` cosigned.
     pub async fn cosigned_size(&self, log_id: i64, witness: &str) -> Result<u64, StoreError> {
+        Ok(self.cosigned(log_id, witness).await?.unwrap_or(0))
+    }
+
+    /// Like [`Store::cosigned_size`], `None` when the witness cosigned nothing of the log
+    /// (not even its empty tree).
+    async fn cosigned(&self, log_id: i64, witness: &str) -> Result<Option<u64>, StoreError> {
         let size: Option<i64> = sqlx::query_scalar(
             "SELECT MAX(size) FROM ledger_cosignatures WHERE log_id = $1 AND witness = $2",
         )
@@ -144,7 +150,7 @@ impl Store {
         .bind(witness.to_owned())
         .fetch_one(&self.pool)
         .await?;
-        Ok(size.unwrap_or(0) as u64)
+        Ok(size.map(|s| s as u64))
     }
 
     /// The request that asks a witness to cosign a log's newest checkpoint, with a proof
@@ -163,13 +169,13 @@ impl Store {
         };
         let old = match old {
             Some(o) => o,
-            None => {
-                let cosigned = self.cosigned_size(log_id, witness).await?;
-                if cosigned == size {
-                    return Ok(None);
-                }
-                cosigned
-            }
+            // A log signed only at size 0 (an installation log nothing was written to yet)
+            // is sent too: the witness then knows it, and verify finds its cosignature.
+            None => match self.cosigned(log_id, witness).await? {
+                Some(cosigned) if cosigned == size => return Ok(None),
+                Some(cosigned) => cosigned,
+                None => 0,
+            },
         };
         if old > size {
             return Err(StoreError::Corrupt(format!(
