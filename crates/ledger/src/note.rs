@@ -284,6 +284,18 @@ impl NoteVerifier {
     }
 }
 
+/// A signature line's key name and its decoded bytes (key ID ‖ signature).
+pub(crate) fn signature_line(line: &str) -> Result<(&str, Vec<u8>), NoteError> {
+    let (name, b64) = line
+        .strip_prefix("\u{2014} ")
+        .and_then(|rest| rest.split_once(' '))
+        .ok_or(NoteError::Malformed("signature line"))?;
+    let raw = B64
+        .decode(b64)
+        .map_err(|_| NoteError::Malformed("signature base64"))?;
+    Ok((name, raw))
+}
+
 /// Verifies a signed note against trusted keys; returns its text and the names of the
 /// keys whose signatures verified. Unknown signatures are ignored; a known key whose
 /// signature fails rejects the note.
@@ -306,15 +318,7 @@ pub fn open<'a>(
         return Err(NoteError::Malformed("too many signatures"));
     }
     for line in lines {
-        let rest = line
-            .strip_prefix("\u{2014} ")
-            .ok_or(NoteError::Malformed("signature line"))?;
-        let (name, b64) = rest
-            .split_once(' ')
-            .ok_or(NoteError::Malformed("signature line"))?;
-        let raw = B64
-            .decode(b64)
-            .map_err(|_| NoteError::Malformed("signature base64"))?;
+        let (name, raw) = signature_line(line)?;
         if raw.len() < 5 {
             return Err(NoteError::Malformed("signature too short"));
         }

@@ -12,7 +12,9 @@
 //! the log a witness checks may itself be a 国密 log (SM2 signatures over an SM3 tree).
 
 use crate::hash::Hash;
-use crate::note::{Checkpoint, NoteError, NoteVerifier, check_text, key_id, open, valid_name};
+use crate::note::{
+    Checkpoint, NoteError, NoteVerifier, check_text, key_id, open, signature_line, valid_name,
+};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signer as _, Verifier as _};
@@ -119,16 +121,7 @@ impl CosignatureVerifier {
     /// `Ok(Some(time))` when it is a valid cosignature made at `time` (seconds), an error
     /// when it claims to be this key's and does not verify.
     pub fn check_line(&self, text: &str, line: &str) -> Result<Option<u64>, NoteError> {
-        let rest = line
-            .trim_end_matches('\n')
-            .strip_prefix("\u{2014} ")
-            .ok_or(NoteError::Malformed("signature line"))?;
-        let (name, b64) = rest
-            .split_once(' ')
-            .ok_or(NoteError::Malformed("signature line"))?;
-        let raw = B64
-            .decode(b64)
-            .map_err(|_| NoteError::Malformed("signature base64"))?;
+        let (name, raw) = signature_line(line.trim_end_matches('\n'))?;
         if name != self.name || raw.len() < 4 || raw[..4] != self.key_id {
             return Ok(None);
         }

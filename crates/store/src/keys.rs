@@ -25,6 +25,39 @@ fn io(e: std::io::Error, what: &Path) -> StoreError {
     StoreError::Keys(format!("{}：{e}", what.display()))
 }
 
+/// A record of a log head beside the keys (`<size> <hex root>`): what the signer signed
+/// last, or what a witness cosigned last. `None` when there is none.
+pub(crate) fn read_head_record(
+    path: &Path,
+) -> Result<Option<(u64, zhifa_ledger::Hash)>, StoreError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e, path)),
+    };
+    let bad = || StoreError::Keys(format!("{}：格式错误", path.display()));
+    let (size, root) = text.trim().split_once(' ').ok_or_else(bad)?;
+    let size = size.parse().map_err(|_| bad())?;
+    let root = zhifa_ledger::hash::from_hex(root)
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(bad)?;
+    Ok(Some((size, root)))
+}
+
+/// Writes a head record (owner-only, to a temporary file, synced, then renamed), so that a
+/// crash leaves the old record or the new one, never half of one.
+pub(crate) fn write_head_record(
+    path: &Path,
+    size: u64,
+    root: &zhifa_ledger::Hash,
+) -> Result<(), StoreError> {
+    let tmp = path.with_extension("tmp");
+    let mut f = crate::files::create_private(&tmp, true).map_err(|e| io(e, &tmp))?;
+    writeln!(f, "{size} {}", zhifa_ledger::hash::to_hex(root)).map_err(|e| io(e, &tmp))?;
+    f.sync_all().map_err(|e| io(e, &tmp))?;
+    std::fs::rename(&tmp, path).map_err(|e| io(e, path))
+}
+
 impl KeyStore {
     /// Opens (creating, owner-only) the key directory.
     pub fn open(dir: &Path) -> Result<KeyStore, StoreError> {
@@ -69,19 +102,7 @@ impl KeyStore {
         &self,
         origin: &str,
     ) -> Result<Option<(u64, zhifa_ledger::Hash)>, StoreError> {
-        let path = self.state_path(origin);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(e, &path)),
-        };
-        let bad = || StoreError::Keys(format!("{}：格式错误", path.display()));
-        let (size, root) = text.trim().split_once(' ').ok_or_else(bad)?;
-        let size = size.parse().map_err(|_| bad())?;
-        let root = zhifa_ledger::hash::from_hex(root)
-            .and_then(|v| v.try_into().ok())
-            .ok_or_else(bad)?;
-        Ok(Some((size, root)))
+        read_head_record(&self.state_path(origin))
     }
 
     /// Records a signed head (written to a temporary file, synced, then renamed).
@@ -91,12 +112,7 @@ impl KeyStore {
         size: u64,
         root: &zhifa_ledger::Hash,
     ) -> Result<(), StoreError> {
-        let path = self.state_path(origin);
-        let tmp = path.with_extension("signed.tmp");
-        let mut f = crate::files::create_private(&tmp, true).map_err(|e| io(e, &tmp))?;
-        writeln!(f, "{size} {}", zhifa_ledger::hash::to_hex(root)).map_err(|e| io(e, &tmp))?;
-        f.sync_all().map_err(|e| io(e, &tmp))?;
-        std::fs::rename(&tmp, &path).map_err(|e| io(e, &path))
+        write_head_record(&self.state_path(origin), size, root)
     }
 
     /// Sets the signer's starting point for a log to a head it did not sign: only after

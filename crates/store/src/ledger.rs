@@ -137,23 +137,30 @@ pub(crate) async fn lock_head(
     let Some((_, name)) = INSTALLATION_LOGS.iter().find(|(id, _)| *id == log_id) else {
         return Err(StoreError::Corrupt(format!("agency {log_id} has no log")));
     };
-    // The installation's own logs are created on first use (SHA-256, unless the first
-    // agency made them first, with its own choice); concurrent creators agree.
-    create_installation_log(conn, log_id, name, HashAlg::Sha256, now).await?;
+    // The installation's own logs are created on first use, with the algorithms of the
+    // installation's log (which the first agency chose), SHA-256 before there is one;
+    // concurrent creators agree.
+    let alg: Option<String> =
+        sqlx::query_scalar("SELECT hash_alg FROM ledger_logs WHERE log_id = $1")
+            .bind(SYSTEM_LOG)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let alg = alg
+        .and_then(|a| HashAlg::from_code(&a))
+        .unwrap_or(HashAlg::Sha256);
+    create_installation_log(conn, log_id, name, alg, now).await?;
     let r = sqlx::query(sql).bind(log_id).fetch_one(&mut *conn).await?;
     head(&r)
 }
 
-/// Creates the installation's own logs with `alg` unless they exist (then nothing changes).
+/// Creates the installation's log with `alg` unless it exists (then nothing changes); the
+/// security log follows it when first used.
 pub(crate) async fn create_system_log(
     conn: &mut AnyConnection,
     alg: HashAlg,
     now: i64,
 ) -> Result<(), StoreError> {
-    for (log_id, name) in INSTALLATION_LOGS {
-        create_installation_log(conn, log_id, name, alg, now).await?;
-    }
-    Ok(())
+    create_installation_log(conn, SYSTEM_LOG, SYSTEM_LOG_NAME, alg, now).await
 }
 
 async fn create_installation_log(

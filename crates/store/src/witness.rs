@@ -127,29 +127,14 @@ impl KeyStore {
 
     /// The newest (size, root) this witness cosigned for a log, as recorded beside its key.
     pub fn witness_record(&self, origin: &str) -> Result<Option<(u64, Hash)>, StoreError> {
-        let path = self.cosigned_path(origin);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(e, &path)),
-        };
-        let bad = || StoreError::Keys(format!("{}：格式错误", path.display()));
-        let (size, root) = text.trim().split_once(' ').ok_or_else(bad)?;
-        let root = zhifa_ledger::hash::from_hex(root)
-            .and_then(|v| v.try_into().ok())
-            .ok_or_else(bad)?;
-        Ok(Some((size.parse().map_err(|_| bad())?, root)))
+        crate::keys::read_head_record(&self.cosigned_path(origin))
     }
 
     fn record_witnessed(&self, origin: &str, size: u64, root: &Hash) -> Result<(), StoreError> {
         let path = self.cosigned_path(origin);
         let dir = path.parent().expect("inside the key directory");
         std::fs::create_dir_all(dir).map_err(|e| io(e, dir))?;
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp).map_err(|e| io(e, &tmp))?;
-        writeln!(f, "{size} {}", zhifa_ledger::hash::to_hex(root)).map_err(|e| io(e, &tmp))?;
-        f.sync_all().map_err(|e| io(e, &tmp))?;
-        std::fs::rename(&tmp, &path).map_err(|e| io(e, &path))
+        crate::keys::write_head_record(&path, size, root)
     }
 
     /// Forgets what was cosigned for a log (after `Store::reset_witnessed_log`).
