@@ -106,8 +106,6 @@ struct Last {
 #[derive(Debug, Default)]
 pub struct Intact {
     rows: std::sync::Mutex<HashMap<(&'static str, i64), String>>,
-    /// Per kind, the highest id any entry names (`None`: not known in this epoch).
-    highest: std::sync::Mutex<HashMap<&'static str, i64>>,
     /// SQLite's `data_version` on the writer's connection when the rows were learnt.
     version: std::sync::Mutex<Option<i64>>,
 }
@@ -121,34 +119,11 @@ impl Intact {
     }
 
     /// Forgets everything when the file was written by another connection since.
-    pub(crate) fn note_data_version(&self, version: i64) {
+    fn note_data_version(&self, version: i64) {
         let mut seen = self.version.lock().expect("not poisoned");
         if *seen != Some(version) {
             self.rows.lock().expect("not poisoned").clear();
-            self.highest.lock().expect("not poisoned").clear();
             *seen = Some(version);
-        }
-    }
-
-    fn highest_named(&self, kind: &'static str) -> Option<i64> {
-        self.highest
-            .lock()
-            .expect("not poisoned")
-            .get(kind)
-            .copied()
-    }
-
-    fn set_highest_named(&self, kind: &'static str, id: i64) {
-        self.highest.lock().expect("not poisoned").insert(kind, id);
-    }
-
-    /// Rows this node created and committed: their ids are named now.
-    pub(crate) fn learn_created(&self, created: impl Iterator<Item = (&'static str, i64)>) {
-        let mut highest = self.highest.lock().expect("not poisoned");
-        for (kind, id) in created {
-            if let Some(h) = highest.get_mut(kind) {
-                *h = (*h).max(id);
-            }
         }
     }
 
@@ -273,9 +248,7 @@ impl WriteTx {
         }
         let store = self.store().clone();
         let subjects: Vec<(&'static str, i64)> = rows.iter().map(|(k, id, _)| (*k, *id)).collect();
-        let note_version = !self.version_noted;
-        self.version_noted = true;
-        if let Some(t) = store.find_tampered(self.conn(), rows, note_version).await? {
+        if let Some(t) = store.find_tampered(self.conn(), rows, true).await? {
             return Err(self.refuse(t));
         }
         for (kind, id) in subjects {
@@ -289,37 +262,6 @@ impl WriteTx {
         &mut self,
         created: Vec<(&'static str, i64)>,
     ) -> Result<(), StoreError> {
-        // On SQLite, while no other connection wrote the file, an id above the highest of
-        // its kind that any entry names cannot have been named before (`Intact`).
-        let created = if self.store().backend() == crate::Backend::Sqlite {
-            if !self.version_noted {
-                let version: i64 = sqlx::query_scalar("PRAGMA data_version")
-                    .fetch_one(self.conn())
-                    .await?;
-                self.store().intact.note_data_version(version);
-                self.version_noted = true;
-            }
-            let mut unknown = Vec::new();
-            for (kind, id) in created {
-                match self.store().intact.highest_named(kind) {
-                    Some(high) if id > high => {}
-                    Some(_) => unknown.push((kind, id)),
-                    None => {
-                        let high = highest_named(self.conn(), kind).await?;
-                        self.store().intact.set_highest_named(kind, high);
-                        if id <= high {
-                            unknown.push((kind, id));
-                        }
-                    }
-                }
-            }
-            unknown
-        } else {
-            created
-        };
-        if created.is_empty() {
-            return Ok(());
-        }
         if let Some((&(kind, id), l)) = last_entries(self.conn(), &created).await?.iter().next() {
             return Err(self.refuse(Tampered {
                 kind,
@@ -590,22 +532,6 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 
 /// The last entry of each subject that the journal knows (one query for all of them: the
 /// kinds and ids are matched as sets, the pairs then picked out here).
-/// The highest id of `kind` that any snapshot entry names (0 when none does). Read once
-/// per epoch of the memory (`Intact`); subject ids are text, so they are compared as
-/// numbers.
-async fn highest_named(
-    conn: &mut sqlx::AnyConnection,
-    kind: &'static str,
-) -> Result<i64, StoreError> {
-    let high: Option<i64> = sqlx::query_scalar(
-        "SELECT MAX(CAST(subject_id AS BIGINT)) FROM journal WHERE subject_kind = $1 AND snapshot = 1",
-    )
-    .bind(kind)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(high.unwrap_or(0))
-}
-
 async fn last_entries(
     conn: &mut sqlx::AnyConnection,
     subjects: &[(&'static str, i64)],

@@ -66,9 +66,6 @@ pub struct WriteTx {
     /// The rows this transaction created: no earlier entry may name them (checked at
     /// commit), and later changes to them in this transaction build on its own writes.
     created: HashSet<(&'static str, i64)>,
-    /// Whether this transaction read SQLite's `data_version` already: it holds the write
-    /// lock, so no other connection writes before it ends, and once is enough.
-    pub(crate) version_noted: bool,
     /// The store this transaction writes to (its key, its caches, and where an alert goes).
     store: Store,
 }
@@ -106,7 +103,6 @@ impl Store {
             pending: Vec::new(),
             guarded: HashSet::new(),
             created: HashSet::new(),
-            version_noted: false,
             store: self.clone(),
         })
     }
@@ -328,7 +324,6 @@ impl WriteTx {
         self.tx.commit().await?;
         if backend == crate::Backend::Sqlite {
             store.intact.learn(written.into_iter());
-            store.intact.learn_created(self.created.iter().copied());
         }
         Ok(ids)
     }
