@@ -344,24 +344,27 @@ impl Store {
             Err(_) => return Ok(Err(Refusal::UnknownLog)),
         };
         let mut tx = self.write(Actor::Anonymous).await?;
-        let lock = match self.backend() {
-            crate::Backend::Postgres => " FOR UPDATE",
-            crate::Backend::Sqlite => "",
-        };
-        let stored = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT size, root FROM witness_heads WHERE origin = $1{lock}"
-        )))
-        .bind(origin.clone())
-        .fetch_optional(tx.conn())
-        .await?
-        .map(|r| -> Result<(u64, Hash), StoreError> {
-            let root: String = r.try_get("root")?;
-            let root = zhifa_ledger::hash::from_hex(&root)
-                .and_then(|v| v.try_into().ok())
-                .ok_or_else(|| StoreError::Corrupt("witness_heads.root".into()))?;
-            Ok((r.try_get::<i64, _>("size")? as u64, root))
-        })
-        .transpose()?;
+        // PostgreSQL: the log's trust row (which exists before anything was cosigned) is
+        // locked, so that two first requests cannot both find nothing cosigned and the
+        // smaller one land last. SQLite's writer holds the whole file already.
+        if self.backend() == crate::Backend::Postgres {
+            sqlx::query("SELECT origin FROM witnessed_logs WHERE origin = $1 FOR UPDATE")
+                .bind(origin.clone())
+                .fetch_optional(tx.conn())
+                .await?;
+        }
+        let stored = sqlx::query("SELECT size, root FROM witness_heads WHERE origin = $1")
+            .bind(origin.clone())
+            .fetch_optional(tx.conn())
+            .await?
+            .map(|r| -> Result<(u64, Hash), StoreError> {
+                let root: String = r.try_get("root")?;
+                let root = zhifa_ledger::hash::from_hex(&root)
+                    .and_then(|v| v.try_into().ok())
+                    .ok_or_else(|| StoreError::Corrupt("witness_heads.root".into()))?;
+                Ok((r.try_get::<i64, _>("size")? as u64, root))
+            })
+            .transpose()?;
         // The record beside the key wins over a database that was put back: the witness
         // must never forget a size it cosigned.
         let latest = match (stored, keys.witness_record(&origin)?) {

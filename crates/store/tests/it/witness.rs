@@ -16,6 +16,7 @@ on_both_backends!(
     a_witness_database_put_back_does_not_make_it_forget,
     a_log_key_written_with_sql_is_not_trusted,
     a_log_sends_its_checkpoints_and_keeps_valid_cosignatures,
+    two_first_requests_at_once_cosign_one,
 );
 
 const ORIGIN: &str = "zhifa/zhutang";
@@ -341,4 +342,44 @@ async fn a_log_sends_its_checkpoints_and_keeps_valid_cosignatures(db: TestDb) {
         "{:?}",
         found.failures
     );
+}
+
+/// The protocol's race: two requests from size 0 at once. One is cosigned; the other is
+/// told the size that was (409) — never both, which could leave the record behind what
+/// was cosigned.
+async fn two_first_requests_at_once_cosign_one(db: TestDb) {
+    let s = &db.store;
+    let (_dir, keys, _) = witness(s).await;
+    let small = Township::new(&["a", "b", "c", "d", "e"]).request(0);
+    let large = Township::new(&["a", "b", "c", "d", "e", "f", "g", "h"]).request(0);
+    // Many times, each from nothing cosigned: the race is a matter of timing.
+    for _ in 0..20 {
+        s.reset_witnessed_log(Actor::System("test"), &keys, ORIGIN)
+            .await
+            .unwrap();
+        let (a, b) = tokio::join!(
+            tokio::spawn({
+                let (s, keys, small) = (s.clone(), keys.clone(), small.clone());
+                async move { s.witness_add_checkpoint(&keys, &small).await.unwrap() }
+            }),
+            tokio::spawn({
+                let (s, keys, large) = (s.clone(), keys.clone(), large.clone());
+                async move { s.witness_add_checkpoint(&keys, &large).await.unwrap() }
+            })
+        );
+        let cosigned = match (a.unwrap(), b.unwrap()) {
+            (Ok(_), Err(Refusal::Conflict { latest })) => {
+                assert_eq!(latest, 5);
+                5
+            }
+            (Err(Refusal::Conflict { latest }), Ok(_)) => {
+                assert_eq!(latest, 8);
+                8
+            }
+            other => panic!("both or neither cosigned: {other:?}"),
+        };
+        let logs = s.witnessed_logs().await.unwrap();
+        assert_eq!(logs[0].cosigned.as_ref().unwrap().0, cosigned);
+        assert_eq!(keys.witness_record(ORIGIN).unwrap().unwrap().0, cosigned);
+    }
 }
