@@ -115,8 +115,8 @@ async fn checkpoint(store: Store, keys: KeyStore, now: std::sync::Arc<tokio::syn
     }
 }
 
-/// Rows checked against their entries every sweep: over a million a day, a few hundred
-/// milliseconds of work every five minutes.
+/// Rows checked against their entries every sweep (every five minutes): 1.44 million a
+/// day, so a township's every row is checked several times a day.
 const ROWS_PER_SWEEP: usize = 5_000;
 
 /// Deletes expired sessions and old failed-login records every few minutes (each request
