@@ -101,6 +101,10 @@ pub enum RoleRefusal {
     NeedsSecurityAdmin(&'static str),
     #[error("您无权授予或取消“{0}”角色")]
     NotGrantable(&'static str),
+    #[error(
+        "“{0}”账号的密码不能由他人在系统中重置（否则可冒用其职权）：请本人在“修改本人密码”中修改，忘记时由服务器操作员运行 zhifa user passwd 重置（记入日志）"
+    )]
+    AdministratorPassword(&'static str),
 }
 
 /// Whether an account may hold `roles` together: at most one of the 三员, and a 三员
@@ -359,6 +363,23 @@ impl Principal {
         }
     }
 
+    /// The rule for resetting another account's password (what the account page offers
+    /// and what the server accepts): whoever knows an account's password holds its
+    /// authority, so an account of the 三员 is never reset by another account — not even
+    /// by another of the 三员, which would join two of their powers in one person
+    /// (GB/T 22239-2019 8.1.4.2 d) 权限分离). Its holder changes it; a forgotten one is
+    /// reset on the server (`zhifa user passwd`, written to the installation's log).
+    pub fn check_password_reset(
+        &self,
+        target: i64,
+        target_roles: &[Role],
+    ) -> Result<(), RoleRefusal> {
+        match target_roles.iter().find(|r| r.is_administrator()) {
+            Some(r) if target != self.user_id => Err(RoleRefusal::AdministratorPassword(r.label())),
+            _ => Ok(()),
+        }
+    }
+
     /// Capabilities this principal holds, for the home page.
     pub fn capabilities(&self) -> Vec<Capability> {
         Capability::ALL
@@ -388,6 +409,29 @@ mod tests {
             agency_id: id,
             ancestors: ancestors.to_vec(),
         }
+    }
+
+    #[test]
+    fn no_one_resets_another_administrators_password() {
+        let sysadmin = principal(&[Role::Admin], None);
+        let security = principal(&[Role::SecurityAdmin], None);
+        // Another account of the 三员: refused, whoever asks.
+        for target in [Role::SecurityAdmin, Role::AuditAdmin, Role::Admin] {
+            assert!(sysadmin.check_password_reset(2, &[target]).is_err());
+            assert!(security.check_password_reset(2, &[target]).is_err());
+        }
+        let refused = sysadmin
+            .check_password_reset(2, &[Role::AuditAdmin])
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("审计管理员") && refused.contains("zhifa user passwd"));
+        // A business account, or one's own: allowed.
+        assert!(
+            sysadmin
+                .check_password_reset(2, &[Role::Officer, Role::Leader])
+                .is_ok()
+        );
+        assert!(sysadmin.check_password_reset(1, &[Role::Admin]).is_ok());
     }
 
     #[test]

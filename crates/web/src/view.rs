@@ -367,6 +367,9 @@ pub struct UserFormPage {
     pub roles: Vec<RoleChoice>,
     /// Whether the viewer may reset the password and disable the account (the 系统管理员).
     pub manages_accounts: bool,
+    /// Why the password of this account is not reset here (an account of the 三员), from
+    /// the rule the server applies (`Principal::check_password_reset`).
+    pub no_reset: Option<String>,
     pub errors: FieldErrors,
     pub notice: Option<&'static str>,
     pub history: Vec<JournalRow>,

@@ -12,6 +12,7 @@ on_both_backends!(
     an_account_given_two_administrator_roles_is_refused_and_nothing_changes,
     roles_of_authority_are_granted_by_the_security_admin_only,
     nobody_changes_their_own_roles,
+    no_one_takes_over_another_administrator_by_resetting_its_password,
 );
 
 /// Posts the roles form of `username`'s account as `by`; returns the status and page.
@@ -177,4 +178,62 @@ async fn nobody_changes_their_own_roles(db: TestDb) {
             before.roles
         );
     }
+}
+
+/// The 系统管理员 resets passwords, but not those of the other two: whoever knows an
+/// account's password holds its powers. The page does not offer it, the server refuses it,
+/// and the password stays; an officer's password is still reset as before.
+async fn no_one_takes_over_another_administrator_by_resetting_its_password(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let admin = app.login("admin").await;
+    for victim in ["security", "auditor"] {
+        let target = app.store.user_by_username(victim).await.unwrap();
+        let path = format!("/app/admin/users/{}", target.id);
+        let page = admin
+            .get(app.url(&path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("不能由他人在系统中重置"), "{page}");
+        assert!(
+            !page.contains(&format!("{path}/password")),
+            "the form is offered"
+        );
+        let token = app.csrf_for(&admin, &path).await;
+        let r = admin
+            .post(app.url(&format!("{path}/password")))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("password", "Takeover#2026"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(r.text().await.unwrap().contains("zhifa user passwd"));
+        let after = app.store.user_by_username(victim).await.unwrap();
+        assert_eq!(after.version, target.version, "{victim}'s account changed");
+    }
+    // The 安全管理员 cannot reset the 系统管理员's either.
+    let security = app.login("security").await;
+    let target = app.store.user_by_username("admin").await.unwrap();
+    let path = format!("/app/admin/users/{}", target.id);
+    let token = app.csrf_for(&security, &path).await;
+    let r = security
+        .post(app.url(&format!("{path}/password")))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("password", "Takeover#2026"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    assert_eq!(
+        app.store.user_by_username("admin").await.unwrap().version,
+        target.version
+    );
 }

@@ -124,6 +124,7 @@ async fn new_page(
             people: people.into_iter().filter(|p| p.active).collect(),
             roles: role_choices(&user.principal, &roles),
             manages_accounts: true,
+            no_reset: None,
             errors,
             notice: None,
             history: vec![],
@@ -290,6 +291,11 @@ async fn manage_page(
             ctx,
             roles: role_choices(&user.principal, &target.roles),
             manages_accounts: user.principal.can(Capability::ManageAccounts),
+            no_reset: user
+                .principal
+                .check_password_reset(target.id, &target.roles)
+                .err()
+                .map(|r| r.to_string()),
             user: Some(target),
             username: String::new(),
             display_name: String::new(),
@@ -391,6 +397,10 @@ async fn user_password(
     UserForm { user, form }: UserForm,
 ) -> Result<Response, PageError> {
     let (t, ctx) = target(&state, &user, method, uri, id, Capability::ManageAccounts).await?;
+    if let Err(refusal) = user.principal.check_password_reset(id, &t.roles) {
+        let errors = FieldErrors::single("password", refusal.to_string());
+        return manage_page(&state, &user, ctx, t, StatusCode::FORBIDDEN, errors, None).await;
+    }
     let username = Username::parse(&t.username).ok();
     match Password::parse(&form.get("password").unwrap_or_default(), username.as_ref()) {
         Ok(pw) => {
