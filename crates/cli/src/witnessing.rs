@@ -166,11 +166,8 @@ pub async fn fetch_claims(
                 head.origin
             )
         })?;
-        let text = note
-            .split_once("\n\n")
-            .map(|(t, _)| format!("{t}\n"))
-            .unwrap_or_default();
-        let cp = zhifa_ledger::note::Checkpoint::parse(&text)
+        let cp = zhifa_ledger::note::split(&note)
+            .and_then(|(text, _)| zhifa_ledger::note::Checkpoint::parse(text))
             .map_err(|e| anyhow!("见证方返回的树头格式错误 / malformed checkpoint: {e}"))?;
         if cp.origin != head.origin {
             bail!("见证方返回了另一个日志的树头 / the witness answered for another log");

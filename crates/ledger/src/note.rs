@@ -224,22 +224,7 @@ pub struct NoteVerifier {
 
 impl NoteVerifier {
     pub fn parse(vkey: &str) -> Result<NoteVerifier, NoteError> {
-        let mut parts = vkey.trim().splitn(3, '+');
-        let name = parts
-            .next()
-            .filter(|n| valid_name(n))
-            .ok_or(NoteError::BadKey("name"))?;
-        let id_hex = parts.next().ok_or(NoteError::BadKey("key ID"))?;
-        let key_b64 = parts.next().ok_or(NoteError::BadKey("key"))?;
-        let id: [u8; 4] = crate::hash::from_hex(id_hex)
-            .and_then(|v| v.try_into().ok())
-            .ok_or(NoteError::BadKey("key ID"))?;
-        let tk = B64
-            .decode(key_b64)
-            .map_err(|_| NoteError::BadKey("base64"))?;
-        if key_id(name, &tk) != id {
-            return Err(NoteError::BadKey("key ID does not match the key"));
-        }
+        let (name, id, tk) = split_vkey(vkey)?;
         let kind = if let Some(pk) = tk.strip_prefix(ED25519_TYPE) {
             let bytes: [u8; 32] = pk
                 .try_into()
@@ -284,6 +269,39 @@ impl NoteVerifier {
     }
 }
 
+/// A verifier key `<name>+<hex key ID>+<base64(type ‖ key)>` taken apart, its key ID
+/// checked against the name and key: (name, key ID, type ‖ key).
+pub(crate) fn split_vkey(vkey: &str) -> Result<(&str, [u8; 4], Vec<u8>), NoteError> {
+    let mut parts = vkey.trim().splitn(3, '+');
+    let name = parts
+        .next()
+        .filter(|n| valid_name(n))
+        .ok_or(NoteError::BadKey("name"))?;
+    let id_hex = parts.next().ok_or(NoteError::BadKey("key ID"))?;
+    let key_b64 = parts.next().ok_or(NoteError::BadKey("key"))?;
+    let id: [u8; 4] = crate::hash::from_hex(id_hex)
+        .and_then(|v| v.try_into().ok())
+        .ok_or(NoteError::BadKey("key ID"))?;
+    let tk = B64
+        .decode(key_b64)
+        .map_err(|_| NoteError::BadKey("base64"))?;
+    if key_id(name, &tk) != id {
+        return Err(NoteError::BadKey("key ID does not match the key"));
+    }
+    Ok((name, id, tk))
+}
+
+/// A signed note taken apart: its text (ending in a newline, checked) and its signature
+/// block.
+pub fn split(note: &str) -> Result<(&str, &str), NoteError> {
+    let at = note
+        .rfind("\n\n")
+        .ok_or(NoteError::Malformed("no signature block"))?;
+    let text = &note[..at + 1];
+    check_text(text)?;
+    Ok((text, &note[at + 2..]))
+}
+
 /// A signature line's key name and its decoded bytes (key ID ‖ signature).
 pub(crate) fn signature_line(line: &str) -> Result<(&str, Vec<u8>), NoteError> {
     let (name, b64) = line
@@ -303,12 +321,7 @@ pub fn open<'a>(
     note: &'a str,
     trusted: &[NoteVerifier],
 ) -> Result<(&'a str, Vec<String>), NoteError> {
-    let split = note
-        .rfind("\n\n")
-        .ok_or(NoteError::Malformed("no signature block"))?;
-    let text = &note[..split + 1];
-    let sigs = &note[split + 2..];
-    check_text(text)?;
+    let (text, sigs) = split(note)?;
     if sigs.is_empty() || !sigs.ends_with('\n') {
         return Err(NoteError::Malformed("signature block"));
     }

@@ -13,7 +13,8 @@
 
 use crate::hash::Hash;
 use crate::note::{
-    Checkpoint, NoteError, NoteVerifier, check_text, key_id, open, signature_line, valid_name,
+    Checkpoint, NoteError, NoteVerifier, key_id, open, signature_line, split, split_vkey,
+    valid_name,
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -86,23 +87,7 @@ pub struct CosignatureVerifier {
 
 impl CosignatureVerifier {
     pub fn parse(vkey: &str) -> Result<CosignatureVerifier, NoteError> {
-        let mut parts = vkey.trim().splitn(3, '+');
-        let name = parts
-            .next()
-            .filter(|n| valid_name(n))
-            .ok_or(NoteError::BadKey("name"))?;
-        let id: [u8; 4] = parts
-            .next()
-            .and_then(crate::hash::from_hex)
-            .and_then(|v| v.try_into().ok())
-            .ok_or(NoteError::BadKey("key ID"))?;
-        let tk = parts
-            .next()
-            .and_then(|k| B64.decode(k).ok())
-            .ok_or(NoteError::BadKey("key"))?;
-        if key_id(name, &tk) != id {
-            return Err(NoteError::BadKey("key ID does not match the key"));
-        }
+        let (name, id, tk) = split_vkey(vkey)?;
         let pk: [u8; 32] = tk
             .strip_prefix(&[COSIGNATURE_V1])
             .ok_or(NoteError::BadKey("not a cosignature/v1 key"))?
@@ -143,12 +128,8 @@ impl CosignatureVerifier {
     /// The time of this witness's cosignature on a signed note (text, blank line,
     /// signature lines); `NoKnownSignature` when it has none.
     pub fn cosigned_at(&self, note: &str) -> Result<u64, NoteError> {
-        let split = note
-            .rfind("\n\n")
-            .ok_or(NoteError::Malformed("no signature block"))?;
-        let text = &note[..split + 1];
-        check_text(text)?;
-        for line in note[split + 2..].lines() {
+        let (text, sigs) = split(note)?;
+        for line in sigs.lines() {
             if let Some(t) = self.check_line(text, line)? {
                 return Ok(t);
             }

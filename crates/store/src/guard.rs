@@ -190,32 +190,19 @@ impl WriteTx {
     }
 
     /// Checks a case and everything an act on it decides from: the case row, its parties,
-    /// its officers and its events — read, then checked together (one look at the journal,
-    /// the logs and the entry chunks for all of them).
+    /// its officers and its events — read as an act reads them
+    /// (`WriteTx::case_file_guarded`), then checked together.
     pub(crate) async fn guard_case(&mut self, case_id: i64) -> Result<(), StoreError> {
-        // The case row first, locked: a concurrent act on the case has then committed,
-        // and everything read after it is as that act left it.
-        let backend = self.store().backend();
-        let mut rows = vec![(
-            "case",
-            case_id,
-            snapshot::read_locked(self.conn(), "case", case_id, backend).await?,
-        )];
-        for kind in ["case_party", "case_officer", "case_event"] {
-            rows.extend(self.rows_where(kind, "case_id = $1", case_id).await?);
-        }
-        self.guard_many(rows).await
+        self.case_file_guarded(case_id).await.map(|_| ())
     }
 
     /// Checks the people assigned to a case and their credentials, whose names and numbers
-    /// its documents print and whose validity its investigative acts depend on.
+    /// its documents print and whose validity its investigative acts depend on (the reads
+    /// of `WriteTx::officer_credentials_guarded`).
     pub(crate) async fn guard_case_officers(&mut self, case_id: i64) -> Result<(), StoreError> {
-        const ASSIGNED: &str = "id IN (SELECT person_id FROM case_officers WHERE case_id = $1)";
-        const THEIRS: &str =
-            "person_id IN (SELECT person_id FROM case_officers WHERE case_id = $1)";
-        let mut rows = self.rows_where("person", ASSIGNED, case_id).await?;
-        rows.extend(self.rows_where("credential", THEIRS, case_id).await?);
-        self.guard_many(rows).await
+        self.officer_credentials_guarded(case_id, &[])
+            .await
+            .map(|_| ())
     }
 
     /// Checks each `(id, snapshot)` of `kind` — `None` for a row that is not there —

@@ -55,6 +55,10 @@ pub struct Conflict {
     pub checkpoint: String,
 }
 
+const WITNESSED: &str =
+    "SELECT l.origin, l.name, l.vkey, l.added_at, l.mac, h.size, h.cosigned_at, h.note
+    FROM witnessed_logs l LEFT JOIN witness_heads h ON h.origin = l.origin";
+
 /// SHA-256 of an origin line, hex: how the monitoring endpoint names a log.
 pub fn origin_hash(origin: &str) -> String {
     use sha2::Digest;
@@ -244,34 +248,44 @@ impl Store {
 
     /// The logs this installation witnesses, by origin.
     pub async fn witnessed_logs(&self) -> Result<Vec<WitnessedLog>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT l.origin, l.name, l.vkey, l.added_at, l.mac, h.size, h.cosigned_at, h.note
-             FROM witnessed_logs l LEFT JOIN witness_heads h ON h.origin = l.origin
-             ORDER BY l.origin",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{WITNESSED} ORDER BY l.origin"
+        )))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let origin: String = r.try_get("origin")?;
-                let name: String = r.try_get("name")?;
-                let vkey: String = r.try_get("vkey")?;
-                let mac: String = r.try_get("mac")?;
-                let size: Option<i64> = r.try_get("size")?;
-                let cosigned = match size {
-                    Some(s) => Some((s as u64, r.try_get("cosigned_at")?, r.try_get("note")?)),
-                    None => None,
-                };
-                Ok(WitnessedLog {
-                    genuine: mac == trust_code(self, &origin, &name, &vkey),
-                    origin,
-                    name,
-                    vkey,
-                    added_at: r.try_get("added_at")?,
-                    cosigned,
-                })
-            })
-            .collect()
+        rows.iter().map(|r| self.witnessed_log_of(r)).collect()
+    }
+
+    /// The witnessed log of `origin`, if this installation witnesses it.
+    async fn witnessed_log(&self, origin: &str) -> Result<Option<WitnessedLog>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{WITNESSED} WHERE l.origin = $1"
+        )))
+        .bind(origin.to_owned())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| self.witnessed_log_of(&r))
+        .transpose()
+    }
+
+    fn witnessed_log_of(&self, r: &sqlx::any::AnyRow) -> Result<WitnessedLog, StoreError> {
+        let origin: String = r.try_get("origin")?;
+        let name: String = r.try_get("name")?;
+        let vkey: String = r.try_get("vkey")?;
+        let mac: String = r.try_get("mac")?;
+        let size: Option<i64> = r.try_get("size")?;
+        let cosigned = match size {
+            Some(s) => Some((s as u64, r.try_get("cosigned_at")?, r.try_get("note")?)),
+            None => None,
+        };
+        Ok(WitnessedLog {
+            genuine: mac == trust_code(self, &origin, &name, &vkey),
+            origin,
+            name,
+            vkey,
+            added_at: r.try_get("added_at")?,
+            cosigned,
+        })
     }
 
     /// The conflicts recorded for witnessed logs, newest first.
@@ -327,12 +341,7 @@ impl Store {
             return Ok(Err(Refusal::UnknownLog));
         };
         let origin = req.origin().to_owned();
-        let Some(log) = self
-            .witnessed_logs()
-            .await?
-            .into_iter()
-            .find(|l| l.origin == origin)
-        else {
+        let Some(log) = self.witnessed_log(&origin).await? else {
             return Ok(Err(Refusal::UnknownLog));
         };
         if !log.genuine {
@@ -382,15 +391,11 @@ impl Store {
             Err(refusal) => {
                 if let Refusal::Inconsistent(reason) = &refusal {
                     tracing::error!(%origin, %reason, "witnessed log is inconsistent with what was cosigned");
-                    let size = zhifa_ledger::note::Checkpoint::parse(
-                        req.checkpoint
-                            .split_once("\n\n")
-                            .map(|(t, _)| format!("{t}\n"))
-                            .unwrap_or_default()
-                            .as_str(),
-                    )
-                    .map(|c| c.size)
-                    .unwrap_or(0);
+                    // Signed by the log's key: a checkpoint that parses.
+                    let size = zhifa_ledger::note::split(&req.checkpoint)
+                        .and_then(|(text, _)| zhifa_ledger::note::Checkpoint::parse(text))
+                        .map(|c| c.size)
+                        .unwrap_or(0);
                     // A log asks again every few seconds: the same checkpoint is one
                     // conflict, kept once.
                     sqlx::query(

@@ -208,17 +208,14 @@ impl Store {
         request: &AddCheckpoint,
         response: &str,
     ) -> Result<usize, StoreError> {
-        let (text, _) = request
-            .checkpoint
-            .split_once("\n\n")
-            .ok_or_else(|| StoreError::Corrupt("stored checkpoint without signatures".into()))?;
-        let text = format!("{text}\n");
-        let size = zhifa_ledger::note::Checkpoint::parse(&text)
+        let (text, _) = zhifa_ledger::note::split(&request.checkpoint)
+            .map_err(|e| StoreError::Corrupt(format!("stored checkpoint: {e}")))?;
+        let size = zhifa_ledger::note::Checkpoint::parse(text)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?
             .size;
         let mut kept = 0;
         for line in response.lines().filter(|l| !l.is_empty()) {
-            let Ok(Some(_)) = witness.check_line(&text, line) else {
+            let Ok(Some(_)) = witness.check_line(text, line) else {
                 continue;
             };
             sqlx::query(
@@ -326,12 +323,12 @@ impl Store {
                 let line: String = r.try_get("line")?;
                 let text = checkpoints
                     .get(&size)
-                    .and_then(|note| note.split_once("\n\n"))
-                    .map(|(t, _)| format!("{t}\n"));
-                let verified = text.as_deref().map(|t| witness.check_line(t, &line));
+                    .and_then(|note| zhifa_ledger::note::split(note).ok())
+                    .map(|(t, _)| t);
+                let verified = text.map(|t| witness.check_line(t, &line));
                 match (text, verified) {
                     (Some(text), Some(Ok(Some(_)))) => {
-                        let cp = zhifa_ledger::note::Checkpoint::parse(&text)
+                        let cp = zhifa_ledger::note::Checkpoint::parse(text)
                             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                         out.claims.push(crate::rollback::SignedHead {
                             origin: cp.origin,

@@ -4,15 +4,15 @@
 
 use super::admin_org::{agency_context, requested_agency};
 use super::workbench::AgencyQuery;
-use super::{app_chrome, csv_field, html_status};
+use super::{CSV, app_chrome, csv_row, download, html_status};
 use crate::AppState;
 use crate::error::PageError;
 use crate::session::CurrentUser;
 use crate::view::{AuditPage, AuditRow, Choice, action_label, fmt_time};
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -222,21 +222,13 @@ async fn export(
             r.log,
             e.seq.to_string(),
         ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        out.push_str(&csv_row(&fields));
     }
-    let mut resp = out.into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"audit.csv\""),
-    );
-    Ok(resp)
+    Ok(download(
+        out.into_bytes(),
+        CSV,
+        "attachment; filename=\"audit.csv\"",
+    ))
 }
 
 /// Every account by its actor code (`user:12`) and id: name and user name.

@@ -3,7 +3,7 @@
 //! open data (JSON, CSV). Works without JavaScript.
 
 use super::{
-    XLSX, agency_by_slug, csv_field, download, html, portal_chrome, public_origin, rfc3339,
+    CSV, XLSX, agency_by_slug, csv_row, download, html, portal_chrome, public_origin, rfc3339,
     xml_escape,
 };
 use crate::AppState;
@@ -304,26 +304,13 @@ async fn open_csv(
             v.version_no.to_string(),
             v.effective_from.clone(),
         ];
-        out.push_str(
-            &fields
-                .iter()
-                .map(|f| csv_field(f))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push_str("\r\n");
+        out.push_str(&csv_row(&fields));
     }
-    let mut resp = out.into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"items.csv\""),
-    );
-    Ok(resp)
+    Ok(download(
+        out.into_bytes(),
+        CSV,
+        "attachment; filename=\"items.csv\"",
+    ))
 }
 
 /// The list in force as an Excel file, in the layout that import reads.

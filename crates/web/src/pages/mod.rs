@@ -229,6 +229,19 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
+/// One CSV record: each field through [`csv_field`], comma-separated, ending in CRLF.
+pub fn csv_row<S: AsRef<str>>(fields: &[S]) -> String {
+    let mut line: String = fields
+        .iter()
+        .map(|f| csv_field(f.as_ref()))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push_str("\r\n");
+    line
+}
+
+pub const CSV: &str = "text/csv; charset=utf-8";
+
 /// A file download: its bytes, content type and `Content-Disposition`.
 pub fn download(bytes: Vec<u8>, content_type: &'static str, disposition: &'static str) -> Response {
     use axum::http::{HeaderValue, header};
